@@ -1,0 +1,227 @@
+import { StoreUnavailable } from './errors.js';
+import { checkKey, checkTtl, type Store, type StoreOp } from './store.js';
+
+type Entry = { value: string | Set<string>; expiresAt: number | null };
+
+/** Shared backing for several prefixed memory stores (tests prove prefix isolation on it). */
+export type MemoryBacking = Map<string, Entry>;
+
+export function createMemoryBacking(): MemoryBacking {
+  return new Map();
+}
+
+/**
+ * The embedded store: one process, nothing on disk, state lost on restart.
+ * Expiry is checked on every access, and a slow unref'd sweep frees expired keys nobody reads.
+ */
+export class MemoryStore implements Store {
+  readonly kind = 'memory' as const;
+  #entries: MemoryBacking;
+  #prefix: string;
+  #closed = false;
+  #sweeper: NodeJS.Timeout;
+  #roundTrips = 0;
+
+  constructor(options: { prefix?: string; backing?: MemoryBacking; sweepIntervalMs?: number } = {}) {
+    this.#entries = options.backing ?? createMemoryBacking();
+    this.#prefix = options.prefix ?? '';
+    this.#sweeper = setInterval(() => this.#sweep(), options.sweepIntervalMs ?? 60_000);
+    this.#sweeper.unref();
+  }
+
+  get roundTrips(): number {
+    return this.#roundTrips;
+  }
+
+  #begin(): void {
+    if (this.#closed) throw new StoreUnavailable('memory store is closed');
+    this.#roundTrips++;
+  }
+
+  #live(key: string): Entry | undefined {
+    checkKey(key);
+    const full = this.#prefix + key;
+    const entry = this.#entries.get(full);
+    if (entry && entry.expiresAt !== null && entry.expiresAt <= Date.now()) {
+      this.#entries.delete(full);
+      return undefined;
+    }
+    return entry;
+  }
+
+  #string(key: string): string | null {
+    const entry = this.#live(key);
+    if (!entry) return null;
+    if (typeof entry.value !== 'string') throw wrongType(key);
+    return entry.value;
+  }
+
+  #set(key: string): Set<string> | undefined {
+    const entry = this.#live(key);
+    if (!entry) return undefined;
+    if (typeof entry.value === 'string') throw wrongType(key);
+    return entry.value;
+  }
+
+  #write(key: string, value: string | Set<string>, ttl: number | undefined): void {
+    this.#entries.set(this.#prefix + key, { value, expiresAt: expiry(ttl) });
+  }
+
+  #apply(op: StoreOp): void {
+    switch (op.op) {
+      case 'put':
+        checkKey(op.key);
+        this.#write(op.key, op.value, op.ttl);
+        return;
+      case 'del':
+        checkKey(op.key);
+        this.#entries.delete(this.#prefix + op.key);
+        return;
+      case 'sadd': {
+        const set = this.#set(op.key);
+        if (set) {
+          for (const m of op.members) set.add(m);
+          if (op.ttl !== undefined) this.#entries.get(this.#prefix + op.key)!.expiresAt = expiry(op.ttl);
+        } else {
+          this.#write(op.key, new Set(op.members), op.ttl);
+        }
+        return;
+      }
+      case 'srem': {
+        const set = this.#set(op.key);
+        if (!set) return;
+        for (const m of op.members) set.delete(m);
+        if (set.size === 0) this.#entries.delete(this.#prefix + op.key);
+        return;
+      }
+      case 'expire': {
+        const entry = this.#live(op.key);
+        if (entry) entry.expiresAt = expiry(op.ttl);
+        return;
+      }
+    }
+  }
+
+  async put(key: string, value: string, ttl?: number): Promise<void> {
+    checkTtl(ttl);
+    this.#begin();
+    this.#apply({ op: 'put', key, value, ttl });
+  }
+
+  async putIfAbsent(key: string, value: string, ttl?: number): Promise<boolean> {
+    checkTtl(ttl);
+    this.#begin();
+    if (this.#live(key)) return false;
+    this.#write(key, value, ttl);
+    return true;
+  }
+
+  async get(key: string): Promise<string | null> {
+    this.#begin();
+    return this.#string(key);
+  }
+
+  async getMany(keys: string[]): Promise<(string | null)[]> {
+    this.#begin();
+    return keys.map((key) => {
+      const entry = this.#live(key);
+      return entry && typeof entry.value === 'string' ? entry.value : null;
+    });
+  }
+
+  async take(key: string): Promise<string | null> {
+    this.#begin();
+    const value = this.#string(key);
+    if (value !== null) this.#entries.delete(this.#prefix + key);
+    return value;
+  }
+
+  async del(...keys: string[]): Promise<number> {
+    this.#begin();
+    let removed = 0;
+    for (const key of keys) {
+      if (this.#live(key)) {
+        this.#entries.delete(this.#prefix + key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  async sadd(key: string, members: string[], ttl?: number): Promise<void> {
+    checkTtl(ttl);
+    this.#begin();
+    this.#apply({ op: 'sadd', key, members, ttl });
+  }
+
+  async srem(key: string, members: string[]): Promise<void> {
+    this.#begin();
+    this.#apply({ op: 'srem', key, members });
+  }
+
+  async smembers(key: string): Promise<string[]> {
+    this.#begin();
+    return [...(this.#set(key) ?? [])];
+  }
+
+  async incr(key: string, ttl?: number): Promise<number> {
+    checkTtl(ttl);
+    this.#begin();
+    const current = this.#string(key);
+    const next = (current === null ? 0 : parseCounter(key, current)) + 1;
+    const entry = this.#live(key);
+    if (entry) entry.value = String(next);
+    else this.#write(key, String(next), ttl);
+    return next;
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    this.#begin();
+    const entry = this.#live(key);
+    if (!entry || entry.expiresAt === null) return null;
+    return (entry.expiresAt - Date.now()) / 1000;
+  }
+
+  async batch(ops: StoreOp[]): Promise<void> {
+    for (const op of ops) {
+      checkKey(op.key);
+      if (op.op !== 'del' && op.op !== 'srem') checkTtl(op.ttl);
+    }
+    this.#begin();
+    // Type errors are found before anything is written, so a batch is all or nothing.
+    for (const op of ops) {
+      if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
+    }
+    for (const op of ops) this.#apply(op);
+  }
+
+  async ping(): Promise<void> {
+    this.#begin();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearInterval(this.#sweeper);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [key, entry] of this.#entries) {
+      if (entry.expiresAt !== null && entry.expiresAt <= now) this.#entries.delete(key);
+    }
+  }
+}
+
+function expiry(ttl: number | undefined): number | null {
+  return ttl === undefined ? null : Date.now() + Math.ceil(ttl * 1000);
+}
+
+function wrongType(key: string): Error {
+  return new TypeError(`store key "${key}" holds a value of another type`);
+}
+
+function parseCounter(key: string, value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw new TypeError(`store key "${key}" does not hold a counter`);
+  return n;
+}

@@ -1,0 +1,199 @@
+import { Redis, ReplyError } from 'ioredis';
+import { StoreUnavailable } from './errors.js';
+import { checkKey, checkTtl, type Store, type StoreOp } from './store.js';
+
+export interface RedisStoreOptions {
+  url: string;
+  prefix?: string;
+  /** A command that gets no answer within this time fails with StoreUnavailable. */
+  commandTimeoutMs?: number;
+  connectTimeoutMs?: number;
+  log?: { info(msg: string): void; warn(msg: string): void };
+}
+
+// INCR, then set the TTL only when this call created the counter: one round trip.
+const INCR_WITH_TTL = `local v = redis.call('INCR', KEYS[1])
+if v == 1 and tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return v`;
+
+type ScriptedRedis = Redis & { lbIncr(key: string, ttlMs: number): Promise<number> };
+
+/**
+ * The production store. Commands fail fast while Redis is down (no offline queue), so a
+ * request gets a 503 at once instead of hanging; ioredis keeps reconnecting with backoff.
+ */
+export class RedisStore implements Store {
+  readonly kind = 'redis' as const;
+  #redis: ScriptedRedis;
+  #roundTrips = 0;
+  #closing = false;
+
+  constructor(options: RedisStoreOptions) {
+    const log = options.log;
+    let failures = 0;
+    const redis = new Redis(options.url, {
+      keyPrefix: options.prefix ?? '',
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: options.commandTimeoutMs ?? 2000,
+      connectTimeout: options.connectTimeoutMs ?? 5000,
+      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
+      lazyConnect: false,
+    });
+    redis.defineCommand('lbIncr', { numberOfKeys: 1, lua: INCR_WITH_TTL });
+    // Without an error listener an unreachable Redis would crash the process.
+    redis.on('error', (err: Error) => {
+      failures++;
+      // Log the first failure and then every tenth, so an outage does not flood the log.
+      if (failures === 1 || failures % 10 === 0) log?.warn(`redis: ${err.message} (retrying with backoff)`);
+    });
+    redis.on('ready', () => {
+      if (failures > 0) log?.info(`redis: connected again after ${failures} failed attempts`);
+      else log?.info('redis: connected');
+      failures = 0;
+    });
+    this.#redis = redis as ScriptedRedis;
+  }
+
+  get roundTrips(): number {
+    return this.#roundTrips;
+  }
+
+  async #run<T>(command: () => Promise<T>): Promise<T> {
+    if (this.#closing) throw new StoreUnavailable('redis store is closed');
+    this.#roundTrips++;
+    try {
+      return await command();
+    } catch (err) {
+      if (err instanceof ReplyError) throw new TypeError(`redis refused the command: ${(err as Error).message}`);
+      throw new StoreUnavailable(err instanceof Error ? err.message : String(err), { cause: err });
+    }
+  }
+
+  async put(key: string, value: string, ttl?: number): Promise<void> {
+    checkKey(key);
+    checkTtl(ttl);
+    return this.#run(async () => {
+      if (ttl === undefined) await this.#redis.set(key, value);
+      else await this.#redis.set(key, value, 'PX', toMs(ttl));
+    });
+  }
+
+  async putIfAbsent(key: string, value: string, ttl?: number): Promise<boolean> {
+    checkKey(key);
+    checkTtl(ttl);
+    return this.#run(async () => {
+      const reply =
+        ttl === undefined
+          ? await this.#redis.set(key, value, 'NX')
+          : await this.#redis.set(key, value, 'PX', toMs(ttl), 'NX');
+      return reply === 'OK';
+    });
+  }
+
+  async get(key: string): Promise<string | null> {
+    checkKey(key);
+    return this.#run(() => this.#redis.get(key));
+  }
+
+  async getMany(keys: string[]): Promise<(string | null)[]> {
+    keys.forEach(checkKey);
+    if (keys.length === 0) return Promise.resolve([]);
+    return this.#run(() => this.#redis.mget(keys));
+  }
+
+  async take(key: string): Promise<string | null> {
+    checkKey(key);
+    return this.#run(() => this.#redis.getdel(key));
+  }
+
+  async del(...keys: string[]): Promise<number> {
+    keys.forEach(checkKey);
+    if (keys.length === 0) return Promise.resolve(0);
+    return this.#run(() => this.#redis.del(...keys));
+  }
+
+  async sadd(key: string, members: string[], ttl?: number): Promise<void> {
+    return this.batch([{ op: 'sadd', key, members, ttl }]);
+  }
+
+  async srem(key: string, members: string[]): Promise<void> {
+    return this.batch([{ op: 'srem', key, members }]);
+  }
+
+  async smembers(key: string): Promise<string[]> {
+    checkKey(key);
+    return this.#run(() => this.#redis.smembers(key));
+  }
+
+  async incr(key: string, ttl?: number): Promise<number> {
+    checkKey(key);
+    checkTtl(ttl);
+    return this.#run(() => this.#redis.lbIncr(key, ttl === undefined ? 0 : toMs(ttl)));
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    checkKey(key);
+    return this.#run(async () => {
+      const ms = await this.#redis.pttl(key);
+      return ms < 0 ? null : ms / 1000;
+    });
+  }
+
+  async batch(ops: StoreOp[]): Promise<void> {
+    for (const op of ops) {
+      checkKey(op.key);
+      if (op.op !== 'del' && op.op !== 'srem') checkTtl(op.ttl);
+    }
+    if (ops.length === 0) return Promise.resolve();
+    return this.#run(async () => {
+      const multi = this.#redis.multi();
+      for (const op of ops) {
+        switch (op.op) {
+          case 'put':
+            if (op.ttl === undefined) multi.set(op.key, op.value);
+            else multi.set(op.key, op.value, 'PX', toMs(op.ttl));
+            break;
+          case 'del':
+            multi.del(op.key);
+            break;
+          case 'sadd':
+            if (op.members.length > 0) multi.sadd(op.key, ...op.members);
+            if (op.ttl !== undefined) multi.pexpire(op.key, toMs(op.ttl));
+            break;
+          case 'srem':
+            if (op.members.length > 0) multi.srem(op.key, ...op.members);
+            break;
+          case 'expire':
+            multi.pexpire(op.key, toMs(op.ttl));
+            break;
+        }
+      }
+      const results = await multi.exec();
+      if (results === null) throw new Error('transaction aborted');
+      const failed = results.find(([err]) => err);
+      if (failed?.[0]) throw failed[0];
+    });
+  }
+
+  async ping(): Promise<void> {
+    return this.#run(async () => {
+      await this.#redis.ping();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    try {
+      if (this.#redis.status === 'ready') await this.#redis.quit();
+      else this.#redis.disconnect();
+    } catch {
+      this.#redis.disconnect();
+    }
+  }
+}
+
+function toMs(ttl: number): number {
+  return Math.max(1, Math.ceil(ttl * 1000));
+}

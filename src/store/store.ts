@@ -1,0 +1,55 @@
+/**
+ * The one shared state of the broker. A few primitives, each one store round trip,
+ * so the domain can count (and keep low) what a request costs.
+ *
+ * Keys are given without the namespace prefix; implementations add it.
+ * TTLs are in seconds and may be fractional (millisecond precision).
+ * Values are strings; JSON is the caller's business.
+ */
+export type StoreOp =
+  | { op: 'put'; key: string; value: string; ttl?: number }
+  | { op: 'del'; key: string }
+  | { op: 'sadd'; key: string; members: string[]; ttl?: number }
+  | { op: 'srem'; key: string; members: string[] }
+  | { op: 'expire'; key: string; ttl: number };
+
+export interface Store {
+  /** What backs this store, for log lines and readiness. */
+  readonly kind: 'memory' | 'redis';
+  put(key: string, value: string, ttl?: number): Promise<void>;
+  /** Writes only when the key is absent; true when it wrote (SET NX). */
+  putIfAbsent(key: string, value: string, ttl?: number): Promise<boolean>;
+  get(key: string): Promise<string | null>;
+  /** One read for several keys (MGET); results in the same order. */
+  getMany(keys: string[]): Promise<(string | null)[]>;
+  /** Atomic get-and-delete: of many concurrent takers exactly one gets the value. */
+  take(key: string): Promise<string | null>;
+  del(...keys: string[]): Promise<number>;
+  sadd(key: string, members: string[], ttl?: number): Promise<void>;
+  srem(key: string, members: string[]): Promise<void>;
+  smembers(key: string): Promise<string[]>;
+  /** Increments a counter; the TTL is set when the counter is created. */
+  incr(key: string, ttl?: number): Promise<number>;
+  /** Remaining time to live in seconds; null when the key is absent or never expires. */
+  ttl(key: string): Promise<number | null>;
+  /** Runs the operations atomically, in one round trip (MULTI/EXEC). */
+  batch(ops: StoreOp[]): Promise<void>;
+  /** Resolves when the store answers; throws StoreUnavailable otherwise. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+  /** Round trips made so far: what benchmarks and tests count. */
+  readonly roundTrips: number;
+}
+
+export function checkTtl(ttl: number | undefined): void {
+  if (ttl === undefined) return;
+  if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl <= 0) {
+    throw new RangeError(`store TTL must be a positive number of seconds, got ${String(ttl)}`);
+  }
+}
+
+export function checkKey(key: string): void {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new TypeError('store key must be a non-empty string');
+  }
+}

@@ -1,0 +1,171 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Store } from '../../src/store/index.js';
+import { StoreUnavailable } from '../../src/store/index.js';
+
+export interface StoreFactory {
+  /** A fresh store under a unique prefix, and a second one sharing its backend under another prefix. */
+  open(prefix: string): Promise<Store>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+let seq = 0;
+
+/** One set of tests, run against every Store implementation. */
+export function storeConformance(name: string, factory: () => StoreFactory): void {
+  describe(`Store conformance: ${name}`, () => {
+    let store: Store;
+    let prefix: string;
+    const opened: Store[] = [];
+    const open = async (p: string) => {
+      const s = await factory().open(p);
+      opened.push(s);
+      return s;
+    };
+
+    beforeEach(async () => {
+      prefix = `t${process.pid}-${++seq}:`;
+      store = await open(prefix);
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+    });
+
+    it('puts and gets a value; absent keys are null', async () => {
+      await store.put('a', 'one');
+      expect(await store.get('a')).toBe('one');
+      expect(await store.get('missing')).toBeNull();
+      await store.put('a', 'two');
+      expect(await store.get('a')).toBe('two');
+    });
+
+    it('expires values by TTL', async () => {
+      await store.put('short', 'x', 0.15);
+      await store.put('long', 'y', 30);
+      expect(await store.get('short')).toBe('x');
+      const ttl = await store.ttl('long');
+      expect(ttl).toBeGreaterThan(29);
+      expect(ttl).toBeLessThanOrEqual(30);
+      await sleep(300);
+      expect(await store.get('short')).toBeNull();
+      expect(await store.take('short')).toBeNull();
+      expect(await store.get('long')).toBe('y');
+      expect(await store.ttl('short')).toBeNull();
+    });
+
+    it('takes a value atomically: of 20 concurrent takers exactly one wins', async () => {
+      await store.put('code', 'secret', 60);
+      const results = await Promise.all(Array.from({ length: 20 }, () => store.take('code')));
+      expect(results.filter((r) => r === 'secret')).toHaveLength(1);
+      expect(results.filter((r) => r === null)).toHaveLength(19);
+      expect(await store.get('code')).toBeNull();
+    });
+
+    it('writes only absent keys with putIfAbsent, one winner among concurrent writers', async () => {
+      const wins = await Promise.all(Array.from({ length: 10 }, (_, i) => store.putIfAbsent('jti', String(i), 60)));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      const winner = wins.indexOf(true);
+      expect(await store.get('jti')).toBe(String(winner));
+    });
+
+    it('reads several keys in one call', async () => {
+      await store.put('k1', 'v1');
+      await store.put('k3', 'v3');
+      expect(await store.getMany(['k1', 'k2', 'k3'])).toEqual(['v1', null, 'v3']);
+      expect(await store.getMany([])).toEqual([]);
+    });
+
+    it('deletes keys and counts what it removed', async () => {
+      await store.put('d1', '1');
+      await store.put('d2', '2');
+      expect(await store.del('d1', 'd2', 'd3')).toBe(2);
+      expect(await store.get('d1')).toBeNull();
+    });
+
+    it('adds, removes and lists set members, with a TTL on the set', async () => {
+      await store.sadd('family', ['rt1', 'rt2'], 0.2);
+      await store.sadd('family', ['rt2', 'rt3']);
+      expect((await store.smembers('family')).sort()).toEqual(['rt1', 'rt2', 'rt3']);
+      await store.srem('family', ['rt2']);
+      expect((await store.smembers('family')).sort()).toEqual(['rt1', 'rt3']);
+      expect(await store.smembers('nothing')).toEqual([]);
+      await sleep(350);
+      expect(await store.smembers('family')).toEqual([]);
+    });
+
+    it('counts, and sets the TTL only when the counter is created', async () => {
+      expect(await store.incr('fails', 0.25)).toBe(1);
+      await sleep(100);
+      expect(await store.incr('fails', 10)).toBe(2);
+      const counts = await Promise.all(Array.from({ length: 20 }, () => store.incr('fails')));
+      expect(new Set(counts).size).toBe(20);
+      expect(Math.max(...counts)).toBe(22);
+      await sleep(250);
+      expect(await store.get('fails')).toBeNull();
+    });
+
+    it('runs a batch atomically and in one round trip', async () => {
+      await store.put('old', 'x');
+      const before = store.roundTrips;
+      await store.batch([
+        { op: 'put', key: 'b1', value: 'v', ttl: 30 },
+        { op: 'del', key: 'old' },
+        { op: 'sadd', key: 'idx', members: ['b1'], ttl: 30 },
+        { op: 'put', key: 'b2', value: 'w' },
+        { op: 'expire', key: 'b2', ttl: 0.15 },
+      ]);
+      expect(store.roundTrips - before).toBe(1);
+      expect(await store.getMany(['b1', 'b2', 'old'])).toEqual(['v', 'w', null]);
+      expect(await store.smembers('idx')).toEqual(['b1']);
+      await sleep(300);
+      expect(await store.get('b2')).toBeNull();
+    });
+
+    it('keeps stores with different prefixes apart on the same backend', async () => {
+      const other = await open(`${prefix}other:`);
+      await store.put('shared-name', 'mine');
+      await other.put('shared-name', 'theirs');
+      expect(await store.get('shared-name')).toBe('mine');
+      expect(await other.get('shared-name')).toBe('theirs');
+      expect(await other.take('shared-name')).toBe('theirs');
+      expect(await store.get('shared-name')).toBe('mine');
+    });
+
+    it('stores large values whole', async () => {
+      const big = 'x'.repeat(2 * 1024 * 1024) + 'end';
+      await store.put('big', big, 60);
+      const back = await store.get('big');
+      expect(back?.length).toBe(big.length);
+      expect(back).toBe(big);
+    });
+
+    it('is binary-safe for strings: NUL, newlines, CRLF and astral characters round-trip', async () => {
+      const tricky = 'a\u0000b\r\n*3\r\n$3\r\nDEL\u{1F600}é\u00ff\uFFFD"\'\\';
+      await store.put(tricky, tricky);
+      expect(await store.get(tricky)).toBe(tricky);
+      await store.sadd('set', [tricky, '']);
+      expect((await store.smembers('set')).sort()).toEqual(['', tricky].sort());
+    });
+
+    it('rejects bad arguments with typed errors and writes nothing', async () => {
+      await expect(store.put('k', 'v', 0)).rejects.toThrow(RangeError);
+      await expect(store.put('k', 'v', -1)).rejects.toThrow(RangeError);
+      await expect(store.put('k', 'v', Number.NaN)).rejects.toThrow(RangeError);
+      await expect(store.put('', 'v')).rejects.toThrow(TypeError);
+      await expect(store.batch([{ op: 'put', key: 'k', value: 'v' }, { op: 'put', key: 'k2', value: 'v', ttl: -5 }])).rejects.toThrow(
+        RangeError,
+      );
+      expect(await store.get('k')).toBeNull();
+      await store.sadd('aset', ['m']);
+      await expect(store.get('aset')).rejects.toThrow(TypeError);
+      await store.put('notanumber', 'abc');
+      await expect(store.incr('notanumber')).rejects.toThrow(TypeError);
+    });
+
+    it('fails with StoreUnavailable once closed', async () => {
+      await store.ping();
+      await store.close();
+      await expect(store.get('a')).rejects.toBeInstanceOf(StoreUnavailable);
+      await expect(store.ping()).rejects.toMatchObject({ status: 503, error: 'temporarily_unavailable' });
+    });
+  });
+}
