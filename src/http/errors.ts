@@ -1,0 +1,81 @@
+import type { Context, Middleware } from 'koa';
+
+/**
+ * An error that knows how it is answered. Domain errors (OAuth errors, StoreUnavailable) carry
+ * these fields themselves, so this layer renders them without importing the domain.
+ */
+export interface RenderableError {
+  status: number;
+  error: string;
+  error_description?: string;
+  headers?: Record<string, string>;
+}
+
+export function isRenderable(err: unknown): err is RenderableError {
+  if (!err || typeof err !== 'object') return false;
+  const e = err as Partial<RenderableError>;
+  return typeof e.status === 'number' && e.status >= 400 && e.status < 600 && typeof e.error === 'string';
+}
+
+export type PageRenderer = (input: { status: number; error: string; description: string; requestId: string }) => string;
+
+/** Marks a route's answers as pages for a browser: its errors render as HTML, not JSON. */
+export const browserRoute: Middleware = async (ctx, next) => {
+  ctx.state.page = true;
+  await next();
+};
+
+function wantsPage(ctx: Context): boolean {
+  if (ctx.state.page) return true;
+  return ctx.accepts('json', 'html') === 'html' && !ctx.get('authorization');
+}
+
+// error_description may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2).
+export function safeDescription(text: string): string {
+  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "'").slice(0, 300);
+}
+
+/**
+ * Turns every failure into a spec-shaped answer and never leaks a stack trace. Unknown errors
+ * become 500 server_error, logged with their stack under the request id.
+ */
+export function errorHandler(renderPage: PageRenderer): Middleware {
+  return async (ctx, next) => {
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) {
+        respond(ctx, renderPage, { status: 404, error: 'not_found', error_description: `no route for ${ctx.method} ${ctx.path}` });
+      }
+    } catch (err) {
+      let rendered: RenderableError;
+      if (isRenderable(err)) {
+        rendered = err;
+        if (err.status >= 500) ctx.state.log?.warn({ err: { message: (err as unknown as Error).message }, status: err.status }, 'request failed');
+      } else if (isKoaClientError(err)) {
+        rendered = { status: err.status, error: 'invalid_request', error_description: err.message };
+      } else {
+        ctx.state.log?.error({ err }, 'unexpected error');
+        rendered = { status: 500, error: 'server_error', error_description: 'an unexpected error occurred; quote the request id when reporting it' };
+      }
+      respond(ctx, renderPage, rendered);
+    }
+  };
+}
+
+function isKoaClientError(err: unknown): err is { status: number; message: string } {
+  const e = err as { status?: unknown; expose?: unknown };
+  return typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true;
+}
+
+function respond(ctx: Context, renderPage: PageRenderer, err: RenderableError): void {
+  const description = safeDescription(err.error_description ?? err.error);
+  ctx.status = err.status;
+  for (const [name, value] of Object.entries(err.headers ?? {})) ctx.set(name, value);
+  ctx.set('Cache-Control', 'no-store');
+  if (wantsPage(ctx)) {
+    ctx.type = 'html';
+    ctx.body = renderPage({ status: err.status, error: err.error, description, requestId: String(ctx.state.requestId ?? '') });
+  } else {
+    ctx.body = { error: err.error, error_description: description };
+  }
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+import { createServer, type Server } from 'node:http';
+import { parseArgs } from 'node:util';
+import { createApp } from './app.js';
+import { ConfigError, loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { createLogger, type Logger } from './http/log.js';
+import { openStore, type Store } from './store/index.js';
+
+const USAGE = `Usage: login-broker [--config FILE]
+
+Starts the login broker with the configuration in FILE (YAML).
+The file can also be named by the BROKER_CONFIG environment variable.
+Every configuration key is documented in config/broker.example.yaml.
+
+Options:
+  -c, --config FILE   configuration file to load
+  -h, --help          print this help and exit
+
+Exit status: 0 after a clean shutdown, 2 for a usage or configuration error, 1 otherwise.
+`;
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function fail(message: string, status: number): never {
+  process.stderr.write(`login-broker: ${message}\n`);
+  process.exit(status);
+}
+
+function parseCommandLine(argv: string[]): { configFile: string } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
+  } catch (err) {
+    fail(`${(err as Error).message}\n\n${USAGE}`, 2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
+  }
+  const configFile = values.config ?? process.env.BROKER_CONFIG;
+  if (!configFile) fail(`no configuration file: pass --config FILE or set BROKER_CONFIG\n\n${USAGE}`, 2);
+  return { configFile };
+}
+
+function describeStore(config: Config): string {
+  if (!config.store?.redis) return 'the embedded in-memory store: state is lost on restart';
+  const url = new URL(config.store.redis);
+  return `Redis at ${url.protocol}//${url.host}${url.pathname} (prefix "${config.store.prefix}")`;
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function shutdownOnSignals(server: Server, store: Store, log: Logger): void {
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    const force = setTimeout(() => {
+      log.warn('requests still in flight after 10 s: closing them');
+      server.closeAllConnections();
+      void store.close().finally(() => process.exit(1));
+    }, SHUTDOWN_GRACE_MS);
+    force.unref();
+    server.close(() => {
+      void store.close().then(
+        () => {
+          log.info('stopped');
+          process.exit(0);
+        },
+        () => process.exit(1),
+      );
+    });
+    // Connections that finish their last request become idle later; close them as they do.
+    server.closeIdleConnections();
+    setInterval(() => server.closeIdleConnections(), 100).unref();
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(): Promise<void> {
+  const { configFile } = parseCommandLine(process.argv.slice(2));
+  let config: Config;
+  try {
+    config = loadConfig(configFile);
+  } catch (err) {
+    if (err instanceof ConfigError) fail(err.message, 2);
+    throw err;
+  }
+  const log = createLogger(config.log.level);
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
+
+  const store = openStore(config.store, log.child({ component: 'store' }));
+  const app = createApp(config, store, { log });
+  const server = createServer(app.callback());
+  try {
+    await listen(server, config.listen.host, config.listen.port);
+  } catch (err) {
+    await store.close();
+    fail(`cannot listen on ${config.listen.host}:${config.listen.port}: ${(err as Error).message}`, 1);
+  }
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.listen.port;
+  log.info(
+    { issuer: config.issuer, host: config.listen.host, port, store: store.kind },
+    `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ${describeStore(config)}`,
+  );
+  shutdownOnSignals(server, store, log);
+}
+
+main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1));
