@@ -58,3 +58,20 @@ export interface UpstreamLogin {
 
 /** Called by the callback once the identity is verified; it answers the browser. */
 export type FinishLogin = (ctx: Context, result: { context: LoginContext; identity: UpstreamIdentity; provider: string }) => Promise<void>;
+
+/**
+ * Called when a login that had a valid transaction fails upstream (the user cancelled, the
+ * provider erred or timed out, the answer did not verify). The owner of the context decides:
+ * an OAuth error redirect to the app when that is safe, or an error page. Failures without a
+ * valid transaction (missing, foreign, replayed or expired state) never get here: upstream/
+ * answers those itself with a 400 error page.
+ */
+export type FailLogin = (
+  ctx: Context,
+  result: {
+    context: LoginContext;
+    provider: string;
+    error: 'access_denied' | 'temporarily_unavailable' | 'server_error' | 'login_required';
+    description: string;
+  },
+) => Promise<void>;
