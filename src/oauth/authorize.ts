@@ -1,0 +1,42 @@
+import type { Context } from 'koa';
+import { currentSession } from '../session/sessions.js';
+import { authorizationRedirect } from './authorization-response.js';
+import { AuthorizationError, validateAuthorizationRequest } from './authorize-request.js';
+import type { OAuthContext } from './context.js';
+import { beginInteraction, completeAuthorization, needsLogin } from './interaction.js';
+
+/**
+ * GET|POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2). Errors before the client and
+ * redirect URI are trusted render a page; later ones go back to the app with state and iss.
+ * A live SSO session answers at once; otherwise the user logs in upstream first.
+ */
+export function authorizeEndpoint(oauth: OAuthContext) {
+  return async (ctx: Context) => {
+    ctx.state.page = true;
+    const source = ctx.method === 'POST' ? (ctx.state.form as URLSearchParams) : new URLSearchParams(ctx.querystring);
+    try {
+      const request = validateAuthorizationRequest(source, oauth.clients, {
+        firstPartyRefresh: oauth.config.tokens.first_party_refresh_without_offline_access,
+        hasProvider: (id) => oauth.login.has(id),
+      });
+      const session = currentSession(ctx, oauth.config.session);
+      const loginNeeded = needsLogin(request, session);
+      if (request.prompt.includes('none') && loginNeeded) {
+        throw new AuthorizationError('login_required', 'the user is not signed in (prompt=none)', {
+          redirect_uri: request.redirect_uri,
+          response_mode: request.response_mode,
+          state: request.state,
+        });
+      }
+      if (session && !loginNeeded) {
+        const user = await oauth.users.get(session.uid);
+        if (user) return await completeAuthorization(ctx, oauth, request, user, session);
+      }
+      await beginInteraction(ctx, oauth, request);
+    } catch (err) {
+      if (!(err instanceof AuthorizationError)) throw err;
+      ctx.status = 303;
+      ctx.redirect(authorizationRedirect(err.target, oauth.config.issuer, { error: err.error, error_description: err.error_description }));
+    }
+  };
+}

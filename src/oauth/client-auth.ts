@@ -1,0 +1,64 @@
+import type { Context } from 'koa';
+import { secretMatches, type Client, type ClientRegistry } from './clients.js';
+import { invalidClient, invalidRequest } from './errors.js';
+import type { Params } from './params.js';
+
+interface Presented {
+  method: 'client_secret_basic' | 'client_secret_post' | 'none';
+  clientId: string;
+  secret?: string;
+}
+
+function fromBasic(header: string): { clientId: string; secret: string } | undefined {
+  const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header.trim());
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  try {
+    // Both parts are form-urlencoded before base64 (RFC 6749 §2.3.1).
+    const decode = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '));
+    return { clientId: decode(decoded.slice(0, colon)), secret: decode(decoded.slice(colon + 1)) };
+  } catch {
+    return undefined;
+  }
+}
+
+function presented(ctx: Context, params: Params): Presented {
+  const header = ctx.get('authorization');
+  const bodyId = params.get('client_id');
+  const bodySecret = params.get('client_secret');
+  if (params.get('client_assertion') || params.get('client_assertion_type')) {
+    throw invalidClient('client assertions (private_key_jwt) are not supported by this server', false);
+  }
+  if (header) {
+    const basic = fromBasic(header);
+    if (!basic) throw invalidClient('the Authorization header is not valid HTTP Basic credentials', true);
+    // One authentication method per request (RFC 6749 §2.3).
+    if (bodySecret !== undefined) throw invalidRequest('client credentials were sent both in the header and in the body');
+    if (bodyId !== undefined && bodyId !== basic.clientId) throw invalidRequest('client_id in the body differs from the Authorization header');
+    return { method: 'client_secret_basic', clientId: basic.clientId, secret: basic.secret };
+  }
+  if (bodyId === undefined) throw invalidClient('client authentication is required: send HTTP Basic credentials or client_id', false);
+  if (bodySecret !== undefined) return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
+  return { method: 'none', clientId: bodyId };
+}
+
+/**
+ * Authenticates the client at the token, introspection and revocation endpoints. The method
+ * must be the one the client registered; a confidential client can never authenticate as
+ * public, which would skip its secret.
+ */
+export function authenticateClient(ctx: Context, params: Params, registry: ClientRegistry): Client {
+  const cred = presented(ctx, params);
+  const usedBasic = cred.method === 'client_secret_basic';
+  const client = registry.get(cred.clientId);
+  if (!client) throw invalidClient('unknown client or bad credentials', usedBasic);
+  if (client.token_endpoint_auth_method !== cred.method) {
+    throw invalidClient(`this client must authenticate with ${client.token_endpoint_auth_method}`, usedBasic);
+  }
+  if (cred.method !== 'none' && !secretMatches(client, cred.secret ?? '')) {
+    throw invalidClient('unknown client or bad credentials', usedBasic);
+  }
+  return client;
+}

@@ -1,0 +1,26 @@
+import type { Config } from '../config/schema.js';
+import type { Users } from '../identity/users.js';
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.js';
+import type { UpstreamLogin } from '../upstream/types.js';
+import type { ClientRegistry } from './clients.js';
+import type { TokenIssuer } from './issuer.js';
+import type { Jwt } from './jwt.js';
+import type { SigningKeys } from './keys.js';
+import type { TokenRecords } from './token-records.js';
+
+/** What the authorization server's handlers share; built once in createOAuth(). */
+export interface OAuthContext {
+  config: Config;
+  store: Store;
+  clients: ClientRegistry;
+  keys: SigningKeys;
+  jwt: Jwt;
+  tokens: TokenIssuer;
+  records: TokenRecords;
+  users: Users;
+  login: UpstreamLogin;
+  log: Logger;
+  /** The issuer's path ('' or '/auth'), prefixed to every link the pages render. */
+  base: string;
+}

@@ -1,0 +1,38 @@
+import { AUTH_METHODS } from '../config/clients.js';
+import { SUPPORTED_CLAIMS, SUPPORTED_SCOPES } from './claims.js';
+import type { OAuthContext } from './context.js';
+import { GRANTS } from './token.js';
+
+/** OpenID Provider Metadata (Discovery §3) with the RFC 8414 fields; `issuer` is the config's, byte for byte. */
+export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> {
+  const issuer = oauth.config.issuer;
+  const implicit = oauth.clients.all().some((c) => c.response_types.some((t) => t !== 'code'));
+  return {
+    issuer,
+    authorization_endpoint: `${issuer}/authorize`,
+    token_endpoint: `${issuer}/token`,
+    userinfo_endpoint: `${issuer}/userinfo`,
+    jwks_uri: `${issuer}/jwks`,
+    introspection_endpoint: `${issuer}/introspect`,
+    revocation_endpoint: `${issuer}/revoke`,
+    end_session_endpoint: `${issuer}/logout`,
+    scopes_supported: SUPPORTED_SCOPES,
+    response_types_supported: implicit ? ['code', 'id_token', 'id_token token'] : ['code'],
+    response_modes_supported: implicit ? ['query', 'fragment'] : ['query'],
+    grant_types_supported: [...GRANTS.map((g) => g.grantType), ...(implicit ? ['implicit'] : [])],
+    subject_types_supported: ['public'],
+    id_token_signing_alg_values_supported: [oauth.config.keys.algorithm],
+    token_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((m) => m !== 'none'),
+    revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    code_challenge_methods_supported: ['S256'],
+    claims_supported: SUPPORTED_CLAIMS,
+    claims_parameter_supported: false,
+    request_parameter_supported: false,
+    request_uri_parameter_supported: false,
+    authorization_response_iss_parameter_supported: true,
+    frontchannel_logout_supported: false,
+    backchannel_logout_supported: false,
+    prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
+  };
+}

@@ -1,0 +1,56 @@
+import { constantTimeEqual, s256 } from '../crypto.js';
+import { invalidGrant, invalidRequest } from '../errors.js';
+import type { Grant } from './grant.js';
+import { userTokens } from './issue.js';
+
+const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
+
+/** RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5-4.6). */
+export const authorizationCodeGrant: Grant = {
+  grantType: 'authorization_code',
+  async handle(ctx, client, params, oauth) {
+    const code = params.require('code', { max: 256 });
+    const redirectUri = params.get('redirect_uri', { max: 2048 });
+    const verifier = params.get('code_verifier', { max: 128 });
+    // Syntax is checked before the code is spent, so a malformed request does not burn it.
+    if (verifier !== undefined && !VERIFIER.test(verifier)) {
+      throw invalidRequest('code_verifier must be 43-128 characters of [A-Za-z0-9._~-] (RFC 7636 §4.1)');
+    }
+
+    const taken = await oauth.records.takeCode(code);
+    if (taken.status === 'replayed') {
+      // A code used twice was stolen or replayed: what it issued is revoked (RFC 6749 §4.1.2).
+      await oauth.records.revokeGrant(taken.grantId);
+      ctx.state.log?.warn({ client: client.client_id, grant: taken.grantId }, 'authorization code replayed: grant revoked');
+      throw invalidGrant('the authorization code was already used; the tokens issued with it are revoked');
+    }
+    if (taken.status === 'unknown') throw invalidGrant('the authorization code is invalid or expired');
+    const record = taken.record;
+    if (record.client_id !== client.client_id) throw invalidGrant('the authorization code was issued to another client');
+    if (redirectUri !== record.redirect_uri) {
+      throw invalidGrant('redirect_uri must be the one of the authorization request (RFC 6749 §4.1.3)');
+    }
+    if (verifier === undefined) throw invalidGrant('code_verifier is required (PKCE)');
+    if (!constantTimeEqual(s256(verifier), record.code_challenge)) throw invalidGrant('code_verifier does not match the code_challenge');
+
+    const now = Math.floor(Date.now() / 1000);
+    const offline = record.scope.split(' ').includes('offline_access');
+    const { response, ops } = await userTokens(
+      oauth,
+      {
+        clientId: client.client_id,
+        userId: record.user_id,
+        scope: record.scope,
+        grantId: record.grant_id,
+        authTime: record.auth_time,
+        sid: record.sid,
+        nonce: record.nonce,
+        resource: record.resource,
+        claims: record.claims,
+      },
+      record.refresh ? { expires_at: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline } : undefined,
+    );
+    await oauth.store.batch([oauth.records.codeUsedOp(code, record.grant_id), ...ops]);
+    return response;
+  },
+};

@@ -1,0 +1,94 @@
+import type { Context } from 'koa';
+import { verifyAccessToken, type AccessTokenClaims } from './access-tokens.js';
+import { authenticateClient } from './client-auth.js';
+import type { Client } from './clients.js';
+import type { OAuthContext } from './context.js';
+import { Params } from './params.js';
+
+const looksLikeJwt = (token: string) => token.split('.').length === 3;
+
+/** A client may see and revoke only tokens issued to it, or meant for it as the audience. */
+function concerns(client: Client, claims: { client_id: string; aud?: unknown }): boolean {
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  return claims.client_id === client.client_id || aud.includes(client.client_id);
+}
+
+/** POST /introspect (RFC 7662): inactive for anything unknown, expired, revoked or foreign. */
+export function introspectionEndpoint(oauth: OAuthContext) {
+  return async (ctx: Context) => {
+    ctx.set('Cache-Control', 'no-store');
+    const params = new Params(ctx.state.form);
+    params.checkShape();
+    const client = authenticateClient(ctx, params, oauth.clients);
+    const token = params.require('token', { max: 8192 });
+    const hint = params.get('token_type_hint');
+
+    const asAccess = async () => {
+      if (!looksLikeJwt(token)) return undefined;
+      const claims = await verifyAccessToken(oauth, token);
+      return claims && concerns(client, claims) ? accessTokenAnswer(claims, oauth.config.issuer) : undefined;
+    };
+    const asRefresh = async () => {
+      if (looksLikeJwt(token)) return undefined;
+      const record = await oauth.records.peekRefreshToken(token);
+      if (!record || record.client_id !== client.client_id || record.expires_at <= Math.floor(Date.now() / 1000)) return undefined;
+      return {
+        active: true,
+        token_type: 'refresh_token',
+        client_id: record.client_id,
+        sub: record.user_id,
+        scope: record.scope,
+        exp: record.expires_at,
+        iss: oauth.config.issuer,
+      };
+    };
+    const order = hint === 'refresh_token' ? [asRefresh, asAccess] : [asAccess, asRefresh];
+    for (const attempt of order) {
+      const answer = await attempt();
+      if (answer) {
+        ctx.body = answer;
+        return;
+      }
+    }
+    ctx.body = { active: false };
+  };
+}
+
+function accessTokenAnswer(claims: AccessTokenClaims, issuer: string) {
+  return {
+    active: true,
+    token_type: 'Bearer',
+    scope: claims.scope,
+    client_id: claims.client_id,
+    sub: claims.sub,
+    aud: claims.aud,
+    iss: issuer,
+    exp: claims.exp,
+    iat: claims.iat,
+    jti: claims.jti,
+    ...(claims.auth_time !== undefined ? { auth_time: claims.auth_time } : {}),
+  };
+}
+
+/**
+ * POST /revoke (RFC 7009). Revoking a refresh token revokes its grant, access tokens included
+ * (§2.1). Unknown, invalid or foreign tokens get the same 200 and nothing happens (§2.2).
+ */
+export function revocationEndpoint(oauth: OAuthContext) {
+  return async (ctx: Context) => {
+    ctx.set('Cache-Control', 'no-store');
+    const params = new Params(ctx.state.form);
+    params.checkShape();
+    const client = authenticateClient(ctx, params, oauth.clients);
+    const token = params.require('token', { max: 8192 });
+    if (looksLikeJwt(token)) {
+      const claims = await verifyAccessToken(oauth, token);
+      if (claims && claims.client_id === client.client_id) await oauth.records.revokeAccessToken(claims.jti, claims.exp);
+    } else {
+      const record = await oauth.records.peekRefreshToken(token);
+      if (record && record.client_id === client.client_id) await oauth.records.revokeGrant(record.grant_id);
+    }
+    ctx.status = 200;
+    ctx.body = '';
+  };
+}

@@ -1,0 +1,58 @@
+import Router from '@koa/router';
+import { formBody } from '../http/form-body.js';
+import { authorizeEndpoint } from './authorize.js';
+import type { OAuthContext } from './context.js';
+import { discoveryDocument } from './discovery.js';
+import { chooseProvider, showChooser } from './interaction.js';
+import { introspectionEndpoint, revocationEndpoint } from './introspect-revoke.js';
+import { logoutEndpoint } from './logout.js';
+import { tokenEndpoint } from './token.js';
+import { userinfoEndpoint } from './userinfo.js';
+
+/** The authorization server's routes; paths are a public contract (advertised by discovery). */
+export function oauthRouter(oauth: OAuthContext): Router {
+  const router = new Router();
+  const form = formBody({ required: true });
+  const optionalForm = formBody();
+
+  router.get('/.well-known/openid-configuration', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = discoveryDocument(oauth);
+  });
+  router.get('/.well-known/oauth-authorization-server', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = discoveryDocument(oauth);
+  });
+  router.get('/jwks', (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.type = 'application/jwk-set+json';
+    ctx.body = JSON.stringify(oauth.keys.jwks());
+  });
+
+  const authorize = authorizeEndpoint(oauth);
+  router.get('/authorize', optionalForm, authorize);
+  router.post('/authorize', form, authorize);
+  router.get('/interaction/:id', (ctx) => {
+    ctx.state.page = true;
+    return showChooser(ctx, oauth);
+  });
+  router.post('/interaction/:id/login', (ctx, next) => {
+    ctx.state.page = true;
+    return next();
+  }, form, (ctx) => chooseProvider(ctx, oauth));
+
+  router.post('/token', form, tokenEndpoint(oauth));
+  const userinfo = userinfoEndpoint(oauth);
+  router.get('/userinfo', userinfo);
+  router.post('/userinfo', optionalForm, userinfo);
+  router.post('/introspect', form, introspectionEndpoint(oauth));
+  router.post('/revoke', form, revocationEndpoint(oauth));
+
+  const logout = logoutEndpoint(oauth);
+  router.get('/logout', logout);
+  router.post('/logout', (ctx, next) => {
+    ctx.state.page = true;
+    return next();
+  }, optionalForm, logout);
+  return router;
+}

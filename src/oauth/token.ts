@@ -1,0 +1,31 @@
+import type { Context } from 'koa';
+import { authenticateClient } from './client-auth.js';
+import type { OAuthContext } from './context.js';
+import { unauthorizedClient, unsupportedGrantType } from './errors.js';
+import type { Grant } from './grants/grant.js';
+import { authorizationCodeGrant } from './grants/authorization-code.js';
+import { clientCredentialsGrant } from './grants/client-credentials.js';
+import { refreshTokenGrant } from './grants/refresh-token.js';
+import { Params } from './params.js';
+
+export const GRANTS: Grant[] = [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant];
+
+/**
+ * POST /token: one pipeline every grant goes through (parse → authenticate the client → check
+ * the client may use the grant → the grant's handler), answered with no-store (RFC 6749 §5.1).
+ */
+export function tokenEndpoint(oauth: OAuthContext, grants: Grant[] = GRANTS) {
+  const byType = new Map(grants.map((g) => [g.grantType, g]));
+  return async (ctx: Context) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Pragma', 'no-cache');
+    const params = new Params(ctx.state.form);
+    params.checkShape();
+    const grantType = params.require('grant_type', { max: 100 });
+    const client = authenticateClient(ctx, params, oauth.clients);
+    const grant = byType.get(grantType);
+    if (!grant) throw unsupportedGrantType(`grant_type "${grantType}" is not supported`);
+    if (!client.grant_types.includes(grantType as never)) throw unauthorizedClient(`this client may not use the ${grantType} grant`);
+    ctx.body = await grant.handle(ctx, client, params, oauth);
+  };
+}

@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto';
+import type Koa from 'koa';
+import type { Context, Middleware } from 'koa';
+import session from 'koa-session';
+import type { SessionConfig } from '../config/tokens.js';
+import type { Store } from '../store/index.js';
+
+/** The browser's SSO session: who logged in, when, and with which provider. */
+export interface SsoSession {
+  uid: string;
+  /** Session id for apps (the ID token's `sid`); not the cookie value. */
+  sid: string;
+  /** Epoch seconds of the last upstream login (OIDC Core `auth_time`). */
+  auth_time: number;
+  /** Epoch seconds the session began; it ends `absolute_ttl_s` later whatever happens. */
+  created: number;
+  /** The provider of the last login. */
+  provider: string;
+}
+
+const storeKey = (id: string) => `sess:${id}`;
+
+/**
+ * koa-session with the store as its external store: the cookie holds only a random 256-bit id,
+ * signed; the data lives in the store with the idle TTL. `__Host-` prefixed, HttpOnly and Secure
+ * on https; SameSite=Lax, so the session is there when an app sends the browser to /authorize.
+ */
+export function sessionMiddleware(app: Koa, store: Store, config: SessionConfig, options: { https: boolean }): Middleware {
+  return session(
+    {
+      key: options.https ? '__Host-lb_session' : 'lb_session',
+      maxAge: config.idle_ttl_s * 1000,
+      rolling: false,
+      // Re-save only when half the idle time has passed: no store write on every request.
+      renew: true,
+      httpOnly: true,
+      signed: true,
+      secure: options.https,
+      sameSite: 'lax',
+      overwrite: true,
+      genid: () => randomBytes(32).toString('base64url'),
+      store: {
+        get: async (key: string) => {
+          const text = await store.get(storeKey(key));
+          return text ? JSON.parse(text) : undefined;
+        },
+        set: async (key: string, value: unknown, maxAge: number) => {
+          await store.put(storeKey(key), JSON.stringify(value), Math.max(1, Math.ceil(maxAge / 1000)));
+        },
+        destroy: async (key: string) => {
+          await store.del(storeKey(key));
+        },
+      },
+    },
+    app,
+  );
+}
+
+/** The live SSO session, or undefined when there is none or it passed its absolute lifetime. */
+export function currentSession(ctx: Context, config: SessionConfig): SsoSession | undefined {
+  const data = ctx.session as unknown as Partial<SsoSession> | null;
+  if (!data || typeof data.uid !== 'string' || typeof data.sid !== 'string') return undefined;
+  if (typeof data.created !== 'number' || data.created + config.absolute_ttl_s < Math.floor(Date.now() / 1000)) return undefined;
+  return data as SsoSession;
+}
+
+/** Starts a fresh session for a login: a new cookie id every time (no session fixation). */
+export async function startSession(ctx: Context, data: Omit<SsoSession, 'sid' | 'created'> & { sid?: string }): Promise<SsoSession> {
+  const now = Math.floor(Date.now() / 1000);
+  const previous = ctx.session as unknown as Partial<SsoSession> | null;
+  // The same user logging in again keeps their sid, so apps' sessions stay tied to it.
+  const sid = data.sid ?? (previous?.uid === data.uid && previous.sid ? previous.sid : randomBytes(16).toString('base64url'));
+  const created = previous?.uid === data.uid && typeof previous.created === 'number' ? previous.created : now;
+  const next: SsoSession = { uid: data.uid, sid, auth_time: data.auth_time, created, provider: data.provider };
+  const current = ctx.session!;
+  Object.assign(current, next);
+  // A fresh session already has an id made for it; an existing one gets a new id (no fixation).
+  if (!current.isNew) await current.regenerate();
+  return next;
+}
+
+export function endSession(ctx: Context): void {
+  ctx.session = null;
+}
+
+/** Random cookie-signing secrets, kept in the store so every broker process shares them. */
+export async function cookieSecrets(store: Store, configured: string[]): Promise<string[]> {
+  if (configured.length > 0) return configured;
+  const key = 'secrets:cookie';
+  await store.putIfAbsent(key, randomBytes(32).toString('base64url'));
+  const secret = await store.get(key);
+  if (!secret) throw new Error('could not read the cookie secret from the store');
+  return [secret];
+}
