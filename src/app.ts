@@ -1,39 +1,90 @@
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { Config } from './config/schema.js';
-import type { Store } from './store/index.js';
+import { browserId } from './http/browser-id.js';
 import { errorHandler } from './http/errors.js';
 import { healthRouter } from './http/health.js';
 import { createLogger, type Logger } from './http/log.js';
 import { requestContext } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
+import { createOAuth, failInteraction, finishInteraction, oauthRouter } from './oauth/index.js';
+import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
+import type { Store } from './store/index.js';
+import { createUpstream } from './upstream/index.js';
+import type { Fetch } from './upstream/provider.js';
 import { renderErrorPage } from './ui/error-page.js';
 import { staticRouter } from './ui/static.js';
 
 export interface AppOptions {
   log?: Logger;
+  /** The fetch used to reach upstream providers (tests inject one). */
+  upstreamFetch?: Fetch;
 }
 
+export type BrokerApp = Koa & {
+  /** Resolves once keys and cookie secrets are loaded; requests also wait for it. */
+  ready(): Promise<void>;
+  /** Stops background work (key refresh); the caller closes the store. */
+  stop(): void;
+};
+
 /** Builds the broker's Koa app; it does not listen, so tests and main.ts both mount it. */
-export function createApp(config: Config, store: Store, options: AppOptions = {}): Koa {
+export function createApp(config: Config, store: Store, options: AppOptions = {}): BrokerApp {
   const log = options.log ?? createLogger(config.log.level);
   const issuer = new URL(config.issuer);
+  const https = issuer.protocol === 'https:';
   // Routes live under the issuer's path, so https://host/auth serves https://host/auth/authorize.
   const base = issuer.pathname.replace(/\/$/, '');
 
-  const app = new Koa({ proxy: config.trust_proxy, maxIpsCount: config.trust_proxy ? 1 : 0 });
+  const app = new Koa({ proxy: config.trust_proxy, maxIpsCount: config.trust_proxy ? 1 : 0 }) as BrokerApp;
   // Unknown errors are logged by errorHandler under the request id; Koa must not print them again.
   app.silent = true;
 
+  const oauth = createOAuth(config, store, log);
+  const upstream = createUpstream({
+    config,
+    store,
+    log: log.child({ component: 'upstream' }),
+    finish: finishInteraction(oauth),
+    fail: failInteraction(oauth),
+    fetch: options.upstreamFetch,
+  });
+  oauth.setLogin(upstream.login);
+
+  // Keys and cookie secrets live in the store; a store that is down at start is retried per request.
+  let initialising: Promise<void> | undefined;
+  app.ready = () =>
+    (initialising ??= (async () => {
+      await oauth.keys.init();
+      oauth.keys.startBackgroundRefresh();
+      app.keys = await cookieSecrets(store, config.session.cookie_secrets);
+    })().catch((err: unknown) => {
+      initialising = undefined;
+      throw err;
+    }));
+  app.stop = () => oauth.keys.stop();
+
   app.use(requestContext(log));
-  app.use(securityHeaders({ https: issuer.protocol === 'https:' }));
+  app.use(securityHeaders({ https }));
   app.use(errorHandler((input) => renderErrorPage(input, base)));
 
-  const root = new Router({ prefix: base || undefined });
+  const always = new Router({ prefix: base || undefined });
   for (const router of [healthRouter(() => store.ping()), staticRouter()]) {
-    root.use(router.routes(), router.allowedMethods());
+    always.use(router.routes(), router.allowedMethods());
   }
-  app.use(root.routes());
-  app.use(root.allowedMethods());
+  app.use(always.routes());
+  app.use(async (ctx, next) => {
+    await app.ready();
+    await next();
+  });
+  app.use(browserId({ https, path: base || '/' }));
+  app.use(sessionMiddleware(app, store, config.session, { https }));
+
+  const areas = new Router({ prefix: base || undefined });
+  for (const router of [oauthRouter(oauth), upstream.router]) {
+    areas.use(router.routes(), router.allowedMethods());
+  }
+  app.use(areas.routes());
+  app.use(areas.allowedMethods());
   return app;
 }

@@ -64,12 +64,13 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function shutdownOnSignals(server: Server, store: Store, log: Logger): void {
+function shutdownOnSignals(server: Server, store: Store, log: Logger, stopApp: () => void): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    stopApp();
     const force = setTimeout(() => {
       log.warn('requests still in flight after 10 s: closing them');
       server.closeAllConnections();
@@ -120,7 +121,8 @@ async function main(): Promise<void> {
     { issuer: config.issuer, host: config.listen.host, port, store: store.kind },
     `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ${describeStore(config)}`,
   );
-  shutdownOnSignals(server, store, log);
+  app.ready().catch((err: Error) => log.warn({ err: { message: err.message } }, 'keys not loaded yet (store unavailable?); retrying on the next request'));
+  shutdownOnSignals(server, store, log, () => app.stop());
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1));

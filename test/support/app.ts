@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import { createApp } from '../../src/app.js';
+import { createApp, type AppOptions } from '../../src/app.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/http/log.js';
 import { MemoryStore, type Store } from '../../src/store/index.js';
@@ -35,14 +35,18 @@ export function logCapture(): { stream: Writable; lines: Record<string, unknown>
  * Starts the real app on an ephemeral loopback port. The issuer is derived from the port, unless
  * the config names one; `raw` is validated by the real config schema.
  */
-export async function startApp(raw: Record<string, unknown> = {}, options: { store?: Store } = {}): Promise<RunningApp> {
+export async function startApp(
+  raw: Record<string, unknown> = {},
+  options: { store?: Store; upstreamFetch?: AppOptions['upstreamFetch']; skipReady?: boolean } = {},
+): Promise<RunningApp> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const config = configSchema.parse({ issuer: `http://127.0.0.1:${port}`, log: { level: 'debug' }, ...raw });
   const store = options.store ?? new MemoryStore({ prefix: 'test:' });
   const capture = logCapture();
-  const app = createApp(config, store, { log: createLogger('debug', capture.stream) });
+  const app = createApp(config, store, { log: createLogger('debug', capture.stream), upstreamFetch: options.upstreamFetch });
+  if (!options.skipReady) await app.ready();
   server.on('request', app.callback());
   return {
     url: `http://127.0.0.1:${port}`,
@@ -50,6 +54,7 @@ export async function startApp(raw: Record<string, unknown> = {}, options: { sto
     store,
     logs: capture.lines,
     close: async () => {
+      app.stop();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.close();
