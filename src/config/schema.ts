@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { providersSchema } from './providers.js';
 import { isLoopbackHost, secureUrlProblem } from './urls.js';
 
 const secureUrl = z.string().superRefine((value, ctx) => {
@@ -41,7 +42,7 @@ export const configSchema = z.strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     })
     .default({ level: 'info' }),
-  providers: z.array(z.unknown()).default([]),
+  providers: providersSchema,
   clients: z.array(z.unknown()).default([]),
 });
 

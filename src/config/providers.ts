@@ -1,0 +1,121 @@
+import { z } from 'zod';
+import { secureUrlProblem } from './urls.js';
+
+/**
+ * One entry of `providers:` in the broker configuration: which provider definition to use
+ * (`providers/<use>.yaml`, or the generic kinds `oidc`, `oauth2` and `dev`) and this
+ * deployment's credentials. The definition files themselves are validated by upstream/ at start.
+ */
+
+const secureUrl = z.string().superRefine((value, ctx) => {
+  const problem = secureUrlProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** A URL that may hold `{tenant}`-style placeholders, checked once they are filled with a sample. */
+const urlTemplate = z.string().superRefine((value, ctx) => {
+  const problem = secureUrlProblem(value.replace(/\{[a-z_]+\}/g, 'x'));
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** Compared exactly as written (RFC 9207 §2.4): Auth0's issuer keeps its trailing slash. */
+const issuerUrl = secureUrl.superRefine((value, ctx) => {
+  if (value.includes('?') || value.includes('#')) ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
+});
+
+export const GENERIC_KINDS = ['oidc', 'oauth2', 'dev'] as const;
+
+/** Keys only the generic `oauth2`/`oidc` kinds take inline (a provider file carries them otherwise). */
+export const INLINE_DEFINITION_KEYS = [
+  'authorization_endpoint',
+  'token_endpoint',
+  'userinfo_endpoint',
+  'jwks_uri',
+  'token_auth',
+  'pkce',
+  'profile',
+  'mapping',
+] as const;
+
+export const providerEntrySchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 characters of a-z, 0-9, "-" and "_" (it appears in URLs)'),
+    use: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must name a file in providers/ (without .yaml), or oidc, oauth2 or dev'),
+    client_id: z.string().min(1).optional(),
+    client_secret: z.string().min(1).optional(),
+    issuer: issuerUrl.optional(),
+    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token (RFC 6749 §3.3)')).min(1).optional(),
+    name: z.string().min(1).max(60).optional(),
+    color: z
+      .string()
+      .regex(/^#[0-9a-fA-F]{6}$/, 'must be a #rrggbb colour')
+      .optional(),
+    tenant: z
+      .string()
+      .regex(/^[A-Za-z0-9.-]+$/, 'a tenant GUID, a domain, common, organizations or consumers')
+      .optional(),
+    allowed_tenants: z.array(z.string().regex(/^[0-9a-f-]{36}$/, 'a tenant id (GUID)')).min(1).optional(),
+    apple: z
+      .strictObject({
+        team_id: z.string().min(1),
+        key_id: z.string().min(1),
+        private_key: z.string().includes('PRIVATE KEY', { message: 'must be the PEM text of the .p8 key' }),
+      })
+      .optional(),
+    timeout_ms: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    // Inline definition (only with use: oauth2 / oidc).
+    authorization_endpoint: urlTemplate.optional(),
+    token_endpoint: urlTemplate.optional(),
+    userinfo_endpoint: urlTemplate.optional(),
+    jwks_uri: urlTemplate.optional(),
+    token_auth: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
+    pkce: z.enum(['S256', 'none']).optional(),
+    profile: z
+      .strictObject({
+        url: urlTemplate,
+        headers: z.record(z.string(), z.string()).optional(),
+        query: z.record(z.string(), z.string()).optional(),
+      })
+      .optional(),
+    mapping: z.record(z.string(), z.union([z.string(), z.boolean()])).optional(),
+  })
+  .superRefine((entry, ctx) => {
+    if (entry.use !== 'dev' && !entry.client_id) {
+      ctx.addIssue({ code: 'custom', path: ['client_id'], message: 'is required' });
+    }
+    if (entry.use === 'oidc' && !entry.issuer) {
+      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'is required with use: oidc (discovery starts there)' });
+    }
+    if (entry.use === 'oauth2') {
+      for (const key of ['authorization_endpoint', 'token_endpoint', 'profile', 'mapping'] as const) {
+        if (!entry[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required with use: oauth2' });
+      }
+      if (entry.mapping && typeof entry.mapping.subject !== 'string') {
+        ctx.addIssue({ code: 'custom', path: ['mapping', 'subject'], message: 'is required with use: oauth2' });
+      }
+    }
+    if (entry.use !== 'oauth2' && entry.use !== 'oidc') {
+      for (const key of INLINE_DEFINITION_KEYS) {
+        if (entry[key] !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `is only for use: oauth2 or oidc (providers/${entry.use}.yaml defines it)` });
+        }
+      }
+    }
+  });
+
+export const providersSchema = z
+  .array(providerEntrySchema)
+  .default([])
+  .superRefine((entries, ctx) => {
+    const seen = new Set<string>();
+    entries.forEach((entry, index) => {
+      if (seen.has(entry.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `"${entry.id}" is used twice; ids must be unique` });
+      seen.add(entry.id);
+    });
+  });
+
+export type ProviderEntry = z.infer<typeof providerEntrySchema>;

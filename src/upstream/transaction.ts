@@ -1,0 +1,54 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Store, StoreOp } from '../store/index.js';
+import type { LoginContext } from './types.js';
+
+/** Login transactions live 10 minutes (security.md C-CSRF-04). */
+export const TRANSACTION_TTL_S = 600;
+
+/** What a login attempt keeps server-side; `state` itself is never stored, only its hash. */
+export interface Transaction {
+  /** provider id the login started with (mix-up defence, RFC 9700 §4.4.2.2) */
+  p: string;
+  /** sha256 of the browser id (login CSRF defence) */
+  b: string;
+  /** the opaque context handed back to finish/fail */
+  c: LoginContext;
+  /** OIDC nonce */
+  n?: string;
+  /** PKCE code_verifier (RFC 7636) */
+  v?: string;
+}
+
+export function transactionKey(state: string): string {
+  return `txn:${createHash('sha256').update(state).digest('base64url')}`;
+}
+
+/** One round trip: the transaction and the caller's writes, atomically. */
+export async function saveTransaction(store: Store, state: string, txn: Transaction, ops: StoreOp[] = []): Promise<void> {
+  await store.batch([{ op: 'put', key: transactionKey(state), value: JSON.stringify(txn), ttl: TRANSACTION_TTL_S }, ...ops]);
+}
+
+function isTransaction(value: unknown): value is Transaction {
+  if (typeof value !== 'object' || value === null) return false;
+  const t = value as Record<string, unknown>;
+  return typeof t.p === 'string' && typeof t.b === 'string' && typeof t.c === 'object' && t.c !== null;
+}
+
+/** One round trip: atomic get-and-delete, so a replayed callback finds nothing (C-CSRF-03). */
+export async function takeTransaction(store: Store, state: string): Promise<Transaction | undefined> {
+  const text = await store.take(transactionKey(state));
+  if (!text) return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return isTransaction(parsed) ? parsed : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Constant-time comparison over digests (equal lengths whatever the input). */
+export function sameBinding(a: string, b: string): boolean {
+  const da = createHash('sha256').update(a).digest();
+  const db = createHash('sha256').update(b).digest();
+  return timingSafeEqual(da, db);
+}
