@@ -70,7 +70,7 @@ export function validateAuthorizationRequest(
   // From here on the redirect URI is trusted. state is read leniently so errors can echo it.
   const stateValues = source.getAll('state');
   const rawType = source.getAll('response_type');
-  const implicitRequested = rawType.length === 1 && rawType[0] !== 'code';
+  const implicitRequested = rawType.length === 1 && /^(id_token|id_token token|token id_token)$/.test(rawType[0]!);
   const target: RedirectTarget = {
     redirect_uri: redirectUri,
     response_mode: implicitRequested ? 'fragment' : 'query',

@@ -1,3 +1,5 @@
+import { safeDescription } from '../http/errors.js';
+
 /**
  * OAuth errors carry their own code and HTTP status (RFC 6749 §4.1.2.1, §5.2; RFC 6750 §3.1;
  * OIDC Core §3.1.2.6), so any layer can throw them and the web layer renders them as they are.
@@ -5,14 +7,17 @@
 export class OAuthError extends Error {
   override readonly name = 'OAuthError';
   readonly expose = true;
+  readonly error_description: string;
   headers?: Record<string, string>;
 
   constructor(
     readonly error: string,
-    readonly error_description: string,
+    description: string,
     readonly status = 400,
   ) {
-    super(`${error}: ${error_description}`);
+    super(`${error}: ${description}`);
+    // Redirected errors skip the web layer's rendering, so the description is made safe here.
+    this.error_description = safeDescription(description);
   }
 }
 

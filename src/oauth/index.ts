@@ -29,7 +29,12 @@ export function createOAuth(config: Config, store: Store, log: Logger): OAuthCon
     keys,
     jwt,
     tokens: new TokenIssuer(jwt, t),
-    records: new TokenRecords(store, { code: t.code_ttl_s, accessToken: t.access_token_ttl_s, refreshIdle: t.refresh_token_idle_ttl_s }),
+    records: new TokenRecords(store, {
+      code: t.code_ttl_s,
+      accessToken: t.access_token_ttl_s,
+      refreshIdle: t.refresh_token_idle_ttl_s,
+      refreshAbsolute: t.refresh_token_absolute_ttl_s,
+    }),
     users: new Users(store),
     login: undefined as unknown as UpstreamLogin,
     log,

@@ -12,6 +12,7 @@ import type { OAuthContext } from './context.js';
 import { constantTimeEqual, randomToken } from './crypto.js';
 import { OAuthError } from './errors.js';
 import { scopeSet } from './params.js';
+import { newGrantId } from './token-records.js';
 
 /** A pending authorization request, waiting for the user to log in upstream. */
 interface Interaction {
@@ -117,8 +118,7 @@ export async function completeAuthorization(
   const claims = userClaims(user, scopes);
   let values: Record<string, string | undefined>;
   if (request.response_type === 'code') {
-    const code = randomToken();
-    const grantId = randomToken(16);
+    const grantId = newGrantId();
     const record = {
       client_id: request.client_id,
       redirect_uri: request.redirect_uri,
@@ -133,7 +133,8 @@ export async function completeAuthorization(
       resource: request.resource,
       refresh: request.refresh,
     };
-    await oauth.store.batch([...ops, oauth.records.codeOp(code, record)]);
+    const { code, op } = oauth.records.newCode(record);
+    await oauth.store.batch([...ops, op]);
     values = { code };
   } else {
     if (ops.length) await oauth.store.batch(ops);

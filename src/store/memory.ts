@@ -1,5 +1,5 @@
 import { StoreUnavailable } from './errors.js';
-import { checkKey, checkTtl, type Store, type StoreOp } from './store.js';
+import { checkKey, checkOp, checkTtl, type BatchResult, type Store, type StoreOp } from './store.js';
 
 type Entry = { value: string | Set<string>; expiresAt: number | null };
 
@@ -67,16 +67,27 @@ export class MemoryStore implements Store {
     this.#entries.set(this.#prefix + key, { value, expiresAt: expiry(ttl) });
   }
 
-  #apply(op: StoreOp): void {
+  #apply(op: StoreOp): BatchResult {
     switch (op.op) {
+      case 'get':
+        return this.#string(op.key);
+      case 'take': {
+        const value = this.#string(op.key);
+        if (value !== null) this.#entries.delete(this.#prefix + op.key);
+        return value;
+      }
+      case 'putIfAbsent':
+        if (this.#live(op.key)) return false;
+        this.#write(op.key, op.value, op.ttl);
+        return true;
       case 'put':
         checkKey(op.key);
         this.#write(op.key, op.value, op.ttl);
-        return;
+        return undefined;
       case 'del':
         checkKey(op.key);
         this.#entries.delete(this.#prefix + op.key);
-        return;
+        return undefined;
       case 'sadd': {
         const set = this.#set(op.key);
         if (set) {
@@ -85,19 +96,19 @@ export class MemoryStore implements Store {
         } else {
           this.#write(op.key, new Set(op.members), op.ttl);
         }
-        return;
+        return undefined;
       }
       case 'srem': {
         const set = this.#set(op.key);
-        if (!set) return;
+        if (!set) return undefined;
         for (const m of op.members) set.delete(m);
         if (set.size === 0) this.#entries.delete(this.#prefix + op.key);
-        return;
+        return undefined;
       }
       case 'expire': {
         const entry = this.#live(op.key);
         if (entry) entry.expiresAt = expiry(op.ttl);
-        return;
+        return undefined;
       }
     }
   }
@@ -111,9 +122,7 @@ export class MemoryStore implements Store {
   async putIfAbsent(key: string, value: string, ttl?: number): Promise<boolean> {
     checkTtl(ttl);
     this.#begin();
-    if (this.#live(key)) return false;
-    this.#write(key, value, ttl);
-    return true;
+    return this.#apply({ op: 'putIfAbsent', key, value, ttl }) as boolean;
   }
 
   async get(key: string): Promise<string | null> {
@@ -131,9 +140,7 @@ export class MemoryStore implements Store {
 
   async take(key: string): Promise<string | null> {
     this.#begin();
-    const value = this.#string(key);
-    if (value !== null) this.#entries.delete(this.#prefix + key);
-    return value;
+    return this.#apply({ op: 'take', key }) as string | null;
   }
 
   async del(...keys: string[]): Promise<number> {
@@ -182,17 +189,15 @@ export class MemoryStore implements Store {
     return (entry.expiresAt - Date.now()) / 1000;
   }
 
-  async batch(ops: StoreOp[]): Promise<void> {
-    for (const op of ops) {
-      checkKey(op.key);
-      if (op.op !== 'del' && op.op !== 'srem') checkTtl(op.ttl);
-    }
+  async batch(ops: StoreOp[]): Promise<BatchResult[]> {
+    ops.forEach(checkOp);
     this.#begin();
     // Type errors are found before anything is written, so a batch is all or nothing.
     for (const op of ops) {
       if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
+      else if (op.op === 'get' || op.op === 'take') this.#string(op.key);
     }
-    for (const op of ops) this.#apply(op);
+    return ops.map((op) => this.#apply(op));
   }
 
   async ping(): Promise<void> {

@@ -1,6 +1,6 @@
 import { Redis, ReplyError } from 'ioredis';
 import { StoreUnavailable } from './errors.js';
-import { checkKey, checkTtl, type Store, type StoreOp } from './store.js';
+import { checkKey, checkOp, checkTtl, type BatchResult, type Store, type StoreOp } from './store.js';
 
 export interface RedisStoreOptions {
   url: string;
@@ -114,11 +114,11 @@ export class RedisStore implements Store {
   }
 
   async sadd(key: string, members: string[], ttl?: number): Promise<void> {
-    return this.batch([{ op: 'sadd', key, members, ttl }]);
+    await this.batch([{ op: 'sadd', key, members, ttl }]);
   }
 
   async srem(key: string, members: string[]): Promise<void> {
-    return this.batch([{ op: 'srem', key, members }]);
+    await this.batch([{ op: 'srem', key, members }]);
   }
 
   async smembers(key: string): Promise<string[]> {
@@ -140,32 +140,49 @@ export class RedisStore implements Store {
     });
   }
 
-  async batch(ops: StoreOp[]): Promise<void> {
-    for (const op of ops) {
-      checkKey(op.key);
-      if (op.op !== 'del' && op.op !== 'srem') checkTtl(op.ttl);
-    }
-    if (ops.length === 0) return Promise.resolve();
+  async batch(ops: StoreOp[]): Promise<BatchResult[]> {
+    ops.forEach(checkOp);
+    if (ops.length === 0) return [];
     return this.#run(async () => {
       const multi = this.#redis.multi();
+      // How many replies each op produces, to map the replies back to one result per op.
+      const replies: number[] = [];
       for (const op of ops) {
         switch (op.op) {
+          case 'get':
+            multi.get(op.key);
+            replies.push(1);
+            break;
+          case 'take':
+            multi.getdel(op.key);
+            replies.push(1);
+            break;
+          case 'putIfAbsent':
+            if (op.ttl === undefined) multi.set(op.key, op.value, 'NX');
+            else multi.set(op.key, op.value, 'PX', toMs(op.ttl), 'NX');
+            replies.push(1);
+            break;
           case 'put':
             if (op.ttl === undefined) multi.set(op.key, op.value);
             else multi.set(op.key, op.value, 'PX', toMs(op.ttl));
+            replies.push(1);
             break;
           case 'del':
             multi.del(op.key);
+            replies.push(1);
             break;
           case 'sadd':
             if (op.members.length > 0) multi.sadd(op.key, ...op.members);
             if (op.ttl !== undefined) multi.pexpire(op.key, toMs(op.ttl));
+            replies.push((op.members.length > 0 ? 1 : 0) + (op.ttl !== undefined ? 1 : 0));
             break;
           case 'srem':
             if (op.members.length > 0) multi.srem(op.key, ...op.members);
+            replies.push(op.members.length > 0 ? 1 : 0);
             break;
           case 'expire':
             multi.pexpire(op.key, toMs(op.ttl));
+            replies.push(1);
             break;
         }
       }
@@ -173,6 +190,14 @@ export class RedisStore implements Store {
       if (results === null) throw new Error('transaction aborted');
       const failed = results.find(([err]) => err);
       if (failed?.[0]) throw failed[0];
+      let at = 0;
+      return ops.map((op, i) => {
+        const reply = results[at]?.[1];
+        at += replies[i]!;
+        if (op.op === 'get' || op.op === 'take') return (reply as string | null) ?? null;
+        if (op.op === 'putIfAbsent') return reply === 'OK';
+        return undefined;
+      });
     });
   }
 

@@ -7,6 +7,9 @@
  * Values are strings; JSON is the caller's business.
  */
 export type StoreOp =
+  | { op: 'get'; key: string }
+  | { op: 'take'; key: string }
+  | { op: 'putIfAbsent'; key: string; value: string; ttl?: number }
   | { op: 'put'; key: string; value: string; ttl?: number }
   | { op: 'del'; key: string }
   | { op: 'sadd'; key: string; members: string[]; ttl?: number }
@@ -32,13 +35,25 @@ export interface Store {
   incr(key: string, ttl?: number): Promise<number>;
   /** Remaining time to live in seconds; null when the key is absent or never expires. */
   ttl(key: string): Promise<number | null>;
-  /** Runs the operations atomically, in one round trip (MULTI/EXEC). */
-  batch(ops: StoreOp[]): Promise<void>;
+  /**
+   * Runs the operations atomically and in order, in one round trip (MULTI/EXEC). Results come
+   * back in the same order: the value (or null) for get and take, true when putIfAbsent wrote,
+   * undefined for the rest.
+   */
+  batch(ops: StoreOp[]): Promise<BatchResult[]>;
   /** Resolves when the store answers; throws StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
   /** Round trips made so far: what benchmarks and tests count. */
   readonly roundTrips: number;
+}
+
+export type BatchResult = string | null | boolean | undefined;
+
+/** TTLs are checked for every op that carries one, before anything is written. */
+export function checkOp(op: StoreOp): void {
+  checkKey(op.key);
+  if ('ttl' in op) checkTtl(op.ttl);
 }
 
 export function checkTtl(ttl: number | undefined): void {

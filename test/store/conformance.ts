@@ -120,6 +120,37 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(await store.get('b2')).toBeNull();
     });
 
+    it('reads, takes and conditionally writes inside a batch, returning one result per op', async () => {
+      await store.put('rt', 'record');
+      await store.put('seen', 'earlier');
+      const results = await store.batch([
+        { op: 'take', key: 'rt' },
+        { op: 'get', key: 'seen' },
+        { op: 'putIfAbsent', key: 'seen', value: 'now', ttl: 30 },
+        { op: 'putIfAbsent', key: 'fresh', value: 'now', ttl: 30 },
+        { op: 'sadd', key: 'members', members: ['a'], ttl: 30 },
+        { op: 'get', key: 'missing' },
+      ]);
+      expect(results).toEqual(['record', 'earlier', false, true, undefined, null]);
+      expect(await store.getMany(['rt', 'seen', 'fresh'])).toEqual([null, 'earlier', 'now']);
+    });
+
+    it('gives one winner when concurrent batches take the same key and leave a marker', async () => {
+      await store.put('token', 'v', 30);
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          store.batch([
+            { op: 'take', key: 'token' },
+            { op: 'get', key: 'marker' },
+            { op: 'putIfAbsent', key: 'marker', value: 'used', ttl: 30 },
+          ]),
+        ),
+      );
+      expect(outcomes.filter(([taken]) => taken === 'v')).toHaveLength(1);
+      // Every loser sees the marker the winner left in the same atomic step.
+      expect(outcomes.filter(([taken, marker]) => taken === null && marker === 'used')).toHaveLength(19);
+    });
+
     it('keeps stores with different prefixes apart on the same backend', async () => {
       const other = await open(`${prefix}other:`);
       await store.put('shared-name', 'mine');

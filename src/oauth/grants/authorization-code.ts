@@ -24,7 +24,7 @@ export const authorizationCodeGrant: Grant = {
       ctx.state.log?.warn({ client: client.client_id, grant: taken.grantId }, 'authorization code replayed: grant revoked');
       throw invalidGrant('the authorization code was already used; the tokens issued with it are revoked');
     }
-    if (taken.status === 'unknown') throw invalidGrant('the authorization code is invalid or expired');
+    if (taken.status !== 'ok') throw invalidGrant('the authorization code is invalid or expired');
     const record = taken.record;
     if (record.client_id !== client.client_id) throw invalidGrant('the authorization code was issued to another client');
     if (redirectUri !== record.redirect_uri) {
@@ -50,7 +50,7 @@ export const authorizationCodeGrant: Grant = {
       },
       record.refresh ? { expires_at: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline } : undefined,
     );
-    await oauth.store.batch([oauth.records.codeUsedOp(code, record.grant_id), ...ops]);
+    if (ops.length > 0) await oauth.store.batch(ops);
     return response;
   },
 };

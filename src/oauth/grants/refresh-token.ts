@@ -19,11 +19,16 @@ export const refreshTokenGrant: Grant = {
 
     let record: RefreshRecord;
     if (taken.status === 'unknown') throw invalidGrant('the refresh token is invalid, expired or revoked');
+    if (taken.status === 'revoked') throw invalidGrant('the refresh token was revoked');
     if (taken.status === 'replayed') {
       const used = taken.used!;
       const grace = oauth.config.tokens.refresh_token_reuse_grace_s;
-      const withinGrace = grace > 0 && Math.floor(Date.now() / 1000) - used.at <= grace && used.record.client_id === client.client_id;
-      if (!withinGrace || !(await oauth.records.isLive(used.next))) {
+      const withinGrace = grace > 0 && Math.floor(Date.now() / 1000) - used.at <= grace;
+      if (withinGrace && !used.next) {
+        // The first use is still being answered: no revocation, the caller may retry.
+        throw invalidGrant('this refresh token is being rotated by a concurrent request; retry');
+      }
+      if (!withinGrace || !used.record || used.record.client_id !== client.client_id || !(await oauth.records.isLive(used.next!))) {
         await oauth.records.revokeGrant(taken.grantId);
         ctx.state.log?.warn({ client: client.client_id, grant: taken.grantId }, 'refresh token reused: grant revoked');
         throw invalidGrant('the refresh token was already used; every token of this grant is revoked');
@@ -70,7 +75,7 @@ export const refreshTokenGrant: Grant = {
       { expires_at: record.expires_at, offline: record.offline },
       record.scope,
     );
-    const rotation = taken.status === 'ok' ? oauth.records.rotatedOps(token, refreshHash!, record) : [];
+    const rotation = taken.status === 'ok' ? oauth.records.rotatedOps(token, refreshHash!, record, Math.floor(Date.now() / 1000)) : [];
     await oauth.store.batch([...ops, ...rotation]);
     return response;
   },
