@@ -34,7 +34,8 @@ export function classify(err: unknown): UpstreamFailure {
       return new UpstreamFailure('temporarily_unavailable', `the provider answered ${status}`, { status });
     }
     // Verification failures (iss, aud, nonce, signature, alg, state) and malformed answers.
-    return new UpstreamFailure('access_denied', `the provider's answer did not verify: ${e.message ?? 'invalid'}`, { code: e.code });
+    const why = (cause as { message?: string } | undefined)?.message;
+    return new UpstreamFailure('access_denied', `the provider's answer did not verify: ${e.message ?? 'invalid'}${why && why !== e.message ? ` (${why})` : ''}`, { code: e.code });
   }
   return new UpstreamFailure('server_error', 'the login with the provider failed', { name: e.name, message: e.message });
 }
