@@ -91,7 +91,7 @@ export const providerEntrySchema = z
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'is required with use: oidc (discovery starts there)' });
     }
     if (entry.use === 'oauth2') {
-      for (const key of ['authorization_endpoint', 'token_endpoint', 'profile', 'mapping'] as const) {
+      for (const key of ['issuer', 'authorization_endpoint', 'token_endpoint', 'scopes', 'profile', 'mapping'] as const) {
         if (!entry[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required with use: oauth2' });
       }
       if (entry.mapping && typeof entry.mapping.subject !== 'string') {
