@@ -12,6 +12,7 @@ import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
 import type { Store } from './store/index.js';
 import { createUpstream } from './upstream/index.js';
 import type { Fetch } from './upstream/provider.js';
+import { demoRouter } from './ui/demo.js';
 import { renderErrorPage } from './ui/error-page.js';
 import { staticRouter } from './ui/static.js';
 
@@ -81,7 +82,8 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.use(sessionMiddleware(app, store, config.session, { https }));
 
   const areas = new Router({ prefix: base || undefined });
-  for (const router of [oauthRouter(oauth), upstream.router]) {
+  const demo = config.demo ? [demoRouter({ issuer: config.issuer, clientId: config.demo.client_id, base })] : [];
+  for (const router of [oauthRouter(oauth), upstream.router, ...demo]) {
     areas.use(router.routes(), router.allowedMethods());
   }
   app.use(areas.routes());

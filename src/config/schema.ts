@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { clientsSchema } from './clients.js';
+import { keysSchema, sessionSchema, tokensSchema } from './tokens.js';
 import { providersSchema } from './providers.js';
 import { isLoopbackHost, secureUrlProblem } from './urls.js';
 
@@ -43,7 +45,24 @@ export const configSchema = z.strictObject({
     })
     .default({ level: 'info' }),
   providers: providersSchema,
-  clients: z.array(z.unknown()).default([]),
+  clients: clientsSchema.default([]),
+  tokens: tokensSchema,
+  keys: keysSchema,
+  session: sessionSchema,
+  /** The built-in demo app at /demo, for development: signs in as this client. */
+  demo: z.strictObject({ client_id: z.string().min(1) }).optional(),
+}).superRefine((config, ctx) => {
+  if (!config.demo) return;
+  const url = URL.canParse(config.issuer) ? new URL(config.issuer) : undefined;
+  if (url && !isLoopbackHost(url.hostname)) {
+    ctx.addIssue({ code: 'custom', path: ['demo'], message: 'the demo app is for development: it needs a loopback issuer' });
+  }
+  const client = config.clients.find((c) => c.client_id === config.demo!.client_id);
+  if (!client) {
+    ctx.addIssue({ code: 'custom', path: ['demo', 'client_id'], message: `no client "${config.demo.client_id}" in clients` });
+  } else if (!client.redirect_uris.includes(`${config.issuer}/demo/callback`)) {
+    ctx.addIssue({ code: 'custom', path: ['demo', 'client_id'], message: `the client must register the redirect URI ${config.issuer}/demo/callback` });
+  }
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -36,13 +36,14 @@ export function logCapture(): { stream: Writable; lines: Record<string, unknown>
  * the config names one; `raw` is validated by the real config schema.
  */
 export async function startApp(
-  raw: Record<string, unknown> = {},
+  raw: Record<string, unknown> | ((issuer: string) => Record<string, unknown>) = {},
   options: { store?: Store; upstreamFetch?: AppOptions['upstreamFetch']; skipReady?: boolean } = {},
 ): Promise<RunningApp> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  const config = configSchema.parse({ issuer: `http://127.0.0.1:${port}`, log: { level: 'debug' }, ...raw });
+  const issuer = `http://127.0.0.1:${port}`;
+  const config = configSchema.parse({ issuer, log: { level: 'debug' }, ...(typeof raw === 'function' ? raw(issuer) : raw) });
   const store = options.store ?? new MemoryStore({ prefix: 'test:' });
   const capture = logCapture();
   const app = createApp(config, store, { log: createLogger('debug', capture.stream), upstreamFetch: options.upstreamFetch });
