@@ -61,8 +61,11 @@ export const definitionSchema = z
     id_token_alg: z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA']).default('RS256'),
     response_mode: z.enum(['query', 'form_post']).default('query'),
     authorization_params: z.record(z.string(), z.string()).optional(),
-    /** oidc: also read the userinfo endpoint (its `sub` must equal the ID token's). */
-    userinfo: z.boolean().default(false),
+    /**
+     * oidc: also read the userinfo endpoint when there is one (its `sub` must equal the ID
+     * token's). With the code flow, scope-requested claims may be there only (OIDC Core §5.4).
+     */
+    userinfo: z.boolean().default(true),
     /** oauth2: the profile request. */
     profile: z
       .strictObject({
