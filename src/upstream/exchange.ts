@@ -11,6 +11,10 @@ const RESPONSE_PARAMS = ['code', 'state', 'iss', 'error', 'error_description', '
 
 const MAX_API_BYTES = 1024 * 1024;
 
+function printable(text: string): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 64);
+}
+
 /** Turns anything thrown on the way into a fail() code; never leaks tokens (messages only). */
 export function classify(err: unknown): UpstreamFailure {
   if (err instanceof UpstreamFailure) return err;
@@ -22,8 +26,9 @@ export function classify(err: unknown): UpstreamFailure {
   }
   if (err instanceof client.ResponseBodyError) {
     const status = err.status;
-    if (status >= 500 || err.error === 'temporarily_unavailable') return new UpstreamFailure('temporarily_unavailable', `the provider answered ${err.error}`, { status });
-    return new UpstreamFailure('access_denied', `the provider refused the code: ${err.error}`, { status, error: err.error });
+    const code = printable(err.error);
+    if (status >= 500 || err.error === 'temporarily_unavailable') return new UpstreamFailure('temporarily_unavailable', `the provider answered ${code}`, { status });
+    return new UpstreamFailure('access_denied', `the provider refused the code: ${code}`, { status });
   }
   if (e.name === 'TypeError' && /fetch failed/.test(e.message ?? '')) {
     return new UpstreamFailure('temporarily_unavailable', 'the provider could not be reached');
@@ -34,10 +39,12 @@ export function classify(err: unknown): UpstreamFailure {
       return new UpstreamFailure('temporarily_unavailable', `the provider answered ${status}`, { status });
     }
     // Verification failures (iss, aud, nonce, signature, alg, state) and malformed answers.
-    const why = (cause as { message?: string } | undefined)?.message;
+    // The library's own reason (which claim, which check); never a parser's, which quotes the body.
+    const why = cause?.name === 'SyntaxError' ? undefined : (cause as { message?: string } | undefined)?.message;
     return new UpstreamFailure('access_denied', `the provider's answer did not verify: ${e.message ?? 'invalid'}${why && why !== e.message ? ` (${why})` : ''}`, { code: e.code });
   }
-  return new UpstreamFailure('server_error', 'the login with the provider failed', { name: e.name, message: e.message });
+  // Only the error's name: a message can quote a response body (JSON.parse does), tokens included.
+  return new UpstreamFailure('server_error', 'the login with the provider failed', { name: e.name });
 }
 
 async function readJson(response: Response, what: string): Promise<unknown> {

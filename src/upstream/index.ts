@@ -63,6 +63,11 @@ function single(params: URLSearchParams, name: string): string | undefined {
   return values[0] || undefined;
 }
 
+/** Provider-supplied text for logs and descriptions: printable ASCII, bounded. */
+export function safeToken(text: string, max = 64): string {
+  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
+}
+
 const FAIL_CODES = new Set(['access_denied', 'temporarily_unavailable', 'login_required']);
 
 /**
@@ -156,12 +161,13 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   }
 
   const router = new Router();
-  router.use(async (ctx, next) => {
+  /** These routes answer a browser: errors render as HTML pages (the http layer reads ctx.state.page). */
+  const page = async (ctx: Context, next: () => Promise<unknown>) => {
     ctx.state.page = true;
     await next();
-  });
+  };
 
-  router.get('/upstream/:provider/login', async (ctx) => {
+  router.get('/upstream/:provider/login', page, async (ctx) => {
     const provider = providers.get(ctx.params.provider ?? '');
     if (!provider || provider.kind !== 'dev') throw new UpstreamPageError(404, 'not_found', 'no such development provider');
     const state = single(new URLSearchParams(ctx.querystring), 'state');
@@ -172,7 +178,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     ctx.body = devLoginPage({ base, action: `${base}/callback/${provider.id}`, state, label: provider.label });
   });
 
-  router.post('/callback/:provider', async (ctx) => {
+  router.post('/callback/:provider', page, async (ctx) => {
     const provider = providers.get(ctx.params.provider ?? '');
     if (!provider) throw new UpstreamPageError(404, 'invalid_request', 'unknown provider');
     ctx.set('Cache-Control', 'no-store');
@@ -201,7 +207,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     ctx.body = 'See Other';
   });
 
-  router.get('/callback/:provider', async (ctx) => {
+  router.get('/callback/:provider', page, async (ctx) => {
     const pathProvider = ctx.params.provider ?? '';
     const provider = providers.get(pathProvider);
     if (!provider) throw new UpstreamPageError(404, 'invalid_request', 'unknown provider');
@@ -224,8 +230,9 @@ export function createUpstream(options: UpstreamOptions): Upstream {
       if ((error || errorCode) && !params.has('code')) {
         // RFC 6749 §4.1.2.1; Facebook may send error_code/error_message instead.
         const code = error && FAIL_CODES.has(error) ? (error as 'access_denied') : error === 'server_error' ? 'temporarily_unavailable' : error ? 'access_denied' : 'server_error';
-        const description = (single(params, 'error_description') ?? single(params, 'error_message') ?? error ?? `error ${errorCode}`).slice(0, 200);
-        throw new UpstreamFailure(code, `${provider.label}: ${description}`);
+        // The provider's free text is not passed on (anyone can put text in this URL); it is logged, trimmed.
+        const text = single(params, 'error_description') ?? single(params, 'error_message');
+        throw new UpstreamFailure(code, `${provider.label} answered ${safeToken(error ?? `error_code ${errorCode}`)}`, text ? { provider_description: safeToken(text, 200) } : undefined);
       }
       identity = await exchange(provider, txn, state!, params);
     } catch (err) {

@@ -12,6 +12,7 @@ const IDP = 'https://idp.example.com';
 const ENTRIES = [
   { id: 'corp', use: 'oidc', issuer: IDP, client_id: 'cid', client_secret: 'secret', timeout_ms: 300 },
   { id: 'github', use: 'github', client_id: 'gh-cid', client_secret: 'gh-secret' },
+  { id: 'slowgh', use: 'github', client_id: 'gh-cid', client_secret: 'gh-secret', timeout_ms: 300 },
 ];
 
 let key: SigningKey;
@@ -282,13 +283,33 @@ describe('upstream failures end in fail(), bounded in time', () => {
     await expectFailed('access_denied', 'invalid_grant');
   });
 
-  it('malformed JSON from the token endpoint: fail()', async () => {
+  it('malformed JSON from the token endpoint: fail(), and the body is not quoted anywhere', async () => {
     const browser = new Browser();
     const { state } = await start(browser);
-    nock(IDP).post('/token').reply(200, '{not json', { 'content-type': 'application/json' });
+    nock(IDP).post('/token').reply(200, '{"access_token": "leaky-token-value", oops', { 'content-type': 'application/json' });
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
     expect(h.fail).toHaveBeenCalledTimes(1);
     expect(h.finish).not.toHaveBeenCalled();
+    expect(JSON.stringify([h.logs, h.fail.mock.calls[0]![1]])).not.toContain('leaky-token-value');
+  });
+
+  it('a profile API that never answers: temporarily_unavailable after timeout_ms', async () => {
+    const browser = new Browser();
+    const url = await h.begin(browser, 'slowgh');
+    nock('https://github.com').post('/login/oauth/access_token').reply(200, { access_token: 'gho_x', token_type: 'bearer' });
+    nock('https://api.github.com').get('/user').delay(5_000).reply(200, { id: 1 });
+    const started = Date.now();
+    await browser.fetch(`${h.issuer}/callback/slowgh?code=abc&state=${url.searchParams.get('state')}`);
+    expect(Date.now() - started).toBeLessThan(3_000);
+    await expectFailed('temporarily_unavailable');
+  });
+
+  it("the provider's error text is not passed on to fail(), only its code", async () => {
+    const browser = new Browser();
+    const { state } = await start(browser);
+    await browser.fetch(`${h.issuer}/callback/corp?error=invalid_scope&error_description=${encodeURIComponent('Call +1 555 0100 to unlock')}&state=${state}`);
+    await expectFailed('access_denied');
+    expect(h.fail.mock.calls[0]![1].description).not.toContain('555');
   });
 
   it('the provider unreachable at begin: a 503 page, no transaction written', async () => {
