@@ -67,6 +67,10 @@ export const providerEntrySchema = z
       })
       .optional(),
     timeout_ms: z.coerce.number().int().min(100).max(60_000).default(10_000),
+    /** Profile fields at each login: force overwrites them from this provider, import only fills gaps. */
+    sync: z.enum(['import', 'force']).default('force'),
+    /** Auto-link a new identity to the user with the same email, when both sides verified it. */
+    link_by_email: z.boolean().default(false),
     // Inline definition (only with use: oauth2 / oidc).
     authorization_endpoint: urlTemplate.optional(),
     token_endpoint: urlTemplate.optional(),
