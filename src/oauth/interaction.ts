@@ -1,6 +1,6 @@
 import type { Context } from 'koa';
 import { csrfProblem, csrfToken } from '../http/csrf.js';
-import type { User } from '../identity/users.js';
+import { DEFAULT_POLICY, type LoginPolicy, type User } from '../identity/users.js';
 import { currentSession, startSession, type SsoSession } from '../session/sessions.js';
 import type { StoreOp } from '../store/index.js';
 import type { FailLogin, FinishLogin } from '../upstream/types.js';
@@ -177,16 +177,23 @@ async function implicitTokens(
   return values;
 }
 
+/** The provider entry's login policy (`sync`, `link_by_email`). */
+export function loginPolicy(oauth: OAuthContext, providerId: string): LoginPolicy {
+  const entry = oauth.config.providers.find((p) => p.id === providerId);
+  return entry ? { sync: entry.sync, linkByEmail: entry.link_by_email } : DEFAULT_POLICY;
+}
+
 /** Upstream's FinishLogin for app sign-ins: user, session, then the answer to the app. */
 export function finishInteraction(oauth: OAuthContext): FinishLogin {
   return async (ctx, { context, identity, provider }) => {
     const id = context.interaction;
     if (!id) throw pageError(400, 'invalid_request', 'this login does not belong to a sign-in request');
     const interaction = await loadInteraction(ctx, oauth, id, true);
-    const { user, created, write } = await oauth.users.resolve(identity);
+    const { user, created, linkedByEmail, ops } = await oauth.users.resolve(identity, loginPolicy(oauth, provider), ctx.ip);
     if (created) ctx.state.log?.info({ user: user.id, provider }, 'created a user at first login');
+    if (linkedByEmail) ctx.state.log?.info({ audit: 'auto-link', user: user.id, provider, ip: ctx.ip }, 'linked a new identity by verified email');
     const session = await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
-    await completeAuthorization(ctx, oauth, interaction.request, user, session, [write]);
+    await completeAuthorization(ctx, oauth, interaction.request, user, session, ops);
   };
 }
 
