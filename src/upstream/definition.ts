@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
+import { ConfigError } from '../config/load.js';
 import { secureUrlProblem } from '../config/urls.js';
 import { QUIRK_NAMES } from './quirks/index.js';
 
@@ -93,16 +94,11 @@ export const definitionSchema = z
 
 export type Definition = z.infer<typeof definitionSchema>;
 
-/** A provider file that does not validate: the message names the file, the key and the reason. */
-export class DefinitionError extends Error {
-  override readonly name = 'DefinitionError';
-  constructor(
-    readonly file: string,
-    readonly problems: string[],
-  ) {
-    super(`${file}: invalid provider definition\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-  }
-}
+/**
+ * A provider file that does not validate: the message names the file, the key and the reason.
+ * A ConfigError, so the CLI stops with the same exit status as for a bad configuration.
+ */
+export class DefinitionError extends ConfigError {}
 
 function pathText(path: readonly PropertyKey[]): string {
   let out = '';

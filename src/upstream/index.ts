@@ -30,6 +30,8 @@ export interface UpstreamOptions {
   fetch?: Fetch;
   /** Where provider files live; the shipped providers/ directory otherwise. */
   providersDir?: URL;
+  /** The configuration file's name, for start-up errors. */
+  configFile?: string;
 }
 
 export interface Upstream {
@@ -81,7 +83,7 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const base = new URL(issuer).pathname.replace(/\/$/, '');
   const providers = new Map<string, Provider>();
   config.providers.forEach((entry, index) => {
-    providers.set(entry.id, resolveProvider(entry, index, { brokerIssuer: issuer, ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.providersDir ? { providersDir: options.providersDir } : {}) }));
+    providers.set(entry.id, resolveProvider(entry, index, { brokerIssuer: issuer, ...(options.configFile ? { configFile: options.configFile } : {}), ...(options.fetch ? { fetch: options.fetch } : {}), ...(options.providersDir ? { providersDir: options.providersDir } : {}) }));
   });
 
   const login: UpstreamLogin = {

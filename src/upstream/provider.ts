@@ -59,13 +59,14 @@ const TEMPLATED = ['issuer', 'authorization_endpoint', 'token_endpoint', 'userin
 export function resolveProvider(
   entry: ProviderEntry,
   index: number,
-  options: { brokerIssuer: string; fetch?: Fetch; providersDir?: URL },
+  options: { brokerIssuer: string; fetch?: Fetch; providersDir?: URL; configFile?: string },
 ): Provider {
+  const configFile = options.configFile ?? 'configuration';
   const where = `providers[${index}]`;
   const redirectUri = `${options.brokerIssuer}/callback/${entry.id}`;
   if (entry.use === 'dev') {
     if (!isLoopbackHost(new URL(options.brokerIssuer).hostname)) {
-      throw new ConfigError('configuration', [`${where}.use: dev is for development only: the broker issuer must be a loopback URL`]);
+      throw new ConfigError(configFile, [`${where}.use: dev is for development only: the broker issuer must be a loopback URL`]);
     }
     const definition = parseDefinition(`${where} (dev)`, { name: entry.name ?? 'Development login', kind: 'oauth2', issuer: `${options.brokerIssuer}/upstream/${entry.id}`, authorization_endpoint: `${options.brokerIssuer}/upstream/${entry.id}/login`, token_endpoint: redirectUri, profile: { url: redirectUri }, scopes: ['dev'], mapping: { subject: 'sub' } });
     return {
@@ -126,7 +127,7 @@ export function resolveProvider(
   for (const quirk of quirks) {
     for (const problem of quirk.check?.(entry, definition) ?? []) problems.push(`${where} (${quirk.name}): ${problem}`);
   }
-  if (problems.length) throw new ConfigError('configuration', problems);
+  if (problems.length) throw new ConfigError(configFile, problems);
 
   const baseFetch = options.fetch;
   const timeoutMs = entry.timeout_ms;

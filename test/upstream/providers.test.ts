@@ -28,6 +28,7 @@ interface Scenario {
   expect_fail?: string;
   fail_description_contains?: string;
   expect_no_token_call?: boolean;
+  expect_profile_header?: Record<string, string>;
 }
 
 const FIXTURES = new URL('../fixtures/providers/', import.meta.url);
@@ -165,12 +166,14 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
   }
   const profileRequests: URL[] = [];
   const profileAuth: (string | undefined)[] = [];
+  const profileHeaders: Record<string, unknown>[] = [];
   if (def.profile && (scenario.profile !== undefined || scenario.profile_raw !== undefined)) {
     nock(origin(def.profile.url))
       .get((uri) => uri.split('?')[0] === pathOf(def.profile!.url))
       .reply(function (uri) {
         profileRequests.push(new URL(uri, def.profile!.url));
         profileAuth.push(this.req.headers.authorization as string | undefined);
+        profileHeaders.push(this.req.headers);
         return [scenario.profile_status ?? 200, scenario.profile_raw ?? scenario.profile, { 'content-type': scenario.profile_raw ? 'text/html' : 'application/json' }];
       });
   }
@@ -238,6 +241,7 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
       expect(tokenBody?.get('client_secret')).toBe('app-secret');
     }
     for (const header of profileAuth) expect(header).toBe('Bearer at-secret-value');
+    for (const headers of profileHeaders) expect(headers).toMatchObject(scenario.expect_profile_header ?? {});
     if (def.quirks.includes('facebook-appsecret-proof')) {
       expect(profileRequests[0]?.searchParams.get('fields')).toBe('id,name,email,first_name,last_name,picture');
       expect(profileRequests[0]?.searchParams.get('appsecret_proof')).toMatch(/^[0-9a-f]{64}$/);

@@ -10,6 +10,7 @@ import { appsecretProof, facebookAppsecretProof } from '../../src/upstream/quirk
 import { github200Errors } from '../../src/upstream/quirks/github-200-errors.js';
 import { githubEmails } from '../../src/upstream/quirks/github-emails.js';
 import { slackOkFalse } from '../../src/upstream/quirks/slack-ok-false.js';
+import { twitchScopeArray } from '../../src/upstream/quirks/twitch-scope-array.js';
 import type { EnrichInput } from '../../src/upstream/quirks/types.js';
 import type { UpstreamIdentity } from '../../src/upstream/types.js';
 
@@ -138,5 +139,18 @@ describe('entra-tenant-issuer', () => {
     expect(entraTenantIssuer.checkClaims!(claims(), entry({ tenant: tid }), oauth2())).toBeUndefined();
     expect(entraTenantIssuer.check!(entry({ tenant: 'common' }), oauth2())).toHaveLength(1);
     expect(entraTenantIssuer.check!(entry({ tenant: tid }), oauth2())).toEqual([]);
+  });
+});
+
+describe('twitch-scope-array', () => {
+  it('joins an array scope into the RFC 6749 §3.3 string, keeping the rest', async () => {
+    const out = await twitchScopeArray.tokenResponse!(json({ access_token: 'a', token_type: 'bearer', scope: ['user:read:email', 'chat:read'] }));
+    expect(await out.json()).toEqual({ access_token: 'a', token_type: 'bearer', scope: 'user:read:email chat:read' });
+  });
+  it('leaves a string scope and errors alone', async () => {
+    const ok = json({ access_token: 'a', scope: 'x' });
+    expect(await twitchScopeArray.tokenResponse!(ok)).toBe(ok);
+    const bad = json({ error: 'invalid_grant' }, 400);
+    expect(await twitchScopeArray.tokenResponse!(bad)).toBe(bad);
   });
 });

@@ -5,11 +5,12 @@ import { facebookAppsecretProof } from './facebook-appsecret-proof.js';
 import { github200Errors } from './github-200-errors.js';
 import { githubEmails } from './github-emails.js';
 import { slackOkFalse } from './slack-ok-false.js';
+import { twitchScopeArray } from './twitch-scope-array.js';
 import type { Quirk } from './types.js';
 
 export type { Quirk, EnrichInput } from './types.js';
 
-const ALL: Quirk[] = [githubEmails, github200Errors, facebookAppsecretProof, appleClientSecretQuirk, appleFormPost, entraTenantIssuer, slackOkFalse];
+const ALL: Quirk[] = [githubEmails, github200Errors, facebookAppsecretProof, appleClientSecretQuirk, appleFormPost, entraTenantIssuer, slackOkFalse, twitchScopeArray];
 
 export const QUIRKS: ReadonlyMap<string, Quirk> = new Map(ALL.map((quirk) => [quirk.name, quirk]));
 export const QUIRK_NAMES: readonly string[] = ALL.map((quirk) => quirk.name);
