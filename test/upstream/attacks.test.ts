@@ -359,6 +359,21 @@ describe('the transaction', () => {
     expect(await h.store.get(`txn:${a.state}`)).toBeNull();
   });
 
+  it('buttons() lists the configured providers with their labels; has() knows them', () => {
+    expect(h.upstream.login.buttons()).toEqual([
+      { id: 'corp', label: 'corp' },
+      { id: 'github', label: 'GitHub', color: '#24292F' },
+      { id: 'slowgh', label: 'GitHub', color: '#24292F' },
+    ]);
+    expect(h.upstream.login.has('github')).toBe(true);
+    expect(h.upstream.login.has('nope')).toBe(false);
+  });
+
+  it('begin with an unknown provider is a 400 page', async () => {
+    const ctx = { state: { browserBinding: 'b' } } as unknown as Parameters<typeof h.upstream.login.begin>[0];
+    await expect(h.upstream.login.begin(ctx, { providerId: 'nope', context: {} })).rejects.toMatchObject({ status: 400, error: 'invalid_request' });
+  });
+
   it('an unknown provider in the callback path is a 404 page', async () => {
     const response = await new Browser().fetch(`${h.issuer}/callback/nope?code=a&state=b`);
     expect(response.status).toBe(404);

@@ -104,6 +104,10 @@ describe('deployment entries (config providers:)', () => {
       ]),
     ).toEqual(['providers[1].id: "g" is used twice; ids must be unique']);
   });
+  it("issuers are kept exactly as written (Auth0's trailing slash), without query or fragment", () => {
+    expect(configProblems([{ id: 'a', use: 'auth0', issuer: 'https://tenant.auth0.com/', client_id: 'a', client_secret: 'b' }])).toEqual([]);
+    expect(configProblems([{ id: 'a', use: 'oidc', issuer: 'https://idp.example.com/?x=1', client_id: 'a', client_secret: 'b' }]).join()).toMatch(/query or fragment/);
+  });
   it('http issuers only for loopback hosts', () => {
     expect(configProblems([{ id: 'c', use: 'oidc', issuer: 'http://idp.example.com', client_id: 'a', client_secret: 'b' }]).join()).toMatch(/providers\[0\]\.issuer: must use https/);
     expect(configProblems([{ id: 'c', use: 'oidc', issuer: 'http://127.0.0.1:9000', client_id: 'a', client_secret: 'b' }])).toEqual([]);
