@@ -185,6 +185,12 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     if (!provider) throw new UpstreamPageError(404, 'invalid_request', 'unknown provider');
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Referrer-Policy', 'no-referrer');
+    if (provider.kind === 'dev') {
+      // Our own form posts same-origin; the browser-bound state is its CSRF token, and a browser
+      // that says the post is cross-site is refused outright (security.md K-07).
+      const site = ctx.get('sec-fetch-site');
+      if (site && site !== 'same-origin' && site !== 'none') throw new UpstreamPageError(403, 'access_denied', 'a cross-site form post is not accepted here');
+    }
     const form = await readForm(ctx);
     if (provider.kind === 'dev') {
       // Same-origin POST from our own form: the Lax browser cookie is sent, finish here.

@@ -86,6 +86,19 @@ describe('the dev provider', () => {
     expect(h.finish).not.toHaveBeenCalled();
   });
 
+  it('refuses a post the browser marks cross-site (K-07), without consuming the login', async () => {
+    const browser = new Browser();
+    const { state } = await loginForm(browser);
+    const response = await browser.fetch(`${h.issuer}/callback/dev`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'sec-fetch-site': 'cross-site' },
+      body: new URLSearchParams({ state, username: 'mallory' }).toString(),
+    });
+    expect(response.status).toBe(403);
+    expect((await post(browser, { state, username: 'alice' })).status).toBe(303);
+    expect(h.finish.mock.calls[0]![1].identity.subject).toBe('alice');
+  });
+
   it('a GET callback on the dev path does not sign in', async () => {
     const browser = new Browser();
     const { state } = await loginForm(browser);
