@@ -7,7 +7,9 @@ import { healthRouter } from './http/health.js';
 import { createLogger, type Logger } from './http/log.js';
 import { requestContext } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
+import { accountArea } from './account/routes.js';
 import { createOAuth, failInteraction, finishInteraction, oauthRouter } from './oauth/index.js';
+import { loginPolicy } from './oauth/interaction.js';
 import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
 import type { Store } from './store/index.js';
 import { createUpstream } from './upstream/index.js';
@@ -42,15 +44,26 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.silent = true;
 
   const oauth = createOAuth(config, store, log);
+  // Upstream logins finish where they started: an app's sign-in (oauth/) or the account pages.
+  let account: ReturnType<typeof accountArea> | undefined;
+  const signIn = { finish: finishInteraction(oauth), fail: failInteraction(oauth) };
   const upstream = createUpstream({
     config,
     store,
     log: log.child({ component: 'upstream' }),
-    finish: finishInteraction(oauth),
-    fail: failInteraction(oauth),
+    finish: (ctx, result) => (result.context.interaction ? signIn.finish(ctx, result) : account!.finish(ctx, result)),
+    fail: (ctx, result) => (result.context.interaction ? signIn.fail(ctx, result) : account!.fail(ctx, result)),
     fetch: options.upstreamFetch,
   });
   oauth.setLogin(upstream.login);
+  account = accountArea({
+    config,
+    store,
+    users: oauth.users,
+    login: upstream.login,
+    policy: (id) => loginPolicy(oauth, id),
+    base,
+  });
 
   // Keys and cookie secrets live in the store; a store that is down at start is retried per request.
   let initialising: Promise<void> | undefined;
@@ -83,7 +96,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
 
   const areas = new Router({ prefix: base || undefined });
   const demo = config.demo ? [demoRouter({ issuer: config.issuer, clientId: config.demo.client_id, base })] : [];
-  for (const router of [oauthRouter(oauth), upstream.router, ...demo]) {
+  for (const router of [oauthRouter(oauth), upstream.router, account.router, ...demo]) {
     areas.use(router.routes(), router.allowedMethods());
   }
   app.use(areas.routes());

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { clientsSchema } from './clients.js';
 import { keysSchema, sessionSchema, tokensSchema } from './tokens.js';
 import { providersSchema } from './providers.js';
+import { passwordGrantSchema } from './password.js';
 import { isLoopbackHost, secureUrlProblem } from './urls.js';
 
 const secureUrl = z.string().superRefine((value, ctx) => {
@@ -49,9 +50,20 @@ export const configSchema = z.strictObject({
   tokens: tokensSchema,
   keys: keysSchema,
   session: sessionSchema,
+  password_grant: passwordGrantSchema,
+  account: z
+    .strictObject({
+      /** Unlinking needs a login at most this old (seconds). */
+      reauth_max_age_s: z.coerce.number().int().min(30).max(86_400).default(600),
+    })
+    .prefault({}),
   /** The built-in demo app at /demo, for development: signs in as this client. */
   demo: z.strictObject({ client_id: z.string().min(1) }).optional(),
 }).superRefine((config, ctx) => {
+  const local = config.password_grant.local;
+  if (local && config.providers.some((p) => p.id === local.id)) {
+    ctx.addIssue({ code: 'custom', path: ['password_grant', 'local', 'id'], message: `"${local.id}" is also a provider id; ids must be unique` });
+  }
   if (!config.demo) return;
   const url = URL.canParse(config.issuer) ? new URL(config.issuer) : undefined;
   if (url && !isLoopbackHost(url.hostname)) {

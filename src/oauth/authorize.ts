@@ -3,7 +3,7 @@ import { currentSession } from '../session/sessions.js';
 import { authorizationRedirect } from './authorization-response.js';
 import { AuthorizationError, validateAuthorizationRequest } from './authorize-request.js';
 import type { OAuthContext } from './context.js';
-import { beginInteraction, completeAuthorization, needsLogin } from './interaction.js';
+import { authorizeSignedIn, beginInteraction, needsLogin } from './interaction.js';
 
 /**
  * GET|POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2). Errors before the client and
@@ -30,7 +30,7 @@ export function authorizeEndpoint(oauth: OAuthContext) {
       }
       if (session && !loginNeeded) {
         const user = await oauth.users.get(session.uid);
-        if (user) return await completeAuthorization(ctx, oauth, request, user, session);
+        if (user) return await authorizeSignedIn(ctx, oauth, request, user, session);
       }
       await beginInteraction(ctx, oauth, request);
     } catch (err) {

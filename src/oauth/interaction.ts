@@ -5,8 +5,9 @@ import { currentSession, startSession, type SsoSession } from '../session/sessio
 import type { StoreOp } from '../store/index.js';
 import type { FailLogin, FinishLogin } from '../upstream/types.js';
 import { renderChooser } from '../ui/chooser.js';
+import { renderConsent } from '../ui/consent.js';
 import { authorizationRedirect } from './authorization-response.js';
-import type { AuthorizationRequest } from './authorize-request.js';
+import { AuthorizationError, type AuthorizationRequest } from './authorize-request.js';
 import { userClaims } from './claims.js';
 import type { OAuthContext } from './context.js';
 import { constantTimeEqual, randomToken } from './crypto.js';
@@ -14,12 +15,17 @@ import { OAuthError } from './errors.js';
 import { scopeSet } from './params.js';
 import { newGrantId } from './token-records.js';
 
-/** A pending authorization request, waiting for the user to log in upstream. */
+/** A pending authorization request, waiting for the user to log in upstream or to consent. */
 interface Interaction {
   request: AuthorizationRequest;
   /** Hash of the browser-id cookie: only this browser may continue it. */
   binding: string;
+  /** Set once the user is known and only consent is missing. */
+  consentFor?: string;
 }
+
+const consentKey = (userId: string, clientId: string) => `consent:${userId}:${clientId}`;
+const CONSENT_TTL_S = 365 * 86_400;
 
 const INTERACTION_TTL_S = 600;
 const key = (id: string) => `interaction:${id}`;
@@ -99,6 +105,83 @@ export async function chooseProvider(ctx: Context, oauth: OAuthContext): Promise
   });
   ctx.status = 303;
   ctx.redirect(url);
+}
+
+/**
+ * The user is signed in: answer the app, unless a third-party client still needs the user's
+ * consent for some of the scopes (remembered per user, client and scope).
+ */
+export async function authorizeSignedIn(
+  ctx: Context,
+  oauth: OAuthContext,
+  request: AuthorizationRequest,
+  user: User,
+  session: SsoSession,
+  ops: StoreOp[] = [],
+): Promise<void> {
+  const client = oauth.clients.get(request.client_id);
+  if (client && !client.first_party) {
+    const granted = JSON.parse((await oauth.store.get(consentKey(user.id, client.client_id))) ?? '[]') as string[];
+    const missing = scopeSet(request.scope).filter((s) => !granted.includes(s));
+    if (missing.length > 0 || request.prompt.includes('consent')) {
+      if (request.prompt.includes('none')) {
+        if (ops.length) await oauth.store.batch(ops);
+        throw new AuthorizationError('consent_required', 'the user has not consented to this application yet (prompt=none)', {
+          redirect_uri: request.redirect_uri,
+          response_mode: request.response_mode,
+          state: request.state,
+        });
+      }
+      const id = randomToken(24);
+      const interaction: Interaction = { request, binding: ctx.state.browserBinding, consentFor: user.id };
+      await oauth.store.batch([...ops, { op: 'put', key: key(id), value: JSON.stringify(interaction), ttl: INTERACTION_TTL_S }]);
+      ctx.status = 303;
+      ctx.redirect(`${oauth.base}/interaction/${id}/consent`);
+      return;
+    }
+  }
+  await completeAuthorization(ctx, oauth, request, user, session, ops);
+}
+
+export async function showConsent(ctx: Context, oauth: OAuthContext): Promise<void> {
+  const id = String(ctx.params.id ?? '');
+  const interaction = await loadInteraction(ctx, oauth, id, false);
+  if (!interaction.consentFor) throw pageError(400, 'invalid_request', 'this sign-in attempt is not waiting for consent');
+  const client = oauth.clients.get(interaction.request.client_id);
+  ctx.type = 'html';
+  ctx.body = renderConsent({
+    appName: client?.client_name ?? interaction.request.client_id,
+    scopes: scopeSet(interaction.request.scope),
+    action: `${oauth.base}/interaction/${id}/consent`,
+    csrf: csrfToken(ctx, `consent:${id}`),
+    base: oauth.base,
+  });
+}
+
+/** The consent form's POST: allow (remembered) or deny (access_denied to the app). */
+export async function decideConsent(ctx: Context, oauth: OAuthContext): Promise<void> {
+  const id = String(ctx.params.id ?? '');
+  const form: URLSearchParams = ctx.state.form;
+  const problem = csrfProblem(ctx, `consent:${id}`, form.get('csrf'), new URL(oauth.config.issuer).origin);
+  if (problem) throw pageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
+  const interaction = await loadInteraction(ctx, oauth, id, true);
+  const { request } = interaction;
+  const session = currentSession(ctx, oauth.config.session);
+  if (!interaction.consentFor || !session || session.uid !== interaction.consentFor) {
+    throw pageError(400, 'invalid_request', 'your session changed while this page was open; start again from the application');
+  }
+  const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
+  if (form.get('decision') !== 'allow') {
+    ctx.status = 303;
+    ctx.redirect(authorizationRedirect(target, oauth.config.issuer, { error: 'access_denied', error_description: 'the user denied access' }));
+    return;
+  }
+  const user = await oauth.users.get(session.uid);
+  if (!user) throw pageError(400, 'invalid_request', 'your account no longer exists');
+  const previous = JSON.parse((await oauth.store.get(consentKey(user.id, request.client_id))) ?? '[]') as string[];
+  const granted = [...new Set([...previous, ...scopeSet(request.scope)])];
+  const remember: StoreOp = { op: 'put', key: consentKey(user.id, request.client_id), value: JSON.stringify(granted), ttl: CONSENT_TTL_S };
+  await completeAuthorization(ctx, oauth, request, user, session, [remember]);
 }
 
 /**
@@ -193,7 +276,7 @@ export function finishInteraction(oauth: OAuthContext): FinishLogin {
     if (created) ctx.state.log?.info({ user: user.id, provider }, 'created a user at first login');
     if (linkedByEmail) ctx.state.log?.info({ audit: 'auto-link', user: user.id, provider, ip: ctx.ip }, 'linked a new identity by verified email');
     const session = await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
-    await completeAuthorization(ctx, oauth, interaction.request, user, session, ops);
+    await authorizeSignedIn(ctx, oauth, interaction.request, user, session, ops);
   };
 }
 

@@ -3,7 +3,7 @@ import { formBody } from '../http/form-body.js';
 import { authorizeEndpoint } from './authorize.js';
 import type { OAuthContext } from './context.js';
 import { discoveryDocument } from './discovery.js';
-import { chooseProvider, showChooser } from './interaction.js';
+import { chooseProvider, decideConsent, showChooser, showConsent } from './interaction.js';
 import { introspectionEndpoint, revocationEndpoint } from './introspect-revoke.js';
 import { logoutEndpoint } from './logout.js';
 import { tokenEndpoint } from './token.js';
@@ -36,6 +36,14 @@ export function oauthRouter(oauth: OAuthContext): Router {
     ctx.state.page = true;
     return showChooser(ctx, oauth);
   });
+  router.get('/interaction/:id/consent', (ctx) => {
+    ctx.state.page = true;
+    return showConsent(ctx, oauth);
+  });
+  router.post('/interaction/:id/consent', (ctx, next) => {
+    ctx.state.page = true;
+    return next();
+  }, form, (ctx) => decideConsent(ctx, oauth));
   router.post('/interaction/:id/login', (ctx, next) => {
     ctx.state.page = true;
     return next();

@@ -1,0 +1,158 @@
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { Config } from '../config/schema.js';
+import { csrfProblem, csrfToken } from '../http/csrf.js';
+import { formBody } from '../http/form-body.js';
+import { recentAudit } from '../identity/audit.js';
+import { LinkConflict, type LoginPolicy, type Users } from '../identity/users.js';
+import { currentSession, startSession } from '../session/sessions.js';
+import type { Store } from '../store/index.js';
+import { renderAccount, renderAccountSignIn } from '../ui/account.js';
+import type { FailLogin, FinishLogin, UpstreamLogin } from '../upstream/types.js';
+
+export interface AccountDeps {
+  config: Config;
+  store: Store;
+  users: Users;
+  login: UpstreamLogin;
+  policy: (providerId: string) => LoginPolicy;
+  base: string;
+}
+
+class PageError extends Error {
+  readonly expose = true;
+  constructor(
+    readonly status: number,
+    readonly error: string,
+    readonly error_description: string,
+  ) {
+    super(error_description);
+  }
+}
+
+/**
+ * The account pages: the user's profile and sign-in methods, linking another provider (a login
+ * there, in a transaction bound to this session and browser), unlinking (needs a recent login,
+ * never the last method), recent audit entries. Every POST carries a CSRF token.
+ */
+export function accountArea(deps: AccountDeps): { router: Router; finish: FinishLogin; fail: FailLogin } {
+  const router = new Router();
+  const form = formBody({ required: true });
+  const origin = new URL(deps.config.issuer).origin;
+  const label = (id: string) => deps.login.buttons().find((b) => b.id === id)?.label ?? id;
+
+  const checkForm = (ctx: Context) => {
+    const problem = csrfProblem(ctx, 'account', (ctx.state.form as URLSearchParams).get('csrf'), origin);
+    if (problem) throw new PageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
+  };
+  const page = async (ctx: Context, next: () => Promise<unknown>) => {
+    ctx.state.page = true;
+    await next();
+  };
+
+  router.get('/account', page, async (ctx) => {
+    const session = currentSession(ctx, deps.config.session);
+    const user = session && (await deps.users.get(session.uid));
+    ctx.type = 'html';
+    if (!session || !user) {
+      ctx.body = renderAccountSignIn({ base: deps.base, csrf: csrfToken(ctx, 'account'), providers: deps.login.buttons() });
+      return;
+    }
+    const linkedProviders = new Set(user.identities.map((i) => i.provider));
+    ctx.body = renderAccount({
+      base: deps.base,
+      csrf: csrfToken(ctx, 'account'),
+      user: {
+        id: user.id,
+        name: user.profile.name,
+        picture: user.profile.picture,
+        emails: user.emails,
+        identities: user.identities.map((i) => ({ ...i, providerLabel: label(i.provider) })),
+      },
+      linkable: deps.login.buttons().filter((b) => !linkedProviders.has(b.id)),
+      audit: await recentAudit(deps.store, user.id),
+      notice: typeof ctx.query.notice === 'string' ? NOTICES[ctx.query.notice] : undefined,
+    });
+  });
+
+  router.post('/account/login', page, form, async (ctx) => {
+    checkForm(ctx);
+    const provider = (ctx.state.form as URLSearchParams).get('provider') ?? '';
+    if (!deps.login.has(provider)) throw new PageError(400, 'invalid_request', 'unknown sign-in provider');
+    ctx.status = 303;
+    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { account: 'login' } }));
+  });
+
+  router.post('/account/link/:provider', page, form, async (ctx) => {
+    checkForm(ctx);
+    const session = currentSession(ctx, deps.config.session);
+    if (!session) throw new PageError(400, 'invalid_request', 'sign in first to link another sign-in method');
+    const provider = String(ctx.params.provider ?? '');
+    if (!deps.login.has(provider)) throw new PageError(400, 'invalid_request', 'unknown sign-in provider');
+    // The transaction carries the user and session it was started for: it links only into them.
+    ctx.status = 303;
+    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { link: session.uid, sid: session.sid } }));
+  });
+
+  router.post('/account/unlink', page, form, async (ctx) => {
+    checkForm(ctx);
+    const session = currentSession(ctx, deps.config.session);
+    if (!session) throw new PageError(400, 'invalid_request', 'sign in first');
+    const age = Math.floor(Date.now() / 1000) - session.auth_time;
+    if (age > deps.config.account.reauth_max_age_s) {
+      ctx.type = 'html';
+      ctx.status = 403;
+      ctx.body = renderAccountSignIn({
+        base: deps.base,
+        csrf: csrfToken(ctx, 'account'),
+        providers: deps.login.buttons().filter((b) => b.id === session.provider),
+        reason: 'For your safety, sign in again before removing a sign-in method.',
+      });
+      return;
+    }
+    const params = ctx.state.form as URLSearchParams;
+    await deps.users.unlink(session.uid, params.get('provider') ?? '', params.get('subject') ?? '', ctx.ip);
+    ctx.state.log?.info({ audit: 'unlink', user: session.uid, provider: params.get('provider'), ip: ctx.ip }, 'unlinked an identity');
+    ctx.status = 303;
+    ctx.redirect(`${deps.base}/account?notice=unlinked`);
+  });
+
+  const finish: FinishLogin = async (ctx, { context, identity, provider }) => {
+    ctx.state.page = true;
+    if (context.link) {
+      const session = currentSession(ctx, deps.config.session);
+      if (!session || session.uid !== context.link || session.sid !== context.sid) {
+        throw new PageError(400, 'invalid_request', 'you signed out or changed account while linking; nothing was linked');
+      }
+      try {
+        await deps.users.link(session.uid, identity, ctx.ip);
+      } catch (err) {
+        if (err instanceof LinkConflict) throw new PageError(409, err.error, `This ${label(provider)} account is already linked to another user here. Nothing was changed.`);
+        throw err;
+      }
+      ctx.state.log?.info({ audit: 'link', user: session.uid, provider, ip: ctx.ip }, 'linked an identity');
+      // A new cookie id after a change of what the session can do (no fixation).
+      await startSession(ctx, { uid: session.uid, sid: session.sid, auth_time: Math.floor(Date.now() / 1000), provider });
+      ctx.status = 303;
+      ctx.redirect(`${deps.base}/account?notice=linked`);
+      return;
+    }
+    const { user, ops } = await deps.users.resolve(identity, deps.policy(provider), ctx.ip);
+    await deps.store.batch(ops);
+    await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
+    ctx.status = 303;
+    ctx.redirect(`${deps.base}/account`);
+  };
+
+  const fail: FailLogin = async (ctx, { error, description }) => {
+    ctx.state.page = true;
+    throw new PageError(400, error, description);
+  };
+
+  return { router, finish, fail };
+}
+
+const NOTICES: Record<string, string> = {
+  linked: 'The sign-in method is linked to your account.',
+  unlinked: 'The sign-in method was removed from your account.',
+};

@@ -1,0 +1,27 @@
+import { html, layout } from './html.js';
+
+/** Plain words for each scope, so the user knows what the app will get. */
+const SCOPE_WORDS: Record<string, string> = {
+  openid: 'Know who you are (a stable identifier for your account)',
+  profile: 'See your name, username, picture and language',
+  email: 'See your email address',
+  offline_access: 'Keep access while you are not using it',
+  identities: 'See which sign-in accounts you linked (provider and username)',
+};
+
+export function renderConsent(input: { appName: string; scopes: string[]; action: string; csrf: string; base: string }): string {
+  const items = input.scopes.map((s) => html`<li>${SCOPE_WORDS[s] ?? `Use the "${s}" permission`}</li>`);
+  return layout(
+    `Allow ${input.appName}?`,
+    html`<h1>Allow ${input.appName} to access your account?</h1>
+<p><strong>${input.appName}</strong> would like to:</p>
+<ul>${items}</ul>
+<form method="post" action="${input.action}">
+<input type="hidden" name="csrf" value="${input.csrf}">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny" class="secondary">Deny</button>
+</form>
+<p class="muted">You can change your mind later from your account page.</p>`,
+    input.base,
+  );
+}
