@@ -25,6 +25,15 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
   beforeAll(async () => {
     redis = await startRedisServer();
     store = new RedisStore({ url: redis.url, prefix: 'e2e:' });
+    // The client connects in the background; wait until it answers.
+    for (let i = 0; i < 100; i++) {
+      try {
+        await store.ping();
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
     idpServer = createServer();
     await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
     idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;

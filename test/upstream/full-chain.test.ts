@@ -1,0 +1,135 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as oidc from 'openid-client';
+import Provider from 'oidc-provider';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RedisStore } from '../../src/store/index.js';
+import { startApp, type RunningApp } from '../support/app.js';
+import { CLIENTS, SECRETS } from '../support/broker-fixture.js';
+import { redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { UserAgent } from '../support/user-agent.js';
+
+/**
+ * The whole chain on Redis: an app (openid-client) → the broker's /authorize?provider=corp →
+ * oidc-provider 8 as the upstream `oidc` provider (its login and consent pages) → the broker's
+ * callback → the app's redirect URI with a code → the broker's token endpoint → app tokens.
+ */
+const REDIRECT = 'http://127.0.0.1:5000/cb';
+const available = redisServerAvailable();
+
+describe.skipIf(!available)('app → broker → oidc-provider → broker → app tokens, on Redis', () => {
+  let redis: RedisServer;
+  let idpServer: Server;
+  let idpIssuer: string;
+  let broker: RunningApp;
+  let upstreamTokenRequests = 0;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    const store = new RedisStore({ url: redis.url, prefix: 'lb:' });
+    for (let i = 0; i < 100; i++) {
+      try {
+        await store.ping();
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    idpServer = createServer();
+    await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
+    idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
+    broker = await startApp(
+      {
+        clients: CLIENTS,
+        providers: [{ id: 'corp', use: 'oidc', issuer: idpIssuer, client_id: 'broker', client_secret: 'upstream-secret-0123456789abcdef', name: 'Corp SSO' }],
+      },
+      { store },
+    );
+    const idp = new Provider(idpIssuer, {
+      clients: [{ client_id: 'broker', client_secret: 'upstream-secret-0123456789abcdef', redirect_uris: [`${broker.url}/callback/corp`] }],
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+      features: { devInteractions: { enabled: true } },
+      pkce: { required: () => true },
+      async findAccount(_ctx, sub) {
+        return { accountId: sub, claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }) };
+      },
+    });
+    idp.on('grant.success', () => upstreamTokenRequests++);
+    idpServer.on('request', idp.callback());
+  });
+
+  afterAll(async () => {
+    await broker?.close();
+    await new Promise<void>((resolve) => (idpServer ? idpServer.close(() => resolve()) : resolve()));
+    await redis?.stop();
+  });
+
+  /** Follows the browser through both servers until it lands on the app's redirect URI. */
+  async function walk(start: URL, account: string): Promise<{ callback: URL; hops: URL[] }> {
+    const agents = new Map<string, UserAgent>([
+      [new URL(broker.url).origin, new UserAgent()],
+      [idpIssuer, new UserAgent()],
+    ]);
+    const hops: URL[] = [];
+    let url = start;
+    for (let step = 0; step < 20; step++) {
+      hops.push(url);
+      if (url.origin + url.pathname === REDIRECT) return { callback: url, hops };
+      const ua = agents.get(url.origin);
+      if (!ua) throw new Error(`unexpected hop to ${url.origin}`);
+      let res: Response;
+      if (url.origin === idpIssuer && /^\/interaction\/[^/]+$/.test(url.pathname)) {
+        const page = await (await ua.get(url)).text();
+        const prompt = /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
+        res = await ua.postForm(url, prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt });
+      } else {
+        res = await ua.get(url);
+      }
+      const next = res.headers.get('location');
+      if (!next) throw new Error(`stopped at ${url.href} with ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      url = new URL(next, url);
+    }
+    throw new Error('too many hops');
+  }
+
+  it('signs the app in with the upstream identity', async () => {
+    const config = await oidc.discovery(new URL(broker.url), 'web', SECRETS.web, oidc.ClientSecretBasic(SECRETS.web), { execute: [oidc.allowInsecureRequests] });
+    const verifier = oidc.randomPKCECodeVerifier();
+    const state = oidc.randomState();
+    const nonce = oidc.randomNonce();
+    const authorize = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT,
+      scope: 'openid profile email',
+      state,
+      nonce,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      provider: 'corp',
+    });
+    const { callback, hops } = await walk(authorize, 'carol');
+    // provider=corp went straight to the upstream, and the upstream answered our callback.
+    expect(hops.some((u) => u.origin === idpIssuer)).toBe(true);
+    expect(hops.some((u) => u.href.startsWith(`${broker.url}/callback/corp?`))).toBe(true);
+    expect(upstreamTokenRequests).toBe(1);
+
+    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+    const claims = tokens.claims()!;
+    expect(claims.iss).toBe(broker.url);
+    expect(claims.aud).toBe('web');
+    expect(typeof claims.sub).toBe('string');
+    expect(claims.sub).not.toBe('carol'); // the broker's own subject, not the upstream's
+    // The upstream's tokens never reach the app.
+    expect(JSON.stringify(tokens)).not.toContain(idpIssuer);
+
+    const userinfo = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
+    expect(userinfo).toMatchObject({ email: 'carol@corp.example', name: 'Corp carol' });
+
+    // The same upstream account again is the same broker user.
+    const second = await walk(
+      oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state, nonce, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', provider: 'corp' }),
+      'carol',
+    );
+    const again = await oidc.authorizationCodeGrant(config, second.callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+    expect(again.claims()!.sub).toBe(claims.sub);
+  });
+});
