@@ -86,6 +86,8 @@ export const providerEntrySchema = z
       })
       .optional(),
     mapping: z.record(z.string(), z.union([z.string(), z.boolean()])).optional(),
+    /** use: oidc only: forward password grant requests to this provider (RFC 6749 §4.3). */
+    password_grant: z.boolean().default(false),
   })
   .superRefine((entry, ctx) => {
     if (entry.use !== 'dev' && !entry.client_id) {
@@ -93,6 +95,9 @@ export const providerEntrySchema = z
     }
     if (entry.use === 'oidc' && !entry.issuer) {
       ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'is required with use: oidc (discovery starts there)' });
+    }
+    if (entry.password_grant && entry.use !== 'oidc') {
+      ctx.addIssue({ code: 'custom', path: ['password_grant'], message: 'is only for use: oidc (its ID token is verified)' });
     }
     if (entry.use === 'oauth2') {
       for (const key of ['issuer', 'authorization_endpoint', 'token_endpoint', 'scopes', 'profile', 'mapping'] as const) {
