@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
@@ -254,6 +255,30 @@ describe('ID token verification (OIDC Core §3.1.3.7, security.md §9)', () => {
       expect(JSON.stringify(h.logs)).not.toContain('eyJ');
     });
   }
+
+  it('an unknown kid fails after a JWKS refetch (J-03)', async () => {
+    const browser = new Browser();
+    const { state, nonce } = await start(browser);
+    tokenEndpoint((n) => otherKey.sign(good(n), { kid: 'rotated-away' }), nonce);
+    await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
+    await expectFailed('access_denied');
+  });
+
+  it('the token request carries the verifier of this login: S256 of it is the challenge sent (RFC 7636 §4.6)', async () => {
+    const browser = new Browser();
+    const { state, nonce, url } = await start(browser);
+    let verifier = '';
+    nock(IDP)
+      .post('/token', (body: Record<string, string>) => {
+        verifier = body.code_verifier ?? '';
+        return true;
+      })
+      .reply(async () => [200, { access_token: 'at', token_type: 'Bearer', id_token: await key.sign(good(nonce.value)) }]);
+    await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
+    expect(h.finish).toHaveBeenCalledTimes(1);
+    expect(createHash('sha256').update(verifier).digest('base64url')).toBe(url.searchParams.get('code_challenge'));
+    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+  });
 
   it('no ID token at all from an OIDC provider fails', async () => {
     const browser = new Browser();
