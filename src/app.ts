@@ -83,7 +83,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.use(errorHandler((input) => renderErrorPage(input, base)));
 
   const always = new Router({ prefix: base || undefined });
-  for (const router of [healthRouter(() => store.ping()), staticRouter()]) {
+  for (const router of [healthRouter(() => store.ping()), staticRouter(() => upstream.login.buttons())]) {
     always.use(router.routes(), router.allowedMethods());
   }
   app.use(always.routes());

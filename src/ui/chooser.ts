@@ -8,19 +8,18 @@ export interface ChooserInput {
   base: string;
 }
 
-const SAFE_COLOR = /^#[0-9a-fA-F]{3,8}$/;
 
 /**
  * The provider chooser: one button per provider, each a form POST (CSRF token inside), so it
- * works without JavaScript and by keyboard. Brand colours become classes, not inline styles,
- * because the CSP allows no inline style; unknown colours fall back to the accent.
+ * works without JavaScript and by keyboard. Brand colours come from /static/providers.css as
+ * classes, because the CSP allows no inline style; providers without a colour use the accent.
  */
 export function renderChooser(input: ChooserInput): string {
   const buttons = input.providers.map(
     (p) => html`<form method="post" action="${input.action}">
 <input type="hidden" name="csrf" value="${input.csrf}">
 <input type="hidden" name="provider" value="${p.id}">
-<button type="submit" class="provider provider-${p.id}" data-color="${p.color && SAFE_COLOR.test(p.color) ? p.color : ''}">Continue with ${p.label}</button>
+<button type="submit" class="provider provider-${p.id}">Continue with ${p.label}</button>
 </form>`,
   );
   return layout(

@@ -43,6 +43,7 @@ export function layout(title: string, body: Raw, base = ''): string {
 <meta name="referrer" content="no-referrer">
 <title>${escapeHtml(title)}</title>
 <link rel="stylesheet" href="${escapeHtml(base)}/static/broker.css">
+<link rel="stylesheet" href="${escapeHtml(base)}/static/providers.css">
 </head>
 <body>
 <main class="card">
