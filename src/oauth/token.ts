@@ -5,10 +5,11 @@ import { unauthorizedClient, unsupportedGrantType } from './errors.js';
 import type { Grant } from './grants/grant.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { clientCredentialsGrant } from './grants/client-credentials.js';
+import { passwordGrant } from './grants/password.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 import { Params } from './params.js';
 
-export const GRANTS: Grant[] = [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant];
+export const GRANTS: Grant[] = [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, passwordGrant];
 
 /**
  * POST /token: one pipeline every grant goes through (parse → authenticate the client → check
@@ -24,7 +25,8 @@ export function tokenEndpoint(oauth: OAuthContext, grants: Grant[] = GRANTS) {
     const grantType = params.require('grant_type', { max: 100 });
     const client = authenticateClient(ctx, params, oauth.clients);
     const grant = byType.get(grantType);
-    if (!grant) throw unsupportedGrantType(`grant_type "${grantType}" is not supported`);
+    // A legacy grant with nothing behind it (password without a password source) does not exist here.
+    if (!grant || grant.enabled?.(oauth) === false) throw unsupportedGrantType(`grant_type "${grantType}" is not supported`);
     if (!client.grant_types.includes(grantType as never)) throw unauthorizedClient(`this client may not use the ${grantType} grant`);
     ctx.body = await grant.handle(ctx, client, params, oauth);
   };

@@ -15,5 +15,7 @@ export interface TokenResponse {
 /** One grant type of the token endpoint. Client authentication has already happened. */
 export interface Grant {
   grantType: string;
+  /** False when the grant is switched off in this configuration: unsupported_grant_type. */
+  enabled?(oauth: OAuthContext): boolean;
   handle(ctx: Context, client: Client, params: Params, oauth: OAuthContext): Promise<TokenResponse>;
 }

@@ -1,0 +1,148 @@
+import { createHash } from 'node:crypto';
+import { LocalAccounts, normalizeLogin } from '../../identity/local-accounts.js';
+import { PasswordSourceUnavailable, type PasswordSource } from '../../identity/password-source.js';
+import { MAX_PASSWORD_LENGTH } from '../../identity/password-hash.js';
+import { upstreamPasswordSource, UpstreamFailure } from '../../upstream/password-grant.js';
+import { SUPPORTED_SCOPES, userClaims } from '../claims.js';
+import type { OAuthContext } from '../context.js';
+import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from '../errors.js';
+import { loginPolicy } from '../interaction.js';
+import { scopeSet } from '../params.js';
+import { newGrantId } from '../token-records.js';
+import type { Grant } from './grant.js';
+import { userTokens } from './issue.js';
+import { Lockout } from './password-lockout.js';
+
+/**
+ * The resource-owner password credentials grant (RFC 6749 §4.3): legacy, opt-in (RFC 9700 §2.4).
+ * Served only when a password source is configured, and only to confidential first_party clients
+ * that list `password` (the config refuses it for others; checked again here). Every failure,
+ * unknown user or wrong password, is the same invalid_grant after the same KDF work; failures
+ * are counted per username and per IP with an exponential lock.
+ */
+
+const FAILED = 'the username or password is incorrect';
+
+interface PasswordGrantParts {
+  sources: Map<string, PasswordSource>;
+  lockout: Lockout;
+}
+
+const built = new WeakMap<OAuthContext, PasswordGrantParts>();
+
+/** The password sources of this broker: local accounts, then `oidc` entries with password_grant. */
+export function passwordSources(oauth: OAuthContext): PasswordGrantParts {
+  let parts = built.get(oauth);
+  if (parts) return parts;
+  const sources = new Map<string, PasswordSource>();
+  const local = oauth.config.password_grant.local;
+  if (local) {
+    const accounts = new LocalAccounts(oauth.store, local, oauth.config.issuer);
+    void accounts.warm().catch(() => undefined);
+    sources.set(accounts.id, accounts);
+  }
+  oauth.config.providers.forEach((entry, index) => {
+    if (!entry.password_grant) return;
+    const upstream = upstreamPasswordSource(entry, index, { brokerIssuer: oauth.config.issuer });
+    sources.set(upstream.id, {
+      id: upstream.id,
+      kind: 'upstream',
+      async authenticate(login, password) {
+        try {
+          return await upstream.authenticate(login, password);
+        } catch (err) {
+          if (err instanceof UpstreamFailure) throw new PasswordSourceUnavailable(err.description);
+          throw err;
+        }
+      },
+    });
+  });
+  parts = { sources, lockout: new Lockout(oauth.store, oauth.config.password_grant.lockout) };
+  built.set(oauth, parts);
+  return parts;
+}
+
+/** The scope of a password grant: what was asked (or the client's OIDC scopes), all allowed to it. */
+function grantedScope(requested: string | undefined, clientScopes: Set<string>): string[] {
+  const asked = requested === undefined ? SUPPORTED_SCOPES.filter((s) => clientScopes.has(s) && s !== 'offline_access') : scopeSet(requested);
+  const refused = asked.filter((s) => !clientScopes.has(s) || !SUPPORTED_SCOPES.includes(s));
+  if (refused.length > 0) throw invalidScope(`scope not allowed for this client: ${refused.join(' ')}`);
+  return asked;
+}
+
+const tag = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 12);
+
+export const passwordGrant: Grant = {
+  grantType: 'password',
+  enabled: (oauth) => passwordSources(oauth).sources.size > 0,
+  async handle(ctx, client, params, oauth) {
+    if (client.token_endpoint_auth_method === 'none' || !client.first_party) {
+      throw unauthorizedClient('the password grant is only for confidential first-party clients (RFC 9700 §2.4)');
+    }
+    const { sources, lockout } = passwordSources(oauth);
+    const login = params.require('username', { max: 254 });
+    const password = params.require('password', { max: MAX_PASSWORD_LENGTH });
+    const providerId = params.get('provider', { max: 63 });
+    let source: PasswordSource | undefined;
+    if (providerId !== undefined) {
+      source = sources.get(providerId);
+      if (!source) throw invalidRequest(`provider must be one of: ${[...sources.keys()].join(', ')}`);
+    } else if (sources.size === 1) {
+      source = [...sources.values()][0];
+    } else {
+      throw invalidRequest(`provider is required: one of ${[...sources.keys()].join(', ')}`);
+    }
+    const scopes = grantedScope(params.get('scope', { max: 1000 }), client.scopes);
+    const log = ctx.state.log ?? oauth.log;
+    // Logged instead of the login: a short hash (people type passwords into the username field).
+    const who = { client: client.client_id, provider: source!.id, login_tag: tag(normalizeLogin(login)), ip: ctx.ip };
+
+    const subjects = lockout.subjects(source!.id, normalizeLogin(login), ctx.ip);
+    const locked = async (seconds: number) => {
+      log.warn({ ...who, retry_after_s: seconds }, 'password grant refused: too many failed attempts');
+      const err = invalidGrant('too many failed attempts; try again later');
+      err.headers = { 'Retry-After': String(Math.max(1, seconds)) };
+      return err;
+    };
+    const lockedFor = await lockout.lockedFor(subjects);
+    if (lockedFor > 0) throw await locked(lockedFor);
+    const attempt = await lockout.attempt(subjects);
+    if (!attempt.allowed) {
+      await lockout.failed(subjects, attempt.counts);
+      throw await locked(await lockout.lockedFor(subjects));
+    }
+
+    let check;
+    try {
+      check = await source!.authenticate(login, password);
+    } catch (err) {
+      if (err instanceof PasswordSourceUnavailable) {
+        log.warn({ ...who, reason: err.message }, 'password grant: the provider cannot be reached');
+        throw new OAuthError('temporarily_unavailable', 'the sign-in provider cannot be reached right now; try again later', 503);
+      }
+      throw err;
+    }
+    if (!check.ok) {
+      const lockedNow = await lockout.failed(subjects, attempt.counts);
+      log.warn({ ...who, ...(check.account ? { account: check.account } : {}), reason: check.reason, ...(lockedNow.length ? { locked: lockedNow } : {}) }, 'password grant failed');
+      throw invalidGrant(FAILED);
+    }
+    await lockout.succeeded(subjects);
+
+    const { user, created, ops: userOps } = await oauth.users.resolve(check.identity, loginPolicy(oauth, source!.id), ctx.ip);
+    if (created) log.info({ user: user.id, provider: source!.id }, 'created a user at first login');
+    const offline = scopes.includes('offline_access');
+    const refresh =
+      client.grant_types.includes('refresh_token') && (offline || (client.first_party && oauth.config.tokens.first_party_refresh_without_offline_access));
+    const scope = scopes.join(' ');
+    const now = Math.floor(Date.now() / 1000);
+    const { response, ops } = await userTokens(
+      oauth,
+      { clientId: client.client_id, userId: user.id, scope, grantId: newGrantId(), authTime: now, claims: userClaims(user, scopes) },
+      refresh ? { expires_at: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline } : undefined,
+    );
+    await oauth.store.batch([...userOps, ...ops]);
+    log.info({ client: client.client_id, provider: source!.id, user: user.id }, 'password grant succeeded');
+    return response;
+  },
+};
