@@ -8,6 +8,7 @@ import { createLogger, type Logger } from './http/log.js';
 import { openStore, type Store } from './store/index.js';
 
 const USAGE = `Usage: login-broker [--config FILE]
+       login-broker users add|set-password|remove USERNAME [--config FILE]   (users --help)
 
 Starts the login broker with the configuration in FILE (YAML).
 The file can also be named by the BROKER_CONFIG environment variable.
@@ -95,6 +96,10 @@ function shutdownOnSignals(server: Server, store: Store, log: Logger, stopApp: (
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'users') {
+    const { usersCommand } = await import('./cli/users.js');
+    process.exit(await usersCommand(process.argv.slice(3)));
+  }
   const { configFile } = parseCommandLine(process.argv.slice(2));
   let config: Config;
   try {
