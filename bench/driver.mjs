@@ -1,0 +1,281 @@
+// The load driver: a separate process, steered by the runner over IPC. Each scenario runs a
+// fixed number of virtual users, each looping over one flow (a request, or a multi-hop login
+// with its own cookie jar) until the deadline; requests in flight at the deadline are finished
+// and counted, so the runner's CPU window covers exactly the completed work.
+import { createHash, randomBytes } from 'node:crypto';
+import { agent, basic, form, Jar, request } from './lib/http.mjs';
+import { APP, MACHINE } from './lib/clients.mjs';
+import { Histogram } from './lib/stats.mjs';
+
+const MAX_ITERATIONS = 10_000_000;
+const agents = new Map();
+function agentFor(url, size) {
+  let a = agents.get(url.origin);
+  if (!a) agents.set(url.origin, (a = agent(size)));
+  return a;
+}
+
+class FlowError extends Error {}
+
+function expect(cond, message) {
+  if (!cond) throw new FlowError(message);
+}
+
+function pkce() {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}
+
+/** How many JWS compact strings (signatures) a token response carries. */
+function signatures(json) {
+  let n = 0;
+  for (const key of ['access_token', 'id_token', 'refresh_token']) if (typeof json[key] === 'string' && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(json[key])) n++;
+  return n;
+}
+
+function jwtPayload(jwt) {
+  return JSON.parse(Buffer.from(jwt.split('.')[1], 'base64url').toString());
+}
+
+/** The endpoints of one server under test. */
+function endpoints(target) {
+  const base = target.url;
+  return target.kind === 'broker'
+    ? { authorize: new URL('/authorize', base), token: new URL('/token', base), introspect: new URL('/introspect', base) }
+    : { authorize: new URL('/auth', base), token: new URL('/token', base), introspect: new URL('/token/introspection', base) };
+}
+
+let vuCounter = 0;
+
+/**
+ * Builds the scenario: `setup(vu)` prepares one virtual user's state; `flow(vu, timer)` runs one
+ * iteration, timing each hop with timer(name, ms).
+ */
+function scenario(spec) {
+  const { target, name } = spec;
+  const ep = endpoints(target);
+  const size = spec.concurrency + 4;
+  const appAuth = basic(APP.client_id, APP.client_secret);
+  const machineAuth = basic(MACHINE.client_id, MACHINE.client_secret);
+  const post = (url, body, authz, jar) =>
+    request('POST', url, { agent: agentFor(url, size), jar, body, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: authz } });
+  const get = (url, jar) => request('GET', url, { agent: agentFor(url, size), jar });
+
+  const timed = async (timer, hop, fn) => {
+    const t0 = performance.now();
+    const out = await fn();
+    timer(hop, performance.now() - t0);
+    return out;
+  };
+
+  /** Authorize as the app in `jar`; returns the app callback URL with the code, timing each hop. */
+  async function authorize(jar, timer, { verifier, challenge }, nonce, user) {
+    const state = randomBytes(12).toString('base64url');
+    const url = new URL(ep.authorize);
+    const q = {
+      client_id: APP.client_id,
+      redirect_uri: APP.redirect_uri,
+      response_type: 'code',
+      scope: 'openid profile email',
+      state,
+      nonce,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      login_hint: user,
+    };
+    if (target.kind === 'broker') q.provider = 'stub';
+    url.search = new URLSearchParams(q).toString();
+    let res = await timed(timer, 'authorize', () => get(url, jar));
+    let next = res.headers.location && new URL(res.headers.location, url);
+    expect((res.status === 302 || res.status === 303) && next, `authorize answered ${res.status}: ${res.body.slice(0, 160)}`);
+    // Bounded: at most four more hops (upstream, callback / interaction, resume) to reach the app.
+    for (let hop = 0; hop < 4 && next.origin + next.pathname !== APP.redirect_uri; hop++) {
+      const here = next;
+      const label =
+        target.kind === 'broker'
+          ? here.pathname.startsWith('/callback/')
+            ? 'callback'
+            : 'upstream'
+          : here.pathname.startsWith('/interaction/')
+            ? 'interaction'
+            : 'resume';
+      res = await timed(timer, label, () => get(here, jar));
+      expect(res.status === 302 || res.status === 303, `${label} answered ${res.status}: ${res.body.slice(0, 160)}`);
+      next = new URL(res.headers.location, here);
+    }
+    expect(next.origin + next.pathname === APP.redirect_uri, `never reached the app: ${next}`);
+    expect(next.searchParams.get('state') === state, 'state not echoed');
+    const code = next.searchParams.get('code');
+    expect(code, `no code: ${next.search.slice(0, 200)}`);
+    return code;
+  }
+
+  /** A complete code flow in `jar` (cold when the jar is empty, SSO when it holds a session). */
+  async function login(vu, jar, timer, user) {
+    const p = pkce();
+    const nonce = randomBytes(12).toString('base64url');
+    const code = await authorize(jar, timer, p, nonce, user);
+    const res = await timed(timer, 'token', () =>
+      post(ep.token, form({ grant_type: 'authorization_code', code, redirect_uri: APP.redirect_uri, code_verifier: p.verifier }), appAuth),
+    );
+    expect(res.status === 200, `token answered ${res.status}: ${res.body.slice(0, 160)}`);
+    const json = JSON.parse(res.body);
+    expect(json.access_token && json.id_token, 'token response without access_token or id_token');
+    expect(jwtPayload(json.id_token).nonce === nonce, 'ID token nonce mismatch');
+    return json;
+  }
+
+  // A small pool of users per virtual user: after the warm-up most logins are returning users.
+  const userFor = (vu, i) => `bench-${vu.id}-${typeof i === 'number' ? i % 4 : i}`;
+
+  switch (name) {
+    case 'client_credentials':
+      return {
+        setup: async () => {},
+        flow: async (vu, timer) => {
+          // Both servers: a JWT access token for a named resource server (RFC 8707, RFC 9068).
+          const body = { grant_type: 'client_credentials', scope: 'api:read', resource: `https://api.example/${spec.alg.toLowerCase()}` };
+          const res = await timed(timer, 'token', () => post(ep.token, form(body), machineAuth));
+          expect(res.status === 200, `token answered ${res.status}: ${res.body.slice(0, 160)}`);
+          const json = JSON.parse(res.body);
+          const alg = JSON.parse(Buffer.from(json.access_token.split('.')[0], 'base64url').toString()).alg;
+          expect(alg === spec.alg, `access token signed with ${alg}, expected ${spec.alg}`);
+          return signatures(json);
+        },
+      };
+    case 'refresh':
+      return {
+        setup: async (vu) => {
+          const tokens = await login(vu, new Jar(), () => {}, userFor(vu, 'r'));
+          expect(tokens.refresh_token, 'no refresh token from the login');
+          vu.rt = tokens.refresh_token;
+        },
+        flow: async (vu, timer) => {
+          const res = await timed(timer, 'token', () => post(ep.token, form({ grant_type: 'refresh_token', refresh_token: vu.rt }), appAuth));
+          expect(res.status === 200, `refresh answered ${res.status}: ${res.body.slice(0, 160)}`);
+          const json = JSON.parse(res.body);
+          expect(json.refresh_token && json.refresh_token !== vu.rt, 'refresh token not rotated');
+          vu.rt = json.refresh_token;
+          return signatures(json);
+        },
+      };
+    case 'introspection':
+      return {
+        setup: async (vu) => {
+          vu.at = (await login(vu, new Jar(), () => {}, userFor(vu, 'i'))).access_token;
+        },
+        flow: async (vu, timer) => {
+          const res = await timed(timer, 'introspect', () => post(ep.introspect, form({ token: vu.at }), appAuth));
+          expect(res.status === 200, `introspect answered ${res.status}: ${res.body.slice(0, 160)}`);
+          expect(JSON.parse(res.body).active === true, 'token not active');
+          return 0;
+        },
+      };
+    case 'cold_login':
+      return {
+        setup: async (vu) => {
+          vu.i = 0;
+        },
+        flow: async (vu, timer) => {
+          const json = await login(vu, new Jar(), timer, userFor(vu, vu.i++));
+          return signatures(json);
+        },
+      };
+    case 'sso_login':
+      return {
+        setup: async (vu) => {
+          vu.jar = new Jar();
+          await login(vu, vu.jar, () => {}, userFor(vu, 's'));
+        },
+        flow: async (vu, timer) => {
+          const json = await login(vu, vu.jar, timer, userFor(vu, 's'));
+          return signatures(json);
+        },
+      };
+    default:
+      throw new Error(`unknown scenario ${name}`);
+  }
+}
+
+const prepared = new Map();
+
+async function setup(spec) {
+  const built = scenario(spec);
+  const vus = [];
+  for (let i = 0; i < spec.concurrency; i++) vus.push({ id: `${process.pid}.${++vuCounter}` });
+  // Set up a few at a time: the servers are not being measured yet, but the machine is shared.
+  for (let i = 0; i < vus.length; i += 4) await Promise.all(vus.slice(i, i + 4).map((vu) => built.setup(vu)));
+  prepared.set(spec.key, { spec, built, vus });
+}
+
+/** Runs until `durationMs` passes or `count` flows started (whichever is given), then drains. */
+async function run({ key, durationMs, count }) {
+  const entry = prepared.get(key);
+  if (!entry) throw new Error(`scenario ${key} was not set up`);
+  const { built, vus } = entry;
+  const hops = new Map();
+  const total = new Histogram();
+  let completed = 0;
+  let started = 0;
+  let errors = 0;
+  let sigs = 0;
+  const samples = [];
+  const timer = (hop, ms) => {
+    let h = hops.get(hop);
+    if (!h) hops.set(hop, (h = new Histogram()));
+    h.record(ms);
+  };
+  const t0 = performance.now();
+  const deadline = durationMs ? t0 + durationMs : Infinity;
+  const limit = Math.min(count ?? MAX_ITERATIONS, MAX_ITERATIONS);
+  await Promise.all(
+    vus.map(async (vu) => {
+      while (performance.now() < deadline && started < limit) {
+        started++;
+        const f0 = performance.now();
+        try {
+          // Not `sigs += await ...`: that reads sigs before the await and loses concurrent updates.
+          const n = await built.flow(vu, timer);
+          sigs += n;
+          total.record(performance.now() - f0);
+          completed++;
+        } catch (err) {
+          errors++;
+          if (samples.length < 3) samples.push(err.message);
+          // A failing server must not spin the loop: back off a little.
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      }
+    }),
+  );
+  const elapsedMs = performance.now() - t0;
+  return {
+    completed,
+    errors,
+    errorSamples: samples,
+    elapsedMs,
+    rate: (completed / elapsedMs) * 1000,
+    signaturesPerFlow: completed ? sigs / completed : 0,
+    latency: total.toJSON(),
+    hops: Object.fromEntries([...hops].map(([k, h]) => [k, h.toJSON()])),
+  };
+}
+
+process.on('message', async (msg) => {
+  try {
+    if (msg.cmd === 'setup') {
+      await setup(msg.spec);
+      process.send({ id: msg.id, ok: true });
+    } else if (msg.cmd === 'run') {
+      process.send({ id: msg.id, ok: true, result: await run(msg) });
+    } else if (msg.cmd === 'drop') {
+      prepared.delete(msg.key);
+      process.send({ id: msg.id, ok: true });
+    } else if (msg.cmd === 'exit') {
+      process.exit(0);
+    }
+  } catch (err) {
+    process.send({ id: msg.id, ok: false, error: err.stack ?? String(err) });
+  }
+});
+process.on('disconnect', () => process.exit(0));

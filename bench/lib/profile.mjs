@@ -1,0 +1,47 @@
+// Reads a V8 .cpuprofile (node --cpu-prof) and sums self time per function and per area.
+import { readFileSync } from 'node:fs';
+
+/** Where a script lives: a package under node_modules, our dist/<area>, node internals, or V8. */
+export function areaOf(url) {
+  if (!url) return '(v8 / native)';
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (pkg) return pkg[1];
+  const ours = /\/dist\/([^/]+)\//.exec(url);
+  if (ours) return `broker ${ours[1]}/`;
+  if (url.startsWith('node:')) return 'node internals';
+  return url;
+}
+
+export function summarizeProfile(file) {
+  const profile = JSON.parse(readFileSync(file, 'utf8'));
+  const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+  const self = new Map();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0;
+    self.set(profile.samples[i], (self.get(profile.samples[i]) ?? 0) + dt);
+  }
+  const fns = new Map();
+  const groups = new Map();
+  for (const [id, us] of self) {
+    const node = byId.get(id);
+    if (!node) continue;
+    const { functionName, url, lineNumber } = node.callFrame;
+    const name = functionName || '(anonymous)';
+    if (name === '(idle)' || name === '(program)' || name === '(garbage collector)') {
+      if (name === '(idle)') continue;
+    }
+    total += us;
+    const where = url ? `${url.replace(/^file:\/\/.*?\/(node_modules|dist)\//, '$1/')}:${lineNumber + 1}` : '';
+    const key = `${name} ${where}`;
+    const f = fns.get(key) ?? { name, where, us: 0 };
+    f.us += us;
+    fns.set(key, f);
+    const area = areaOf(url);
+    const groupName = name === '(garbage collector)' ? '(garbage collector)' : name === '(program)' ? '(program)' : area;
+    groups.set(groupName, (groups.get(groupName) ?? 0) + us);
+  }
+  const top = [...fns.values()].sort((a, b) => b.us - a.us).slice(0, 30).map((f) => ({ ...f, percent: (f.us / total) * 100 }));
+  const g = [...groups].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, us, percent: (us / total) * 100 }));
+  return { busyMs: total / 1000, top, groups: g };
+}

@@ -1,0 +1,92 @@
+// The printed table and the verdict against the issue's targets.
+
+const n = (x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
+const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '–');
+/** A median with a "!" when its repetitions spread more than 15%. */
+const med = (s, digits = 0) => (s ? `${n(s.median, digits)}${s.unstable ? '!' : ''}` : '–');
+
+/** The issue's targets, each { target, measured, ok }. */
+export function evaluateTargets(report) {
+  const row = (id) => report.rows.find((r) => r.id === id);
+  const out = [];
+  const cold = row('cold_login');
+  if (cold) {
+    const ratio = cold.broker.cpuMsPerFlow.median / cold.reference.cpuMsPerFlow.median;
+    out.push({ target: 'broker CPU per cold brokered login ≤ 0.6× reference cold code flow', measured: `${n(cold.broker.cpuMsPerFlow.median, 2)} ms vs ${n(cold.reference.cpuMsPerFlow.median, 2)} ms = ${n(ratio, 2)}×`, ok: ratio <= 0.6 });
+    out.push({ target: '≤ 6 store round trips per cold login', measured: `${n(cold.broker.roundTripsPerFlow, 1)} (reference ${n(cold.reference.roundTripsPerFlow, 1)})`, ok: cold.broker.roundTripsPerFlow <= 6 });
+    out.push({ target: '≤ 1 KB of Redis per session', measured: `${n(cold.broker.redisBytesPerFlow)} B retained per login (reference ${n(cold.reference.redisBytesPerFlow)} B)`, ok: cold.broker.redisBytesPerFlow <= 1024 });
+  }
+  for (const id of ['cc_rs256', 'cc_es256', 'refresh']) {
+    const r = row(id);
+    if (!r) continue;
+    const share = r.broker.ceilingShare?.median;
+    out.push({ target: `${r.label} ≥ 85% of the signing ceiling`, measured: `${pct(share)} (reference ${pct(r.reference.ceilingShare?.median)})`, ok: share >= 0.85 });
+  }
+  const intro = row('introspection');
+  if (intro) out.push({ target: 'introspection ≥ 1.5× the reference', measured: `${n(intro.ratio, 2)}×`, ok: intro.ratio >= 1.5 });
+  return out;
+}
+
+export function printReport(report) {
+  const lines = [];
+  const m = report.machine;
+  lines.push('');
+  lines.push(`login-broker vs oidc-provider 8 — ${report.mode.name} run, ${report.date}`);
+  lines.push(`machine: ${m.nproc} cores, ${m.cpu}, ${m.memory_gb ?? '?'} GB, Node ${m.node}; ${report.mode.reps} reps × ${report.mode.repMs} ms after ${report.mode.warmupMs} ms warm-up; connections: ${report.concurrency.request} (requests), ${report.concurrency.login} (logins)`);
+  lines.push(`signing ceiling (jose, ${report.ceilings.RS256.threads} threads): RS256 ${n(report.ceilings.RS256.opsPerSecond)}/s, ES256 ${n(report.ceilings.ES256.opsPerSecond)}/s`);
+  lines.push('');
+  const head = ['scenario', 'broker /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'ref /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'broker/ref', '% ceiling b / r'];
+  const table = [head];
+  for (const r of report.rows) {
+    const b = r.broker;
+    const f = r.reference;
+    table.push([
+      r.label,
+      med(b.rate),
+      med(b.p50, 1),
+      med(b.p99, 1),
+      med(b.cpuMsPerFlow, 2),
+      med(f.rate),
+      med(f.p50, 1),
+      med(f.p99, 1),
+      med(f.cpuMsPerFlow, 2),
+      `${n(r.ratio, 2)}×`,
+      b.ceilingShare ? `${pct(b.ceilingShare.median)} / ${pct(f.ceilingShare?.median)}` : '',
+    ]);
+  }
+  const widths = head.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)));
+  for (const [i, row] of table.entries()) {
+    lines.push(row.map((cell, j) => (j === 0 ? String(cell).padEnd(widths[j]) : String(cell).padStart(widths[j]))).join('  '));
+    if (i === 0) lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+  lines.push('("!" marks a median whose repetitions spread more than 15%)');
+  for (const r of report.rows.filter((x) => x.broker.hops && Object.keys(x.broker.hops).length > 1)) {
+    for (const side of ['broker', 'reference']) {
+      const s = r[side];
+      const hops = Object.entries(s.hops).map(([hop, h]) => `${hop} ${n(h.p50, 1)}/${n(h.p99, 1)}`).join(', ');
+      const extra = [
+        Number.isFinite(s.roundTripsPerFlow) ? `${n(s.roundTripsPerFlow, 1)} round trips (${n(s.commandsPerFlow, 1)} commands)` : '',
+        Number.isFinite(s.redisBytesPerFlow) ? `${n(s.redisBytesPerFlow)} B Redis/login` : '',
+        s.stubCpuMsPerFlow !== undefined ? `stub CPU ${n(s.stubCpuMsPerFlow, 2)} ms` : '',
+        `redis CPU ${n(s.redisCpuMsPerFlow, 2)} ms`,
+      ].filter(Boolean);
+      lines.push(`${r.label} · ${side}: hops p50/p99 ms: ${hops}; ${extra.join('; ')}`);
+    }
+  }
+  const errors = report.rows.flatMap((r) => ['broker', 'reference'].filter((s) => r[s].errors).map((s) => `${r.label} ${s}: ${r[s].errors} errors (${r[s].errorSamples.join(' | ')})`));
+  if (errors.length) lines.push('', 'ERRORS:', ...errors);
+  const unstable = report.rows.flatMap((r) =>
+    ['broker', 'reference'].flatMap((s) => (r[s].rate.unstable ? [`${r.label} ${s}: rate spread ${pct(r[s].rate.spread)} over ${r[s].rate.values.map((v) => n(v)).join(', ')}`] : [])),
+  );
+  if (unstable.length) lines.push('', 'spread > 15% (noisy; rerun or use the full mode):', ...unstable.map((u) => `  ${u}`));
+  lines.push('', 'targets:');
+  for (const t of evaluateTargets(report)) lines.push(`  ${t.ok ? 'met  ' : 'SHORT'}  ${t.target}: ${t.measured}`);
+  if (report.profile) {
+    lines.push('', `broker CPU profile (${report.profile.file}), top self time:`);
+    for (const f of report.profile.top.slice(0, 15)) lines.push(`  ${n(f.percent, 1).padStart(5)}%  ${f.name}  ${f.where}`);
+    lines.push('  by package/area:');
+    for (const g of report.profile.groups.slice(0, 10)) lines.push(`  ${n(g.percent, 1).padStart(5)}%  ${g.name}`);
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+  report.targets = evaluateTargets(report);
+}
