@@ -22,6 +22,8 @@ export interface AppOptions {
   log?: Logger;
   /** The fetch used to reach upstream providers (tests inject one). */
   upstreamFetch?: Fetch;
+  /** The config file's name, for error messages about provider entries. */
+  configFile?: string;
 }
 
 export type BrokerApp = Koa & {
@@ -54,6 +56,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     finish: (ctx, result) => (result.context.interaction ? signIn.finish(ctx, result) : account!.finish(ctx, result)),
     fail: (ctx, result) => (result.context.interaction ? signIn.fail(ctx, result) : account!.fail(ctx, result)),
     fetch: options.upstreamFetch,
+    configFile: options.configFile,
   });
   oauth.setLogin(upstream.login);
   account = accountArea({

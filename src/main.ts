@@ -112,7 +112,15 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'unhandled promise rejection'));
 
   const store = openStore(config.store, log.child({ component: 'store' }));
-  const app = createApp(config, store, { log });
+  let app: ReturnType<typeof createApp>;
+  try {
+    app = createApp(config, store, { log, configFile });
+  } catch (err) {
+    await store.close();
+    // A bad provider file is a configuration error too: exit 2, no stack.
+    if (err instanceof ConfigError) fail(err.message, 2);
+    throw err;
+  }
   const server = createServer(app.callback());
   try {
     await listen(server, config.listen.host, config.listen.port);

@@ -18,6 +18,8 @@ export interface AuthorizationRequest {
   prompt: string[];
   max_age?: number;
   login_hint?: string;
+  /** A previous ID token naming the user the app expects (OIDC Core §3.1.2.1). */
+  id_token_hint?: string;
   /** The upstream provider the app asked for (`provider=github`), skipping the chooser. */
   provider?: string;
   resource?: string;
@@ -147,6 +149,7 @@ export function validateAuthorizationRequest(
     prompt,
     max_age: maxAge,
     login_hint: params.get('login_hint', { max: 256 }),
+    id_token_hint: params.get('id_token_hint', { max: 8192 }),
     provider,
     resource,
     refresh: refreshAllowed && (offlineGranted || (client.first_party && options.firstPartyRefresh)),

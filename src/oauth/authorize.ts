@@ -5,6 +5,16 @@ import { AuthorizationError, validateAuthorizationRequest } from './authorize-re
 import type { OAuthContext } from './context.js';
 import { authorizeSignedIn, beginInteraction, needsLogin } from './interaction.js';
 
+async function hintedSubject(oauth: OAuthContext, hint: string): Promise<string | undefined> {
+  try {
+    // An expired ID token is still a valid hint; only its signature and issuer matter.
+    const claims = await oauth.jwt.verify(hint, 'JWT', { ignoreExpiry: true });
+    return typeof claims.sub === 'string' ? claims.sub : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * GET|POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2). Errors before the client and
  * redirect URI are trusted render a page; later ones go back to the app with state and iss.
@@ -20,13 +30,16 @@ export function authorizeEndpoint(oauth: OAuthContext) {
         hasProvider: (id) => oauth.login.has(id),
       });
       const session = currentSession(ctx, oauth.config.session);
-      const loginNeeded = needsLogin(request, session);
+      const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
+      let loginNeeded = needsLogin(request, session);
+      if (request.id_token_hint) {
+        const hinted = await hintedSubject(oauth, request.id_token_hint);
+        if (!hinted) throw new AuthorizationError('invalid_request', 'id_token_hint is not an ID token issued by this server', target);
+        // The app expects another user than the one signed in here: they must sign in again.
+        if (session && hinted !== session.uid) loginNeeded = true;
+      }
       if (request.prompt.includes('none') && loginNeeded) {
-        throw new AuthorizationError('login_required', 'the user is not signed in (prompt=none)', {
-          redirect_uri: request.redirect_uri,
-          response_mode: request.response_mode,
-          state: request.state,
-        });
+        throw new AuthorizationError('login_required', 'the user is not signed in, or not as the expected user (prompt=none)', target);
       }
       if (session && !loginNeeded) {
         const user = await oauth.users.get(session.uid);

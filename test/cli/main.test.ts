@@ -75,6 +75,14 @@ describe('the command line', () => {
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 
+  it('exits 2 when a provider entry names no provider file, naming the entry', () => {
+    const file = writeConfig('provider.yaml', 'issuer: http://127.0.0.1:4000\nproviders:\n  - id: mystery\n    use: no-such-provider\n    client_id: x\n');
+    const result = run(['--config', file]);
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('no-such-provider');
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+
   it('exits 2 on malformed YAML and on a missing file', () => {
     const yaml = run(['--config', writeConfig('broken.yaml', 'issuer: [\n')]);
     expect(yaml.status).toBe(2);
