@@ -1,0 +1,21 @@
+// Types for stats.mjs, so the TypeScript tests can import it.
+export declare function percentile(values: number[], p: number): number;
+export declare function median(values: number[]): number;
+export declare function spread(values: number[]): number;
+export declare function summarize(values: number[], maxSpread?: number): { median: number; spread: number; values: number[]; unstable: boolean };
+export declare class Histogram {
+  count: number;
+  max: number;
+  record(ms: number): void;
+  percentile(p: number): number;
+  toJSON(): { count: number; p50: number; p99: number; max: number };
+}
+export interface ProcStat {
+  utime: number;
+  stime: number;
+}
+export declare function cpuMs(before: ProcStat, after: ProcStat, ticksPerSecond?: number): number;
+export declare function parseProcStat(text: string): ProcStat;
+export declare function parseRedisInfo(text: string): Record<string, Record<string, string | number>>;
+export declare function commandCalls(info: Record<string, Record<string, string | number>>): Record<string, number>;
+export declare function diffCalls(before: Record<string, number>, after: Record<string, number>): Record<string, number>;
