@@ -3,18 +3,9 @@ import { decodeJwt } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { configSchema } from '../../src/config/schema.js';
 import { LocalAccounts } from '../../src/identity/local-accounts.js';
-import { CLIENTS, SECRETS, STORE_KINDS, useBroker } from '../support/broker-fixture.js';
-import { startApp, type RunningApp } from '../support/app.js';
-
-const TRUSTED_SECRET = 'trusted-secret-0123456789abcdef';
-const THIRD_SECRET = 'third-secret-0123456789abcdef';
-
-/** The clients of these tests: one that may use the password grant, and some that may not. */
-export const PASSWORD_CLIENTS = [
-  ...CLIENTS,
-  { client_id: 'trusted', client_secret: TRUSTED_SECRET, grant_types: ['password', 'refresh_token'], first_party: true },
-  { client_id: 'third', client_secret: THIRD_SECRET, redirect_uris: ['https://third.example/cb'], first_party: false },
-];
+import { SECRETS, STORE_KINDS, useBroker } from '../support/broker-fixture.js';
+import { PASSWORD_CLIENTS, THIRD_SECRET, TRUSTED_SECRET } from '../support/password.js';
+import type { RunningApp } from '../support/app.js';
 
 const LOCAL = { id: 'local', min_password_length: 12 };
 const PASSWORD = 'correct horse battery staple';
