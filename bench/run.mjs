@@ -33,7 +33,7 @@ const quick = opts.quick || process.env.npm_config_quick === 'true';
 const cpuProf = opts['cpu-prof'] || process.env.npm_config_cpu_prof === 'true';
 
 const MODE = quick
-  ? { name: 'quick', warmupMs: 400, repMs: 700, reps: 3, seqLogins: 24, ceilingMs: 700, budgetMs: 180_000 }
+  ? { name: 'quick', warmupMs: 300, repMs: 500, reps: 3, seqLogins: 20, ceilingMs: 600, budgetMs: 180_000 }
   : { name: 'full', warmupMs: 2000, repMs: 3000, reps: 5, seqLogins: 100, ceilingMs: 2000, budgetMs: 600_000 };
 const CONCURRENCY = { request: 16, login: 8 };
 
@@ -233,9 +233,9 @@ async function main() {
           const target = targets[side];
           const redis = redisOf(target);
           const infoBefore = await redisInfo(redis.client);
-          const cpu0 = { server: procCpu(target.pid), stub: procCpu(stub.pid), redis: procCpu(redis.pid) };
+          const cpu0 = { server: procCpu(target.pid), stub: procCpu(stub.pid), redis: procCpu(redis.pid), driver: procCpu(driver.child.pid) };
           const r = await driver.call('run', { key: `${row.id}/${side}`, durationMs: MODE.repMs });
-          const cpu1 = { server: procCpu(target.pid), stub: procCpu(stub.pid), redis: procCpu(redis.pid) };
+          const cpu1 = { server: procCpu(target.pid), stub: procCpu(stub.pid), redis: procCpu(redis.pid), driver: procCpu(driver.child.pid) };
           const infoAfter = await redisInfo(redis.client);
           const cpu = Object.fromEntries(Object.keys(cpu0).map((k) => [k, cpuMs(cpu0[k], cpu1[k], ticks)]));
           reps[side].push({
@@ -265,9 +265,18 @@ async function main() {
           serverCpuShare: summarize(list.map((r) => r.cpuMs.server / r.elapsedMs)),
           stubCpuMsPerFlow: row.login && side === 'broker' ? summarize(list.map((r) => r.cpuMs.stub / r.completed)).median : undefined,
           redisCpuMsPerFlow: summarize(list.map((r) => r.cpuMs.redis / r.completed)).median,
+          // The driver shares the machine: its CPU per flow says how much of the 2 cores it took.
+          driverCpuMsPerFlow: summarize(list.map((r) => r.cpuMs.driver / r.completed)).median,
           hops,
           signaturesPerFlow: sigs,
           ceilingShare: row.alg && sigs ? summarize(list.map((r) => (r.rate * r.signaturesPerFlow) / ceilings[row.alg].opsPerSecond)) : undefined,
+          // CPU-normalised: the share of the server's own CPU time that went into signing, with a
+          // signature costing (cores / ceiling) core-seconds. Unlike "% of ceiling" it does not
+          // depend on how much of the shared machine the driver, Redis and the stub took.
+          signingCpuShare:
+            row.alg && sigs
+              ? summarize(list.map((r) => (r.signaturesPerFlow * 1000 * ceilings[row.alg].threads) / ceilings[row.alg].opsPerSecond / r.cpuMsPerFlow))
+              : undefined,
           completed,
           errors: list.reduce((s, r) => s + r.errors, 0),
           errorSamples: [...new Set(list.flatMap((r) => r.errorSamples))].slice(0, 3),

@@ -41,7 +41,26 @@ export function summarizeProfile(file) {
     const groupName = name === '(garbage collector)' ? '(garbage collector)' : name === '(program)' ? '(program)' : area;
     groups.set(groupName, (groups.get(groupName) ?? 0) + us);
   }
+  // Inclusive time of the broker's own functions (synchronous stacks only: time a function
+  // spends waiting on Redis or a signature job is not in it).
+  const parent = new Map();
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+  const inclusive = new Map();
+  for (const [id, us] of self) {
+    const leaf = byId.get(id);
+    if (!leaf || leaf.callFrame.functionName === '(idle)') continue;
+    const seen = new Set();
+    for (let cur = id, depth = 0; cur && depth < 200; cur = parent.get(cur), depth++) {
+      const { functionName, url, lineNumber } = byId.get(cur).callFrame;
+      if (!/\/dist\//.test(url) || /node_modules/.test(url)) continue;
+      const label = `${functionName || '(anonymous)'} ${url.replace(/^.*\/dist\//, 'dist/')}:${lineNumber + 1}`;
+      if (seen.has(label)) continue;
+      seen.add(label);
+      inclusive.set(label, (inclusive.get(label) ?? 0) + us);
+    }
+  }
+  const brokerInclusive = [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([label, us]) => ({ label, percent: (us / total) * 100 }));
   const top = [...fns.values()].sort((a, b) => b.us - a.us).slice(0, 30).map((f) => ({ ...f, percent: (f.us / total) * 100 }));
   const g = [...groups].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, us, percent: (us / total) * 100 }));
-  return { busyMs: total / 1000, top, groups: g };
+  return { busyMs: total / 1000, top, groups: g, brokerInclusive };
 }

@@ -20,7 +20,11 @@ export function evaluateTargets(report) {
     const r = row(id);
     if (!r) continue;
     const share = r.broker.ceilingShare?.median;
-    out.push({ target: `${r.label} ≥ 85% of the signing ceiling`, measured: `${pct(share)} (reference ${pct(r.reference.ceilingShare?.median)})`, ok: share >= 0.85 });
+    out.push({
+      target: `${r.label} ≥ 85% of the signing ceiling`,
+      measured: `${pct(share)} (reference ${pct(r.reference.ceilingShare?.median)}); signing is ${pct(r.broker.signingCpuShare?.median)} of the broker's CPU (reference ${pct(r.reference.signingCpuShare?.median)})`,
+      ok: share >= 0.85,
+    });
   }
   const intro = row('introspection');
   if (intro) out.push({ target: 'introspection ≥ 1.5× the reference', measured: `${n(intro.ratio, 2)}×`, ok: intro.ratio >= 1.5 });
@@ -35,7 +39,7 @@ export function printReport(report) {
   lines.push(`machine: ${m.nproc} cores, ${m.cpu}, ${m.memory_gb ?? '?'} GB, Node ${m.node}; ${report.mode.reps} reps × ${report.mode.repMs} ms after ${report.mode.warmupMs} ms warm-up; connections: ${report.concurrency.request} (requests), ${report.concurrency.login} (logins)`);
   lines.push(`signing ceiling (jose, ${report.ceilings.RS256.threads} threads): RS256 ${n(report.ceilings.RS256.opsPerSecond)}/s, ES256 ${n(report.ceilings.ES256.opsPerSecond)}/s`);
   lines.push('');
-  const head = ['scenario', 'broker /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'ref /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'broker/ref', '% ceiling b / r'];
+  const head = ['scenario', 'broker /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'ref /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'broker/ref', '% ceiling b / r', 'sign/CPU b / r'];
   const table = [head];
   for (const r of report.rows) {
     const b = r.broker;
@@ -52,6 +56,7 @@ export function printReport(report) {
       med(f.cpuMsPerFlow, 2),
       `${n(r.ratio, 2)}×`,
       b.ceilingShare ? `${pct(b.ceilingShare.median)} / ${pct(f.ceilingShare?.median)}` : '',
+      b.signingCpuShare ? `${pct(b.signingCpuShare.median)} / ${pct(f.signingCpuShare?.median)}` : '',
     ]);
   }
   const widths = head.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)));
@@ -59,7 +64,8 @@ export function printReport(report) {
     lines.push(row.map((cell, j) => (j === 0 ? String(cell).padEnd(widths[j]) : String(cell).padStart(widths[j]))).join('  '));
     if (i === 0) lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   }
-  lines.push('("!" marks a median whose repetitions spread more than 15%)');
+  lines.push('("!" marks a median whose repetitions spread more than 15%. "% ceiling" = rate × signatures per response / signing ceiling;');
+  lines.push(' "sign/CPU" = the share of the server\'s own CPU time spent signing, at the ceiling\'s cost per signature.)');
   for (const r of report.rows.filter((x) => x.broker.hops && Object.keys(x.broker.hops).length > 1)) {
     for (const side of ['broker', 'reference']) {
       const s = r[side];
@@ -69,6 +75,7 @@ export function printReport(report) {
         Number.isFinite(s.redisBytesPerFlow) ? `${n(s.redisBytesPerFlow)} B Redis/login` : '',
         s.stubCpuMsPerFlow !== undefined ? `stub CPU ${n(s.stubCpuMsPerFlow, 2)} ms` : '',
         `redis CPU ${n(s.redisCpuMsPerFlow, 2)} ms`,
+        `driver CPU ${n(s.driverCpuMsPerFlow, 2)} ms`,
       ].filter(Boolean);
       lines.push(`${r.label} · ${side}: hops p50/p99 ms: ${hops}; ${extra.join('; ')}`);
     }
@@ -79,6 +86,12 @@ export function printReport(report) {
     ['broker', 'reference'].flatMap((s) => (r[s].rate.unstable ? [`${r.label} ${s}: rate spread ${pct(r[s].rate.spread)} over ${r[s].rate.values.map((v) => n(v)).join(', ')}`] : [])),
   );
   if (unstable.length) lines.push('', 'spread > 15% (noisy; rerun or use the full mode):', ...unstable.map((u) => `  ${u}`));
+  if (report.keySizes) {
+    for (const side of ['broker', 'reference']) {
+      const kinds = Object.entries(report.keySizes[side].kinds).sort((a, b) => b[1].keys - a[1].keys);
+      lines.push(`Redis keys · ${side} (MEMORY USAGE, avg bytes × keys sampled): ${kinds.map(([k, v]) => `${k} ${v.avgBytes}×${v.keys}`).join(', ')}`);
+    }
+  }
   lines.push('', 'targets:');
   for (const t of evaluateTargets(report)) lines.push(`  ${t.ok ? 'met  ' : 'SHORT'}  ${t.target}: ${t.measured}`);
   if (report.profile) {
@@ -86,6 +99,8 @@ export function printReport(report) {
     for (const f of report.profile.top.slice(0, 15)) lines.push(`  ${n(f.percent, 1).padStart(5)}%  ${f.name}  ${f.where}`);
     lines.push('  by package/area:');
     for (const g of report.profile.groups.slice(0, 10)) lines.push(`  ${n(g.percent, 1).padStart(5)}%  ${g.name}`);
+    lines.push('  broker functions, inclusive (synchronous part):');
+    for (const f of report.profile.brokerInclusive.slice(0, 12)) lines.push(`  ${n(f.percent, 1).padStart(5)}%  ${f.label}`);
   }
   process.stdout.write(lines.join('\n') + '\n');
   report.targets = evaluateTargets(report);
