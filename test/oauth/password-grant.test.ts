@@ -134,9 +134,10 @@ for (const kind of STORE_KINDS) {
       }
       const ratio = median(unknown) / median(wrong);
       console.log(`[password grant, ${kind}] median ms unknown user ${median(unknown).toFixed(1)}, wrong password ${median(wrong).toFixed(1)}, ratio ${ratio.toFixed(2)}`);
-      // Generous: a missing KDF would make the unknown user several times faster.
-      expect(ratio).toBeGreaterThan(0.6);
-      expect(ratio).toBeLessThan(1.67);
+      // Generous (the suite runs in parallel on shared cores): without the dummy KDF the unknown
+      // user would answer in a few milliseconds, a ratio far below 0.5.
+      expect(ratio).toBeGreaterThan(0.5);
+      expect(ratio).toBeLessThan(2);
     });
   });
 
