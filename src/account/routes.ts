@@ -2,6 +2,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Config } from '../config/schema.js';
 import { csrfProblem, csrfToken } from '../http/csrf.js';
+import { OAuthError } from '../oauth/errors.js';
 import { formBody } from '../http/form-body.js';
 import { recentAudit } from '../identity/audit.js';
 import { LinkConflict, type LoginPolicy, type Users } from '../identity/users.js';
@@ -19,16 +20,7 @@ export interface AccountDeps {
   base: string;
 }
 
-class PageError extends Error {
-  readonly expose = true;
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly error_description: string,
-  ) {
-    super(error_description);
-  }
-}
+const pageError = (status: number, error: string, description: string) => new OAuthError(error, description, status);
 
 /**
  * The account pages: the user's profile and sign-in methods, linking another provider (a login
@@ -43,7 +35,7 @@ export function accountArea(deps: AccountDeps): { router: Router; finish: Finish
 
   const checkForm = (ctx: Context) => {
     const problem = csrfProblem(ctx, 'account', (ctx.state.form as URLSearchParams).get('csrf'), origin);
-    if (problem) throw new PageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
+    if (problem) throw pageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
   };
   const page = async (ctx: Context, next: () => Promise<unknown>) => {
     ctx.state.page = true;
@@ -78,7 +70,7 @@ export function accountArea(deps: AccountDeps): { router: Router; finish: Finish
   router.post('/account/login', page, form, async (ctx) => {
     checkForm(ctx);
     const provider = (ctx.state.form as URLSearchParams).get('provider') ?? '';
-    if (!deps.login.has(provider)) throw new PageError(400, 'invalid_request', 'unknown sign-in provider');
+    if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
     ctx.status = 303;
     ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { account: 'login' } }));
   });
@@ -86,9 +78,9 @@ export function accountArea(deps: AccountDeps): { router: Router; finish: Finish
   router.post('/account/link/:provider', page, form, async (ctx) => {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
-    if (!session) throw new PageError(400, 'invalid_request', 'sign in first to link another sign-in method');
+    if (!session) throw pageError(400, 'invalid_request', 'sign in first to link another sign-in method');
     const provider = String(ctx.params.provider ?? '');
-    if (!deps.login.has(provider)) throw new PageError(400, 'invalid_request', 'unknown sign-in provider');
+    if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
     // The transaction carries the user and session it was started for: it links only into them.
     ctx.status = 303;
     ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { link: session.uid, sid: session.sid } }));
@@ -97,7 +89,7 @@ export function accountArea(deps: AccountDeps): { router: Router; finish: Finish
   router.post('/account/unlink', page, form, async (ctx) => {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
-    if (!session) throw new PageError(400, 'invalid_request', 'sign in first');
+    if (!session) throw pageError(400, 'invalid_request', 'sign in first');
     const age = Math.floor(Date.now() / 1000) - session.auth_time;
     if (age > deps.config.account.reauth_max_age_s) {
       ctx.type = 'html';
@@ -122,12 +114,12 @@ export function accountArea(deps: AccountDeps): { router: Router; finish: Finish
     if (context.link) {
       const session = currentSession(ctx, deps.config.session);
       if (!session || session.uid !== context.link || session.sid !== context.sid) {
-        throw new PageError(400, 'invalid_request', 'you signed out or changed account while linking; nothing was linked');
+        throw pageError(400, 'invalid_request', 'you signed out or changed account while linking; nothing was linked');
       }
       try {
         await deps.users.link(session.uid, identity, ctx.ip);
       } catch (err) {
-        if (err instanceof LinkConflict) throw new PageError(409, err.error, `This ${label(provider)} account is already linked to another user here. Nothing was changed.`);
+        if (err instanceof LinkConflict) throw pageError(409, err.error, `This ${label(provider)} account is already linked to another user here. Nothing was changed.`);
         throw err;
       }
       ctx.state.log?.info({ audit: 'link', user: session.uid, provider, ip: ctx.ip }, 'linked an identity');
@@ -146,7 +138,7 @@ export function accountArea(deps: AccountDeps): { router: Router; finish: Finish
 
   const fail: FailLogin = async (ctx, { error, description }) => {
     ctx.state.page = true;
-    throw new PageError(400, error, description);
+    throw pageError(400, error, description);
   };
 
   return { router, finish, fail };

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isLoopbackHost } from './urls.js';
+import { secureUrlProblem } from './urls.js';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
 export const RESPONSE_TYPES = ['code', 'id_token', 'id_token token'] as const;
@@ -9,17 +9,7 @@ export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'
 export function redirectUriProblem(value: string): string | undefined {
   if (value.includes('*')) return 'must not contain a wildcard';
   if (value.includes('#')) return 'must not contain a fragment (RFC 6749 §3.1.2)';
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return 'must be an absolute URL';
-  }
-  if (url.protocol === 'https:') return undefined;
-  if (url.protocol === 'http:') {
-    return isLoopbackHost(url.hostname) ? undefined : 'must use https (http only for loopback hosts)';
-  }
-  return `must use https or loopback http, not ${url.protocol.replace(':', '')}`;
+  return secureUrlProblem(value);
 }
 
 const redirectUri = z.string().superRefine((value, ctx) => {

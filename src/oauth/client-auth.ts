@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { secretMatches, type Client, type ClientRegistry } from './clients.js';
 import { invalidClient, invalidRequest } from './errors.js';
-import type { Params } from './params.js';
+import { Params } from './params.js';
 
 interface Presented {
   method: 'client_secret_basic' | 'client_secret_post' | 'none';
@@ -61,4 +61,15 @@ export function authenticateClient(ctx: Context, params: Params, registry: Clien
     throw invalidClient('unknown client or bad credentials', usedBasic);
   }
   return client;
+}
+
+/**
+ * The shared start of every client-authenticated endpoint (token, introspection, revocation):
+ * never cached, form parameters single and flat, then the client authenticated.
+ */
+export function clientRequest(ctx: Context, registry: ClientRegistry): { params: Params; client: Client } {
+  ctx.set('Cache-Control', 'no-store');
+  const params = new Params(ctx.state.form);
+  params.checkShape();
+  return { params, client: authenticateClient(ctx, params, registry) };
 }

@@ -1,9 +1,8 @@
 import type { Context } from 'koa';
 import { verifyAccessToken, type AccessTokenClaims } from './access-tokens.js';
-import { authenticateClient } from './client-auth.js';
+import { clientRequest } from './client-auth.js';
 import type { Client } from './clients.js';
 import type { OAuthContext } from './context.js';
-import { Params } from './params.js';
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
@@ -16,10 +15,7 @@ function concerns(client: Client, claims: { client_id: string; aud?: unknown }):
 /** POST /introspect (RFC 7662): inactive for anything unknown, expired, revoked or foreign. */
 export function introspectionEndpoint(oauth: OAuthContext) {
   return async (ctx: Context) => {
-    ctx.set('Cache-Control', 'no-store');
-    const params = new Params(ctx.state.form);
-    params.checkShape();
-    const client = authenticateClient(ctx, params, oauth.clients);
+    const { params, client } = clientRequest(ctx, oauth.clients);
     const token = params.require('token', { max: 8192 });
     const hint = params.get('token_type_hint');
 
@@ -76,10 +72,7 @@ function accessTokenAnswer(claims: AccessTokenClaims, issuer: string) {
  */
 export function revocationEndpoint(oauth: OAuthContext) {
   return async (ctx: Context) => {
-    ctx.set('Cache-Control', 'no-store');
-    const params = new Params(ctx.state.form);
-    params.checkShape();
-    const client = authenticateClient(ctx, params, oauth.clients);
+    const { params, client } = clientRequest(ctx, oauth.clients);
     const token = params.require('token', { max: 8192 });
     if (looksLikeJwt(token)) {
       const claims = await verifyAccessToken(oauth, token);

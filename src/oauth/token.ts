@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { authenticateClient } from './client-auth.js';
+import { clientRequest } from './client-auth.js';
 import type { OAuthContext } from './context.js';
 import { unauthorizedClient, unsupportedGrantType } from './errors.js';
 import type { Grant } from './grants/grant.js';
@@ -7,7 +7,6 @@ import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { clientCredentialsGrant } from './grants/client-credentials.js';
 import { passwordGrant } from './grants/password.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
-import { Params } from './params.js';
 
 export const GRANTS: Grant[] = [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, passwordGrant];
 
@@ -18,12 +17,9 @@ export const GRANTS: Grant[] = [authorizationCodeGrant, refreshTokenGrant, clien
 export function tokenEndpoint(oauth: OAuthContext, grants: Grant[] = GRANTS) {
   const byType = new Map(grants.map((g) => [g.grantType, g]));
   return async (ctx: Context) => {
-    ctx.set('Cache-Control', 'no-store');
     ctx.set('Pragma', 'no-cache');
-    const params = new Params(ctx.state.form);
-    params.checkShape();
+    const { params, client } = clientRequest(ctx, oauth.clients);
     const grantType = params.require('grant_type', { max: 100 });
-    const client = authenticateClient(ctx, params, oauth.clients);
     const grant = byType.get(grantType);
     // A legacy grant with nothing behind it (password without a password source) does not exist here.
     if (!grant || grant.enabled?.(oauth) === false) throw unsupportedGrantType(`grant_type "${grantType}" is not supported`);

@@ -6,11 +6,10 @@ import * as oidc from 'openid-client';
 import Provider from 'oidc-provider';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/store/index.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { ROOT } from '../support/built.js';
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
-import { redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 /**
  * Real Chromium against the real broker on Redis, with oidc-provider as the upstream identity
@@ -32,15 +31,7 @@ describe.skipIf(!run)('in a real browser', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     redis = await startRedisServer();
-    const store = new RedisStore({ url: redis.url, prefix: 'lb:' });
-    for (let i = 0; i < 100; i++) {
-      try {
-        await store.ping();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    const store = await openRedisStore(redis.url);
     idpServer = createServer();
     await new Promise<void>((r) => idpServer.listen(0, '127.0.0.1', r));
     const idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, StoreUnavailable } from '../../src/store/index.js';
-import { redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { redisServerAvailable, startRedisServer, waitUntilReady, type RedisServer } from '../support/redis-server.js';
 import { storeConformance } from './conformance.js';
 
 const available = redisServerAvailable();
@@ -14,17 +14,7 @@ describe.runIf(available)('redis store', () => {
     await server?.stop();
   });
 
-  const ready = async (store: RedisStore) => {
-    for (let i = 0; i < 100; i++) {
-      try {
-        await store.ping();
-        return store;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-    throw new Error('redis store never became ready');
-  };
+  const ready = waitUntilReady;
 
   storeConformance('redis', () => ({
     open: async (prefix) => ready(new RedisStore({ url: server.url, prefix, commandTimeoutMs: 1000 })),

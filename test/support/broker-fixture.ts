@@ -1,7 +1,7 @@
 import { afterAll, beforeAll } from 'vitest';
-import { RedisStore, MemoryStore, type Store } from '../../src/store/index.js';
+import { MemoryStore, type Store } from '../../src/store/index.js';
 import { startApp, type RunningApp } from './app.js';
-import { redisServerAvailable, startRedisServer, type RedisServer } from './redis-server.js';
+import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from './redis-server.js';
 
 export const SECRETS = {
   web: 'web-secret-0123456789abcdef',
@@ -65,16 +65,7 @@ export function useBroker(kind: StoreKind, raw: Record<string, unknown> = {}): (
     let store: Store;
     if (kind === 'redis') {
       redis = await startRedisServer();
-      const redisStore = new RedisStore({ url: redis.url, prefix: 'lb:' });
-      for (let i = 0; i < 100; i++) {
-        try {
-          await redisStore.ping();
-          break;
-        } catch {
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-      store = redisStore;
+      store = await openRedisStore(redis.url);
     } else {
       store = new MemoryStore({ prefix: 'lb:' });
     }

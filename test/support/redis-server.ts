@@ -1,3 +1,4 @@
+import { RedisStore } from '../../src/store/index.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 
@@ -101,4 +102,22 @@ async function answers(port: number): Promise<boolean> {
       resolve(false);
     });
   });
+}
+
+/** A RedisStore on a test server, once it answers (ioredis connects in the background). */
+export async function openRedisStore(url: string, options: { prefix?: string; commandTimeoutMs?: number } = {}): Promise<RedisStore> {
+  const store = new RedisStore({ url, prefix: options.prefix ?? 'lb:', commandTimeoutMs: options.commandTimeoutMs });
+  return waitUntilReady(store);
+}
+
+export async function waitUntilReady(store: RedisStore): Promise<RedisStore> {
+  for (let i = 0; i < 250; i++) {
+    try {
+      await store.ping();
+      return store;
+    } catch {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  throw new Error('the Redis store never became ready');
 }

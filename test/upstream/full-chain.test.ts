@@ -3,10 +3,9 @@ import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/store/index.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { CLIENTS, SECRETS } from '../support/broker-fixture.js';
-import { redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { UserAgent } from '../support/user-agent.js';
 
 /**
@@ -26,15 +25,7 @@ describe.skipIf(!available)('app → broker → oidc-provider → broker → app
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    const store = new RedisStore({ url: redis.url, prefix: 'lb:' });
-    for (let i = 0; i < 100; i++) {
-      try {
-        await store.ping();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    const store = await openRedisStore(redis.url);
     idpServer = createServer();
     await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
     idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;

@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/store/index.js';
-import { redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import type { RedisStore } from '../../src/store/index.js';
+import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { Browser, startHarness, type Harness } from './harness.js';
 
 /**
@@ -24,16 +24,7 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    store = new RedisStore({ url: redis.url, prefix: 'e2e:' });
-    // The client connects in the background; wait until it answers.
-    for (let i = 0; i < 100; i++) {
-      try {
-        await store.ping();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    store = await openRedisStore(redis.url, { prefix: 'e2e:' });
     idpServer = createServer();
     await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
     idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
