@@ -8,6 +8,9 @@ import { createLogger, type Logger } from './http/log.js';
 import { requestContext } from './http/request-context.js';
 import { securityHeaders } from './http/security-headers.js';
 import { accountArea } from './account/routes.js';
+import { LocalAccounts } from './identity/local-accounts.js';
+import { PasswordSourceUnavailable, type PasswordSource } from './identity/password-source.js';
+import { upstreamPasswordSource, UpstreamFailure } from './upstream/password-grant.js';
 import { createOAuth, failInteraction, finishInteraction, oauthRouter } from './oauth/index.js';
 import { loginPolicy } from './oauth/interaction.js';
 import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
@@ -32,6 +35,35 @@ export type BrokerApp = Koa & {
   /** Stops background work (key refresh); the caller closes the store. */
   stop(): void;
 };
+
+/** The password grant's sources: local accounts, then `oidc` entries with password_grant. */
+function passwordSources(config: Config, store: Store): PasswordSource[] {
+  const sources: PasswordSource[] = [];
+  const local = config.password_grant.local;
+  if (local) {
+    const accounts = new LocalAccounts(store, local, config.issuer);
+    // The dummy hash that evens out unknown-user timing is made now, not at the first request.
+    void accounts.warm().catch(() => undefined);
+    sources.push(accounts);
+  }
+  config.providers.forEach((entry, index) => {
+    if (!entry.password_grant) return;
+    const upstream = upstreamPasswordSource(entry, index, { brokerIssuer: config.issuer });
+    sources.push({
+      id: upstream.id,
+      kind: 'upstream',
+      async authenticate(login, password) {
+        try {
+          return await upstream.authenticate(login, password);
+        } catch (err) {
+          if (err instanceof UpstreamFailure) throw new PasswordSourceUnavailable(err.description);
+          throw err;
+        }
+      },
+    });
+  });
+  return sources;
+}
 
 /** Builds the broker's Koa app; it does not listen, so tests and main.ts both mount it. */
 export function createApp(config: Config, store: Store, options: AppOptions = {}): BrokerApp {
@@ -59,6 +91,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     configFile: options.configFile,
   });
   oauth.setLogin(upstream.login);
+  for (const source of passwordSources(config, store)) oauth.addPasswordSource(source);
   account = accountArea({
     config,
     store,

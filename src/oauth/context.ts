@@ -7,6 +7,8 @@ import type { ClientRegistry } from './clients.js';
 import type { TokenIssuer } from './issuer.js';
 import type { Jwt } from './jwt.js';
 import type { SigningKeys } from './keys.js';
+import type { Lockout } from './grants/password-lockout.js';
+import type { PasswordSource } from '../identity/password-source.js';
 import type { TokenRecords } from './token-records.js';
 
 /** What the authorization server's handlers share; built once in createOAuth(). */
@@ -21,6 +23,8 @@ export interface OAuthContext {
   users: Users;
   login: UpstreamLogin;
   log: Logger;
+  /** Password grant sources (local accounts, upstream ROPC) by id; empty when the grant is off. */
+  password: { sources: Map<string, PasswordSource>; lockout: Lockout };
   /** The issuer's path ('' or '/auth'), prefixed to every link the pages render. */
   base: string;
 }

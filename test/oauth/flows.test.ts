@@ -44,6 +44,8 @@ for (const kind of STORE_KINDS) {
       expect(meta.authorization_response_iss_parameter_supported).toBe(true);
       expect(meta.code_challenge_methods_supported).toEqual(['S256']);
       expect(meta.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
+      // Legacy grants are advertised only when enabled: no password source here.
+      expect(meta.grant_types_supported).toEqual(['authorization_code', 'refresh_token', 'client_credentials', 'implicit']);
       for (const endpoint of ['authorization', 'token', 'userinfo', 'introspection', 'revocation', 'end_session']) {
         expect(meta[`${endpoint}_endpoint` as keyof typeof meta]).toMatch(new RegExp(`^${broker().url}/`));
       }

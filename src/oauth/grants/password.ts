@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
-import { LocalAccounts, normalizeLogin } from '../../identity/local-accounts.js';
+import { normalizeLogin } from '../../identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from '../../identity/password-source.js';
 import { MAX_PASSWORD_LENGTH } from '../../identity/password-hash.js';
-import { upstreamPasswordSource, UpstreamFailure } from '../../upstream/password-grant.js';
 import { SUPPORTED_SCOPES, userClaims } from '../claims.js';
 import type { OAuthContext } from '../context.js';
 import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from '../errors.js';
@@ -11,7 +10,6 @@ import { scopeSet } from '../params.js';
 import { newGrantId } from '../token-records.js';
 import type { Grant } from './grant.js';
 import { userTokens } from './issue.js';
-import { Lockout } from './password-lockout.js';
 
 /**
  * The resource-owner password credentials grant (RFC 6749 §4.3): legacy, opt-in (RFC 9700 §2.4).
@@ -22,45 +20,6 @@ import { Lockout } from './password-lockout.js';
  */
 
 const FAILED = 'the username or password is incorrect';
-
-interface PasswordGrantParts {
-  sources: Map<string, PasswordSource>;
-  lockout: Lockout;
-}
-
-const built = new WeakMap<OAuthContext, PasswordGrantParts>();
-
-/** The password sources of this broker: local accounts, then `oidc` entries with password_grant. */
-export function passwordSources(oauth: OAuthContext): PasswordGrantParts {
-  let parts = built.get(oauth);
-  if (parts) return parts;
-  const sources = new Map<string, PasswordSource>();
-  const local = oauth.config.password_grant.local;
-  if (local) {
-    const accounts = new LocalAccounts(oauth.store, local, oauth.config.issuer);
-    void accounts.warm().catch(() => undefined);
-    sources.set(accounts.id, accounts);
-  }
-  oauth.config.providers.forEach((entry, index) => {
-    if (!entry.password_grant) return;
-    const upstream = upstreamPasswordSource(entry, index, { brokerIssuer: oauth.config.issuer });
-    sources.set(upstream.id, {
-      id: upstream.id,
-      kind: 'upstream',
-      async authenticate(login, password) {
-        try {
-          return await upstream.authenticate(login, password);
-        } catch (err) {
-          if (err instanceof UpstreamFailure) throw new PasswordSourceUnavailable(err.description);
-          throw err;
-        }
-      },
-    });
-  });
-  parts = { sources, lockout: new Lockout(oauth.store, oauth.config.password_grant.lockout) };
-  built.set(oauth, parts);
-  return parts;
-}
 
 /** The scope of a password grant: what was asked (or the client's OIDC scopes), all allowed to it. */
 function grantedScope(requested: string | undefined, clientScopes: Set<string>): string[] {
@@ -74,12 +33,12 @@ const tag = (text: string) => createHash('sha256').update(text).digest('base64ur
 
 export const passwordGrant: Grant = {
   grantType: 'password',
-  enabled: (oauth) => passwordSources(oauth).sources.size > 0,
+  enabled: (oauth) => oauth.password.sources.size > 0,
   async handle(ctx, client, params, oauth) {
     if (client.token_endpoint_auth_method === 'none' || !client.first_party) {
       throw unauthorizedClient('the password grant is only for confidential first-party clients (RFC 9700 §2.4)');
     }
-    const { sources, lockout } = passwordSources(oauth);
+    const { sources, lockout } = oauth.password;
     const login = params.require('username', { max: 254 });
     const password = params.require('password', { max: MAX_PASSWORD_LENGTH });
     const providerId = params.get('provider', { max: 63 });
