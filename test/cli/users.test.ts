@@ -3,10 +3,9 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore } from '../../src/store/index.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { ensureBuilt, MAIN, ROOT } from '../support/built.js';
-import { redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const SECRET = 'trusted-secret-0123456789abcdef';
 const CLIENT = { client_id: 'trusted', client_secret: SECRET, grant_types: ['password'], first_party: true };
@@ -47,15 +46,7 @@ describe.skipIf(!redisServerAvailable())('login-broker users (Redis store)', () 
     configFile = join(dir, 'broker.yaml');
     // JSON is YAML: the same file the CLI reads, the same store the broker uses.
     writeFileSync(configFile, JSON.stringify({ issuer: 'http://127.0.0.1:4999', ...raw }));
-    const store = new RedisStore({ url: redis.url, prefix: 'cli:' });
-    for (let i = 0; i < 100; i++) {
-      try {
-        await store.ping();
-        break;
-      } catch {
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
+    const store = await openRedisStore(redis.url, { prefix: 'cli:' });
     app = await startApp(raw, { store });
   });
   afterAll(async () => {
