@@ -37,7 +37,11 @@ export function printReport(report) {
   lines.push('');
   lines.push(`login-broker vs oidc-provider 8 — ${report.mode.name} run, ${report.date}`);
   lines.push(`machine: ${m.nproc} cores, ${m.cpu}, ${m.memory_gb ?? '?'} GB, Node ${m.node}; ${report.mode.reps} reps × ${report.mode.repMs} ms after ${report.mode.warmupMs} ms warm-up; connections: ${report.concurrency.request} (requests), ${report.concurrency.login} (logins)`);
-  lines.push(`signing ceiling (jose, ${report.ceilings.RS256.threads} threads): RS256 ${n(report.ceilings.RS256.opsPerSecond)}/s, ES256 ${n(report.ceilings.ES256.opsPerSecond)}/s`);
+  const c = (alg) => {
+    const x = report.ceilings[alg];
+    return `${alg} ${n(x.opsPerSecond)}/s (${n(1000 / x.opsPerCpuSecond, 3)} CPU-ms per signature; ${n(x.wallOpsPerSecond)}/s by the wall clock in this run)`;
+  };
+  lines.push(`signing ceiling (jose, one thread per core = ${report.ceilings.RS256.threads}, signatures per CPU-second × cores): ${c('RS256')}, ${c('ES256')}`);
   lines.push('');
   const head = ['scenario', 'broker /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'ref /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'broker/ref', '% ceiling b / r', 'sign/CPU b / r'];
   const table = [head];
@@ -95,9 +99,9 @@ export function printReport(report) {
   lines.push('', 'targets:');
   for (const t of evaluateTargets(report)) lines.push(`  ${t.ok ? 'met  ' : 'SHORT'}  ${t.target}: ${t.measured}`);
   if (report.profile) {
-    lines.push('', `broker CPU profile (${report.profile.file}), top self time:`);
+    lines.push('', `broker CPU profile (${report.profile.file}; main thread, ${n(report.profile.busyMs)} ms busy after start-up), top self time:`);
     for (const f of report.profile.top.slice(0, 15)) lines.push(`  ${n(f.percent, 1).padStart(5)}%  ${f.name}  ${f.where}`);
-    lines.push('  by package/area:');
+    lines.push('  charged to the nearest package or broker area up the stack:');
     for (const g of report.profile.groups.slice(0, 10)) lines.push(`  ${n(g.percent, 1).padStart(5)}%  ${g.name}`);
     lines.push('  broker functions, inclusive (synchronous part):');
     for (const f of report.profile.brokerInclusive.slice(0, 12)) lines.push(`  ${n(f.percent, 1).padStart(5)}%  ${f.label}`);
