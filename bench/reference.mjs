@@ -22,6 +22,7 @@ const redis = new Redis(redisUrl, { keyPrefix: 'op:', enableOfflineQueue: true, 
 redis.on('error', (err) => process.stderr.write(`reference redis: ${err.message}\n`));
 
 // The models whose rows belong to a grant (revoked together), as oidc-provider defines them.
+const GRANT_INDEX_TTL_S = 1_209_600;
 const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
 
 /**
@@ -48,7 +49,8 @@ class RedisAdapter {
     if (GRANTABLE.has(this.model) && payload.grantId) {
       const grantKey = `grant:${payload.grantId}`;
       multi.sadd(grantKey, key);
-      if (expiresIn) multi.expire(grantKey, expiresIn, 'GT');
+      // The index lives as long as the longest-lived row of a grant can (the refresh token).
+      multi.expire(grantKey, GRANT_INDEX_TTL_S);
     }
     if (payload.uid && this.model === 'Session') multi.set(`uid:${payload.uid}`, id, 'EX', expiresIn);
     if (payload.userCode) multi.set(`userCode:${payload.userCode}`, id, 'EX', expiresIn);
