@@ -6,6 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { agent, basic, form, Jar, request } from './lib/http.mjs';
 import { APP, MACHINE } from './lib/clients.mjs';
 import { Histogram } from './lib/stats.mjs';
+import { Redis } from 'ioredis';
 
 const MAX_ITERATIONS = 10_000_000;
 const agents = new Map();
@@ -61,10 +62,16 @@ function scenario(spec) {
     request('POST', url, { agent: agentFor(url, size), jar, body, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: authz } });
   const get = (url, jar) => request('GET', url, { agent: agentFor(url, size), jar });
 
+  // With spec.redisUrl (one virtual user only), each hop also counts its Redis round trips: the
+  // read events the server's Redis saw during the hop, less the one of our own INFO.
+  const probe = spec.redisUrl ? new Redis(spec.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+  const reads = async () => Number(/total_reads_processed:(\d+)/.exec(await probe.info('stats'))[1]);
   const timed = async (timer, hop, fn) => {
+    const r0 = probe ? await reads() : 0;
     const t0 = performance.now();
     const out = await fn();
     timer(hop, performance.now() - t0);
+    if (probe) timer.roundTrips?.(hop, (await reads()) - r0 - 1);
     return out;
   };
 
@@ -128,6 +135,10 @@ function scenario(spec) {
   // A small pool of users per virtual user: after the warm-up most logins are returning users.
   const userFor = (vu, i) => `bench-${vu.id}-${typeof i === 'number' ? i % 4 : i}`;
 
+  const close = () => probe?.disconnect();
+  return { ...pick(), close };
+
+  function pick() {
   switch (name) {
     case 'client_credentials':
       return {
@@ -195,11 +206,13 @@ function scenario(spec) {
     default:
       throw new Error(`unknown scenario ${name}`);
   }
+  }
 }
 
 const prepared = new Map();
 
 async function setup(spec) {
+  if (spec.redisUrl && spec.concurrency !== 1) throw new Error('per-hop round trips need a single virtual user');
   const built = scenario(spec);
   const vus = [];
   for (let i = 0; i < spec.concurrency; i++) vus.push({ id: `${process.pid}.${++vuCounter}` });
@@ -225,6 +238,8 @@ async function run({ key, durationMs, count }) {
     if (!h) hops.set(hop, (h = new Histogram()));
     h.record(ms);
   };
+  const hopTrips = new Map();
+  timer.roundTrips = (hop, n) => hopTrips.set(hop, (hopTrips.get(hop) ?? 0) + n);
   const t0 = performance.now();
   const deadline = durationMs ? t0 + durationMs : Infinity;
   const limit = Math.min(count ?? MAX_ITERATIONS, MAX_ITERATIONS);
@@ -258,6 +273,7 @@ async function run({ key, durationMs, count }) {
     signaturesPerFlow: completed ? sigs / completed : 0,
     latency: total.toJSON(),
     hops: Object.fromEntries([...hops].map(([k, h]) => [k, h.toJSON()])),
+    roundTripsPerHop: completed && hopTrips.size ? Object.fromEntries([...hopTrips].map(([k, n]) => [k, n / completed])) : undefined,
   };
 }
 
@@ -269,6 +285,7 @@ process.on('message', async (msg) => {
     } else if (msg.cmd === 'run') {
       process.send({ id: msg.id, ok: true, result: await run(msg) });
     } else if (msg.cmd === 'drop') {
+      prepared.get(msg.key)?.built.close?.();
       prepared.delete(msg.key);
       process.send({ id: msg.id, ok: true });
     } else if (msg.cmd === 'exit') {

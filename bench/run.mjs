@@ -299,17 +299,24 @@ async function main() {
         // Round trips: one login at a time, so every Redis read event is one request's round trip.
         for (const [side, target] of Object.entries(targets)) {
           const key = `${row.id}/${side}/seq`;
-          await driver.call('setup', { spec: { key, name: row.scenario, alg: row.alg, concurrency: 1, target: { kind: target.kind, url: target.url } } }, 60_000);
-          await driver.call('run', { key, count: 4 });
           const redis = redisOf(target);
+          const redisUrl = target.kind === 'broker' ? brokerRedis.url : refRedis.url;
+          await driver.call('setup', { spec: { key, name: row.scenario, alg: row.alg, concurrency: 1, redisUrl, target: { kind: target.kind, url: target.url } } }, 60_000);
+          await driver.call('run', { key, count: 4 });
           const before = await redisInfo(redis.client);
           const r = await driver.call('run', { key, count: MODE.seqLogins });
           const after = await redisInfo(redis.client);
-          // The after-INFO is itself one read event.
-          const reads = after.stats.total_reads_processed - before.stats.total_reads_processed - 1;
           const commands = diffCalls(commandCalls(before), commandCalls(after));
           delete commands.info;
-          out[side].roundTripsPerFlow = r.completed ? reads / r.completed : NaN;
+          // The driver counted each hop's read events (one login at a time, its own INFO left out).
+          out[side].roundTripsPerHop = r.roundTripsPerHop;
+          out[side].roundTripsPerFlow = r.completed ? Object.values(r.roundTripsPerHop ?? {}).reduce((a, b) => a + b, 0) : NaN;
+          // Cross-check from this side: every read event in the pass, less the driver's two INFOs per
+          // hop and our own after-INFO.
+          const hopsPerFlow = Object.keys(r.hops).length;
+          out[side].roundTripsCrossCheck = r.completed
+            ? (after.stats.total_reads_processed - before.stats.total_reads_processed - 1 - 2 * hopsPerFlow * (r.completed + r.errors)) / r.completed
+            : NaN;
           out[side].commandsPerFlow = r.completed ? Object.values(commands).reduce((a, b) => a + b, 0) / r.completed : NaN;
           out[side].sequential = { completed: r.completed, errors: r.errors, hops: r.hops, commands };
           await driver.call('drop', { key });

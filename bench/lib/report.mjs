@@ -75,7 +75,9 @@ export function printReport(report) {
       const s = r[side];
       const hops = Object.entries(s.hops).map(([hop, h]) => `${hop} ${n(h.p50, 1)}/${n(h.p99, 1)}`).join(', ');
       const extra = [
-        Number.isFinite(s.roundTripsPerFlow) ? `${n(s.roundTripsPerFlow, 1)} round trips (${n(s.commandsPerFlow, 1)} commands)` : '',
+        Number.isFinite(s.roundTripsPerFlow)
+          ? `${n(s.roundTripsPerFlow, 1)} round trips (${Object.entries(s.roundTripsPerHop ?? {}).map(([hop, v]) => `${hop} ${n(v, 1)}`).join(', ')}; ${n(s.commandsPerFlow, 1)} commands)`
+          : '',
         Number.isFinite(s.redisBytesPerFlow) ? `${n(s.redisBytesPerFlow)} B Redis/login` : '',
         s.stubCpuMsPerFlow !== undefined ? `stub CPU ${n(s.stubCpuMsPerFlow, 2)} ms` : '',
         `redis CPU ${n(s.redisCpuMsPerFlow, 2)} ms`,
