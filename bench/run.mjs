@@ -348,6 +348,12 @@ async function main() {
     printReport(report);
     log(`wrote bench/results/latest.json (${report.durationS} s)`);
     finished = true;
+    // Numbers from flows that failed are not numbers: a broken scenario fails the run.
+    const broken = results.flatMap((r) => ['broker', 'reference'].filter((s) => r[s].completed === 0 || r[s].errors > 0.01 * r[s].completed).map((s) => `${r.id} ${s}`));
+    if (broken.length) {
+      log(`failed flows in: ${broken.join(', ')}`);
+      process.exitCode = 1;
+    }
   } catch (err) {
     for (const p of [stub, ...brokers]) if (p.child.exitCode !== null) log(`${p.name} exited early:\n${p.output()}`);
     throw err;
@@ -357,7 +363,7 @@ async function main() {
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   async (err) => {
     log(`failed: ${err.stack ?? err}`);
     await cleanup();
