@@ -10,20 +10,30 @@ import type { Context, Middleware } from 'koa';
 export function browserId(options: { https: boolean; path: string }): Middleware {
   const name = options.https ? '__Host-lb_bid' : 'lb_bid';
   return async (ctx, next) => {
-    let id = ctx.cookies.get(name);
-    if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) {
-      id = randomBytes(32).toString('base64url');
-      ctx.cookies.set(name, id, {
-        httpOnly: true,
-        secure: options.https,
-        sameSite: 'lax',
-        path: options.https ? '/' : options.path || '/',
-        overwrite: true,
-        signed: false,
-      });
-    }
-    // Only the hash is ever stored or compared; the id itself stays in the cookie.
-    ctx.state.browserBinding = createHash('sha256').update(id).digest('base64url');
+    let binding: string | undefined;
+    // Lazy: API requests (token, introspection) never touch it, so they pay nothing for it.
+    Object.defineProperty(ctx.state, 'browserBinding', {
+      configurable: true,
+      enumerable: true,
+      get() {
+        if (binding !== undefined) return binding;
+        let id = ctx.cookies.get(name);
+        if (!id || !/^[A-Za-z0-9_-]{43}$/.test(id)) {
+          id = randomBytes(32).toString('base64url');
+          ctx.cookies.set(name, id, {
+            httpOnly: true,
+            secure: options.https,
+            sameSite: 'lax',
+            path: options.https ? '/' : options.path || '/',
+            overwrite: true,
+            signed: false,
+          });
+        }
+        // Only the hash is ever stored or compared; the id itself stays in the cookie.
+        binding = createHash('sha256').update(id).digest('base64url');
+        return binding;
+      },
+    });
     await next();
   };
 }

@@ -52,6 +52,8 @@ for (const kind of STORE_KINDS) {
       const first = await redeem(code, verifier);
       expect(first.status).toBe(200);
       expect(first.headers.get('cache-control')).toBe('no-store');
+      // API answers set no cookie: the browser binding and the session are only for pages.
+      expect(first.headers.get('set-cookie')).toBeNull();
       const tokens = (await first.json()) as { access_token: string; refresh_token: string };
       await expectError(await redeem(code, verifier), 400, 'invalid_grant');
       const userinfo = await fetch(`${broker().url}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
