@@ -2,21 +2,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Store, StoreOp } from '../store/index.js';
 import { auditOp, type AuditEntry } from './audit.js';
 
-/** What a login at any provider yields (structurally, upstream's UpstreamIdentity). */
-export interface ExternalIdentity {
-  provider: string;
-  issuer: string;
-  subject: string;
-  email?: string;
-  email_verified: boolean;
-  name?: string;
-  given_name?: string;
-  family_name?: string;
-  preferred_username?: string;
-  picture?: string;
-  locale?: string;
-}
-
 export interface Profile {
   name?: string;
   given_name?: string;
@@ -27,6 +12,14 @@ export interface Profile {
   /** The primary email: the first verified one, else the first one. */
   email?: string;
   email_verified?: boolean;
+}
+
+/** What a login at any provider yields (structurally, upstream's UpstreamIdentity). */
+export interface ExternalIdentity extends Omit<Profile, 'email_verified'> {
+  provider: string;
+  issuer: string;
+  subject: string;
+  email_verified: boolean;
 }
 
 export interface EmailAddress {

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { loginWithDev } from '../support/dev-login.js';
 import { SECRETS, STORE_KINDS, useBroker } from '../support/broker-fixture.js';
 import { location, UserAgent } from '../support/user-agent.js';
+import { pkceAuthorization } from '../support/app-client.js';
 
 const REDIRECT = 'http://127.0.0.1:5000/cb';
 
@@ -20,17 +21,7 @@ for (const kind of STORE_KINDS) {
 
     /** A complete code + PKCE login as the app; returns the tokens and what the app saw. */
     async function codeLogin(config: oidc.Configuration, ua = new UserAgent(), scope = 'openid profile email offline_access', user = 'alice') {
-      const verifier = oidc.randomPKCECodeVerifier();
-      const state = oidc.randomState();
-      const nonce = oidc.randomNonce();
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT,
-        scope,
-        state,
-        nonce,
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-      });
+      const { url, verifier, state, nonce } = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope });
       const callback = await loginWithDev(ua, url, { username: user, name: 'Alice Liddell', email: `${user}@example.org`, email_verified: true });
       expect(callback.origin + callback.pathname).toBe(REDIRECT);
       const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });

@@ -6,6 +6,7 @@ import { startApp, type RunningApp } from '../support/app.js';
 import { CLIENTS, SECRETS } from '../support/broker-fixture.js';
 import { formAction, formValue, location, UserAgent } from '../support/user-agent.js';
 import { nowS, signingKey, type SigningKey } from './harness.js';
+import { pkceAuthorization } from '../support/app-client.js';
 
 /**
  * The issue's "done when": with Facebook, Google and GitHub configured (fake credentials), the
@@ -41,19 +42,8 @@ afterAll(async () => {
 });
 
 async function authorize(extra: Record<string, string> = {}) {
-  const verifier = oidc.randomPKCECodeVerifier();
-  const state = oidc.randomState();
-  const nonce = oidc.randomNonce();
-  const url = oidc.buildAuthorizationUrl(app, {
-    redirect_uri: REDIRECT,
-    scope: 'openid profile email',
-    state,
-    nonce,
-    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-    code_challenge_method: 'S256',
-    ...extra,
-  });
-  return { url, checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true } };
+  const { url, checks } = await pkceAuthorization(app, { redirect_uri: REDIRECT, scope: 'openid profile email', ...extra });
+  return { url, checks };
 }
 
 /** Through the chooser: picks a provider; returns the provider URL the browser is sent to. */

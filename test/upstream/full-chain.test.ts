@@ -7,6 +7,7 @@ import { startApp, type RunningApp } from '../support/app.js';
 import { CLIENTS, SECRETS } from '../support/broker-fixture.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { UserAgent } from '../support/user-agent.js';
+import { pkceAuthorization } from '../support/app-client.js';
 
 /**
  * The whole chain on Redis: an app (openid-client) → the broker's /authorize?provider=corp →
@@ -85,18 +86,7 @@ describe.skipIf(!available)('app → broker → oidc-provider → broker → app
 
   it('signs the app in with the upstream identity', async () => {
     const config = await oidc.discovery(new URL(broker.url), 'web', SECRETS.web, oidc.ClientSecretBasic(SECRETS.web), { execute: [oidc.allowInsecureRequests] });
-    const verifier = oidc.randomPKCECodeVerifier();
-    const state = oidc.randomState();
-    const nonce = oidc.randomNonce();
-    const authorize = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT,
-      scope: 'openid profile email',
-      state,
-      nonce,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      provider: 'corp',
-    });
+    const { url: authorize, verifier, state, nonce } = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid profile email', provider: 'corp' });
     const { callback, hops } = await walk(authorize, 'carol');
     // provider=corp went straight to the upstream, and the upstream answered our callback.
     expect(hops.some((u) => u.origin === idpIssuer)).toBe(true);
