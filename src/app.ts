@@ -11,8 +11,7 @@ import { accountArea } from './account/routes.js';
 import { LocalAccounts } from './identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from './identity/password-source.js';
 import { upstreamPasswordSource, UpstreamFailure } from './upstream/password-grant.js';
-import { createOAuth, failInteraction, finishInteraction, oauthRouter } from './oauth/index.js';
-import { loginPolicy } from './oauth/interaction.js';
+import { createOAuth, oauthRouter, signInHandler } from './oauth/index.js';
 import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
 import type { Store } from './store/index.js';
 import { createUpstream } from './upstream/index.js';
@@ -77,28 +76,24 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   // Unknown errors are logged by errorHandler under the request id; Koa must not print them again.
   app.silent = true;
 
-  const oauth = createOAuth(config, store, log);
-  // Upstream logins finish where they started: an app's sign-in (oauth/) or the account pages.
-  let account: ReturnType<typeof accountArea> | undefined;
-  const signIn = { finish: finishInteraction(oauth), fail: failInteraction(oauth) };
+  // Built in dependency order: upstream/ first (the areas start logins through it), then the
+  // areas, then upstream's callback routes with one handler per kind of login.
   const upstream = createUpstream({
     config,
     store,
     log: log.child({ component: 'upstream' }),
-    finish: (ctx, result) => (result.context.interaction ? signIn.finish(ctx, result) : account!.finish(ctx, result)),
-    fail: (ctx, result) => (result.context.interaction ? signIn.fail(ctx, result) : account!.fail(ctx, result)),
     fetch: options.upstreamFetch,
     configFile: options.configFile,
   });
-  oauth.setLogin(upstream.login);
-  for (const source of passwordSources(config, store)) oauth.addPasswordSource(source);
-  account = accountArea({
-    config,
-    store,
-    users: oauth.users,
+  const oauth = createOAuth(config, store, log, {
     login: upstream.login,
-    policy: (id) => loginPolicy(oauth, id),
-    base,
+    passwordSources: passwordSources(config, store),
+  });
+  const account = accountArea({ config, store, users: oauth.users, login: upstream.login, policy: oauth.loginPolicy, base });
+  const callbacks = upstream.router({
+    authorize: signInHandler(oauth),
+    link: account.linkHandler,
+    account: account.signInHandler,
   });
 
   // Keys and cookie secrets live in the store; a store that is down at start is retried per request.
@@ -132,7 +127,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
 
   const areas = new Router({ prefix: base || undefined });
   const demo = config.demo ? [demoRouter({ issuer: config.issuer, clientId: config.demo.client_id, base })] : [];
-  for (const router of [oauthRouter(oauth), upstream.router, account.router, ...demo]) {
+  for (const router of [oauthRouter(oauth), callbacks, account.router, ...demo]) {
     areas.use(router.routes(), router.allowedMethods());
   }
   app.use(areas.routes());

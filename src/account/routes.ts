@@ -9,7 +9,7 @@ import { LinkConflict, type LoginPolicy, type Users } from '../identity/users.js
 import { currentSession, startSession } from '../session/sessions.js';
 import type { Store } from '../store/index.js';
 import { renderAccount, renderAccountSignIn } from '../ui/account.js';
-import type { FailLogin, FinishLogin, UpstreamLogin } from '../upstream/types.js';
+import type { LoginHandler, LoginContext, UpstreamLogin } from '../upstream/types.js';
 
 export interface AccountDeps {
   config: Config;
@@ -27,7 +27,18 @@ const pageError = (status: number, error: string, description: string) => new OA
  * there, in a transaction bound to this session and browser), unlinking (needs a recent login,
  * never the last method), recent audit entries. Every POST carries a CSRF token.
  */
-export function accountArea(deps: AccountDeps): { router: Router; finish: FinishLogin; fail: FailLogin } {
+type LinkContext = Extract<LoginContext, { kind: 'link' }>;
+type AccountContext = Extract<LoginContext, { kind: 'account' }>;
+
+export interface AccountArea {
+  router: Router;
+  /** Finishes a login started to link another provider into the signed-in user. */
+  linkHandler: LoginHandler<LinkContext>;
+  /** Finishes a login started to sign in to the account pages. */
+  signInHandler: LoginHandler<AccountContext>;
+}
+
+export function accountArea(deps: AccountDeps): AccountArea {
   const router = new Router();
   const form = formBody({ required: true });
   const origin = new URL(deps.config.issuer).origin;
@@ -72,7 +83,7 @@ export function accountArea(deps: AccountDeps): { router: Router; finish: Finish
     const provider = (ctx.state.form as URLSearchParams).get('provider') ?? '';
     if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
     ctx.status = 303;
-    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { account: 'login' } }));
+    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { kind: 'account' } }));
   });
 
   router.post('/account/link/:provider', page, form, async (ctx) => {
@@ -83,7 +94,7 @@ export function accountArea(deps: AccountDeps): { router: Router; finish: Finish
     if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
     // The transaction carries the user and session it was started for: it links only into them.
     ctx.status = 303;
-    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { link: session.uid, sid: session.sid } }));
+    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { kind: 'link', userId: session.uid, sid: session.sid } }));
   });
 
   router.post('/account/unlink', page, form, async (ctx) => {
@@ -109,39 +120,51 @@ export function accountArea(deps: AccountDeps): { router: Router; finish: Finish
     ctx.redirect(`${deps.base}/account?notice=unlinked`);
   });
 
-  const finish: FinishLogin = async (ctx, { context, identity, provider }) => {
+  // A failed link or account sign-in has no app to go back to: an error page.
+  const failPage = async (ctx: Context, { error, description }: { error: string; description: string }) => {
     ctx.state.page = true;
-    if (context.link) {
+    throw pageError(400, error, description);
+  };
+
+  const linkHandler: LoginHandler<LinkContext> = {
+    async finish(ctx, { context, identity, provider }) {
+      ctx.state.page = true;
       const session = currentSession(ctx, deps.config.session);
-      if (!session || session.uid !== context.link || session.sid !== context.sid) {
+      if (!session || session.uid !== context.userId || session.sid !== context.sid) {
         throw pageError(400, 'invalid_request', 'you signed out or changed account while linking; nothing was linked');
       }
       try {
         await deps.users.link(session.uid, identity, ctx.ip);
       } catch (err) {
-        if (err instanceof LinkConflict) throw pageError(409, err.error, `This ${label(provider)} account is already linked to another user here. Nothing was changed.`);
+        if (err instanceof LinkConflict) {
+          const text = `This ${label(provider)} account is already linked to another user here. Nothing was changed.`;
+          throw pageError(409, err.error, text);
+        }
         throw err;
       }
       ctx.state.log?.info({ audit: 'link', user: session.uid, provider, ip: ctx.ip }, 'linked an identity');
       // A new cookie id after a change of what the session can do (no fixation).
-      await startSession(ctx, { uid: session.uid, sid: session.sid, auth_time: Math.floor(Date.now() / 1000), provider });
+      const authTime = Math.floor(Date.now() / 1000);
+      await startSession(ctx, { uid: session.uid, sid: session.sid, auth_time: authTime, provider });
       ctx.status = 303;
       ctx.redirect(`${deps.base}/account?notice=linked`);
-      return;
-    }
-    const { user, ops } = await deps.users.resolve(identity, deps.policy(provider), ctx.ip);
-    await deps.store.batch(ops);
-    await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
-    ctx.status = 303;
-    ctx.redirect(`${deps.base}/account`);
+    },
+    fail: failPage,
   };
 
-  const fail: FailLogin = async (ctx, { error, description }) => {
-    ctx.state.page = true;
-    throw pageError(400, error, description);
+  const signInHandler: LoginHandler<AccountContext> = {
+    async finish(ctx, { identity, provider }) {
+      ctx.state.page = true;
+      const { user, ops } = await deps.users.resolve(identity, deps.policy(provider), ctx.ip);
+      await deps.store.batch(ops);
+      await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
+      ctx.status = 303;
+      ctx.redirect(`${deps.base}/account`);
+    },
+    fail: failPage,
   };
 
-  return { router, finish, fail };
+  return { router, linkHandler, signInHandler };
 }
 
 const NOTICES: Record<string, string> = {

@@ -3,7 +3,9 @@ import { currentSession } from '../session/sessions.js';
 import { authorizationRedirect } from './authorization-response.js';
 import { AuthorizationError, validateAuthorizationRequest } from './authorize-request.js';
 import type { OAuthContext } from './context.js';
-import { authorizeSignedIn, beginInteraction, needsLogin } from './interaction.js';
+import { beginInteraction } from './interaction/begin.js';
+import { needsLogin } from './interaction/needs-login.js';
+import { authorizeSignedIn } from './interaction/signed-in.js';
 
 async function hintedSubject(oauth: OAuthContext, hint: string): Promise<string | undefined> {
   try {

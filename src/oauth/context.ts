@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { Users } from '../identity/users.js';
+import type { LoginPolicy, Users } from '../identity/users.js';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
 import type { UpstreamLogin } from '../upstream/types.js';
@@ -22,6 +22,8 @@ export interface OAuthContext {
   records: TokenRecords;
   users: Users;
   login: UpstreamLogin;
+  /** Each provider's login policy (`sync`, `link_by_email`). */
+  loginPolicy(providerId: string): LoginPolicy;
   log: Logger;
   /** Password grant sources (local accounts, upstream ROPC) by id; empty when the grant is off. */
   password: { sources: Map<string, PasswordSource>; lockout: Lockout };

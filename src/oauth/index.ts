@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
+import { loginPolicies } from '../identity/login-policy.js';
 import { Users } from '../identity/users.js';
 import type { Store } from '../store/index.js';
 import type { UpstreamLogin } from '../upstream/types.js';
@@ -14,21 +15,23 @@ import type { PasswordSource } from '../identity/password-source.js';
 
 export type { OAuthContext } from './context.js';
 export { oauthRouter } from './router.js';
-export { failInteraction, finishInteraction } from './interaction.js';
+export { signInHandler } from './interaction/sign-in-handler.js';
 
 /**
- * Builds the authorization server's shared parts from config. `login` is filled in by the app
- * once upstream/ exists (they need each other: upstream finishes into oauth's interactions).
+ * Builds the authorization server's shared parts from config. Upstream logins are started
+ * through `login`, which upstream/ built first; password grant sources come ready-made.
  */
 export function createOAuth(
   config: Config,
   store: Store,
   log: Logger,
-): OAuthContext & { setLogin(login: UpstreamLogin): void; addPasswordSource(source: PasswordSource): void } {
+  parts: { login: UpstreamLogin; passwordSources: readonly PasswordSource[] },
+): OAuthContext {
   const t = config.tokens;
-  const keys = new SigningKeys(store, config.keys, Math.max(t.access_token_ttl_s, t.id_token_ttl_s) + 300, log.child({ component: 'keys' }));
+  const keyLifetime = Math.max(t.access_token_ttl_s, t.id_token_ttl_s) + 300;
+  const keys = new SigningKeys(store, config.keys, keyLifetime, log.child({ component: 'keys' }));
   const jwt = new Jwt(keys, config.issuer);
-  const oauth = {
+  return {
     config,
     store,
     clients: new ClientRegistry(config.clients),
@@ -42,16 +45,13 @@ export function createOAuth(
       refreshAbsolute: t.refresh_token_absolute_ttl_s,
     }),
     users: new Users(store),
-    login: undefined as unknown as UpstreamLogin,
-    password: { sources: new Map<string, PasswordSource>(), lockout: new Lockout(store, config.password_grant.lockout) },
+    login: parts.login,
+    loginPolicy: loginPolicies(config.providers),
+    password: {
+      sources: new Map(parts.passwordSources.map((source) => [source.id, source])),
+      lockout: new Lockout(store, config.password_grant.lockout),
+    },
     log,
     base: new URL(config.issuer).pathname.replace(/\/$/, ''),
-    setLogin(login: UpstreamLogin) {
-      oauth.login = login;
-    },
-    addPasswordSource(source: PasswordSource) {
-      oauth.password.sources.set(source.id, source);
-    },
   };
-  return oauth;
 }

@@ -1,4 +1,4 @@
-import type { FailLogin } from './types.js';
+import type { LoginFailureCode } from './types.js';
 
 /** A 400 (or other) error page, rendered by the http layer through duck typing. */
 export class UpstreamPageError extends Error {
@@ -12,12 +12,10 @@ export class UpstreamPageError extends Error {
   }
 }
 
-export type FailCode = Parameters<FailLogin>[1]['error'];
-
 /** A login that had a valid transaction but failed upstream: ends in fail(). */
 export class UpstreamFailure extends Error {
   constructor(
-    readonly code: FailCode,
+    readonly code: LoginFailureCode,
     readonly description: string,
     readonly detail?: Record<string, unknown>,
   ) {

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Store, StoreOp } from '../store/index.js';
-import type { LoginContext } from './types.js';
+import { isLoginContext, type LoginContext } from './types.js';
 
 /** Login transactions live 10 minutes (security.md C-CSRF-04). */
 export const TRANSACTION_TTL_S = 600;
@@ -11,7 +11,7 @@ export interface Transaction {
   p: string;
   /** sha256 of the browser id (login CSRF defence) */
   b: string;
-  /** the opaque context handed back to finish/fail */
+  /** why the login was started: picks the handler that finishes it */
   c: LoginContext;
   /** OIDC nonce */
   n?: string;
@@ -31,7 +31,7 @@ export async function saveTransaction(store: Store, state: string, txn: Transact
 function isTransaction(value: unknown): value is Transaction {
   if (typeof value !== 'object' || value === null) return false;
   const t = value as Record<string, unknown>;
-  return typeof t.p === 'string' && typeof t.b === 'string' && typeof t.c === 'object' && t.c !== null;
+  return typeof t.p === 'string' && typeof t.b === 'string' && isLoginContext(t.c);
 }
 
 /** One round trip: atomic get-and-delete, so a replayed callback finds nothing (C-CSRF-03). */

@@ -35,10 +35,18 @@ export interface ProviderButton {
 }
 
 /**
- * The context a login started with, carried opaquely through the upstream round trip and handed
- * back when it finishes: `{ interaction }` for an app's sign-in, `{ link }` for account linking.
+ * Why a login was started, carried through the upstream round trip and handed back when it
+ * finishes. Each kind has exactly one handler, registered when the app is built.
  */
-export type LoginContext = Record<string, string>;
+export type LoginContext =
+  /** An app's sign-in: the pending authorization request (oauth/). */
+  | { kind: 'authorize'; interaction: string }
+  /** Linking another provider into the signed-in user and session it was started for (account/). */
+  | { kind: 'link'; userId: string; sid: string }
+  /** Signing in to the account pages (account/). */
+  | { kind: 'account' };
+
+export type LoginKind = LoginContext['kind'];
 
 export interface BeginLogin {
   providerId: string;
@@ -56,22 +64,40 @@ export interface UpstreamLogin {
   begin(ctx: Context, input: BeginLogin): Promise<string>;
 }
 
-/** Called by the callback once the identity is verified; it answers the browser. */
-export type FinishLogin = (ctx: Context, result: { context: LoginContext; identity: UpstreamIdentity; provider: string }) => Promise<void>;
+export type LoginFailureCode = 'access_denied' | 'temporarily_unavailable' | 'server_error' | 'login_required';
 
 /**
- * Called when a login that had a valid transaction fails upstream (the user cancelled, the
- * provider erred or timed out, the answer did not verify). The owner of the context decides:
- * an OAuth error redirect to the app when that is safe, or an error page. Failures without a
- * valid transaction (missing, foreign, replayed or expired state) never get here: upstream/
- * answers those itself with a 400 error page.
+ * The owner of one kind of login. `finish` gets the verified identity and answers the browser.
+ * `fail` gets a login that had a valid transaction but failed upstream (the user cancelled, the
+ * provider erred or timed out, the answer did not verify): an OAuth error redirect to the app
+ * when that is safe, or an error page. Failures without a valid transaction (missing, foreign,
+ * replayed or expired state) never reach a handler: upstream/ answers those with a 400 page.
  */
-export type FailLogin = (
-  ctx: Context,
-  result: {
-    context: LoginContext;
-    provider: string;
-    error: 'access_denied' | 'temporarily_unavailable' | 'server_error' | 'login_required';
-    description: string;
-  },
-) => Promise<void>;
+export interface LoginHandler<C extends LoginContext = LoginContext> {
+  finish(ctx: Context, result: { context: C; identity: UpstreamIdentity; provider: string }): Promise<void>;
+  fail(ctx: Context, result: { context: C; provider: string; error: LoginFailureCode; description: string }): Promise<void>;
+}
+
+/** One handler per kind of login. */
+export type LoginHandlers = { [K in LoginKind]: LoginHandler<Extract<LoginContext, { kind: K }>> };
+
+/** The handler for a context, typed by its kind. */
+export function handlerFor<C extends LoginContext>(handlers: LoginHandlers, context: C): LoginHandler<C> {
+  return handlers[context.kind] as unknown as LoginHandler<C>;
+}
+
+/** Validates a context read back from the store (it may predate this version of the broker). */
+export function isLoginContext(value: unknown): value is LoginContext {
+  if (typeof value !== 'object' || value === null) return false;
+  const c = value as Record<string, unknown>;
+  switch (c.kind) {
+    case 'authorize':
+      return typeof c.interaction === 'string';
+    case 'link':
+      return typeof c.userId === 'string' && typeof c.sid === 'string';
+    case 'account':
+      return true;
+    default:
+      return false;
+  }
+}

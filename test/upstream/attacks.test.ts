@@ -350,7 +350,7 @@ describe('upstream failures end in fail(), bounded in time', () => {
     const { state } = await start(browser);
     await browser.fetch(`${h.issuer}/callback/corp?error=access_denied&state=${state}`);
     await expectFailed('access_denied');
-    expect(h.fail.mock.calls[0]![1].context).toEqual({ interaction: 'i-1' });
+    expect(h.fail.mock.calls[0]![1].context).toEqual({ kind: 'authorize', interaction: 'i-1' });
   });
 });
 
@@ -362,7 +362,7 @@ describe('the transaction', () => {
     const url = await h.begin(browser, 'corp'); // discovery is cached after this
     const before = h.store.roundTrips;
     const ctx = { state: { browserBinding: 'b' } } as unknown as Parameters<typeof h.upstream.login.begin>[0];
-    await h.upstream.login.begin(ctx, { providerId: 'corp', context: { interaction: 'x' }, ops: [{ op: 'put', key: 'side', value: 'v', ttl: 60 }] });
+    await h.upstream.login.begin(ctx, { providerId: 'corp', context: { kind: 'authorize', interaction: 'x' }, ops: [{ op: 'put', key: 'side', value: 'v', ttl: 60 }] });
     expect(h.store.roundTrips - before).toBe(1);
     expect(await h.store.get('side')).toBe('v');
 
@@ -396,7 +396,7 @@ describe('the transaction', () => {
 
   it('begin with an unknown provider is a 400 page', async () => {
     const ctx = { state: { browserBinding: 'b' } } as unknown as Parameters<typeof h.upstream.login.begin>[0];
-    await expect(h.upstream.login.begin(ctx, { providerId: 'nope', context: {} })).rejects.toMatchObject({ status: 400, error: 'invalid_request' });
+    await expect(h.upstream.login.begin(ctx, { providerId: 'nope', context: { kind: 'account' } })).rejects.toMatchObject({ status: 400, error: 'invalid_request' });
   });
 
   it('an unknown provider in the callback path is a 404 page', async () => {

@@ -60,7 +60,7 @@ describe('the dev provider', () => {
     expect(h.fail).not.toHaveBeenCalled();
     const { identity, context, provider } = h.finish.mock.calls[0]![1];
     expect(provider).toBe('dev');
-    expect(context).toEqual({ interaction: 'i-1' });
+    expect(context).toEqual({ kind: 'authorize', interaction: 'i-1' });
     expect(identity).toMatchObject({ provider: 'dev', issuer: `${h.issuer}/upstream/dev`, subject: 'alice', name: 'Alice <A>', email: 'alice@example.com', email_verified: true, preferred_username: 'alice' });
     // Replaying the form post finds nothing.
     expect((await post(browser, { state, username: 'alice' })).status).toBe(400);

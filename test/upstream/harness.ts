@@ -9,10 +9,10 @@ import { browserId } from '../../src/http/browser-id.js';
 import { errorHandler } from '../../src/http/errors.js';
 import { MemoryStore, type Store } from '../../src/store/index.js';
 import { createUpstream, type Upstream } from '../../src/upstream/index.js';
-import type { FailLogin, FinishLogin } from '../../src/upstream/types.js';
+import type { LoginContext, LoginHandler } from '../../src/upstream/types.js';
 
-export type FinishArgs = Parameters<FinishLogin>[1];
-export type FailArgs = Parameters<FailLogin>[1];
+export type FinishArgs = Parameters<LoginHandler['finish']>[1];
+export type FailArgs = Parameters<LoginHandler['fail']>[1];
 
 /** A cookie-jar user agent that never follows redirects. */
 export class Browser {
@@ -38,9 +38,11 @@ export interface Harness {
   fail: ReturnType<typeof vi.fn<(ctx: unknown, result: FailArgs) => Promise<void>>>;
   logs: { level: string; obj: object; msg: string }[];
   /** Starts a login in this browser; returns the provider URL it was sent to. */
-  begin(browser: Browser, providerId: string, context?: Record<string, string>): Promise<URL>;
+  begin(browser: Browser, providerId: string, context?: LoginContext): Promise<URL>;
   close(): Promise<void>;
 }
+
+const DEFAULT_CONTEXT = JSON.stringify({ kind: 'authorize', interaction: 'i-1' });
 
 /** The upstream router in a small Koa app of its own, with the browser-id and error middleware. */
 export async function startHarness(entries: unknown[], options: { store?: Store; providersDir?: URL } = {}): Promise<Harness> {
@@ -67,8 +69,6 @@ export async function startHarness(entries: unknown[], options: { store?: Store;
     config: { issuer, providers: providersSchema.parse(entries) },
     store,
     log,
-    finish: finish as unknown as FinishLogin,
-    fail: fail as unknown as FailLogin,
     ...(options.providersDir ? { providersDir: options.providersDir } : {}),
   });
   const app = new Koa();
@@ -77,13 +77,16 @@ export async function startHarness(entries: unknown[], options: { store?: Store;
   app.use(browserId({ https: false, path: '/' }));
   const start = new Router();
   start.get('/start/:id', async (ctx) => {
-    const url = await upstream.login.begin(ctx, { providerId: ctx.params.id!, context: JSON.parse(String(ctx.query.context ?? '{"interaction":"i-1"}')) as Record<string, string> });
+    const url = await upstream.login.begin(ctx, { providerId: ctx.params.id!, context: JSON.parse(String(ctx.query.context ?? DEFAULT_CONTEXT)) as LoginContext });
     ctx.status = 303;
     ctx.set('Location', url);
   });
   app.use(start.routes());
-  app.use(upstream.router.routes());
-  app.use(upstream.router.allowedMethods());
+  // Every kind of login goes to the same two mocks, which record what they were handed.
+  const handler = { finish, fail } as unknown as LoginHandler<never>;
+  const callbacks = upstream.router({ authorize: handler, link: handler, account: handler });
+  app.use(callbacks.routes());
+  app.use(callbacks.allowedMethods());
   server.on('request', app.callback());
   return {
     issuer,

@@ -78,7 +78,7 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
 
   it('logs in: begin → oidc-provider login and consent → callback → finish with the verified identity', async () => {
     const browser = new Browser();
-    const authUrl = await h.begin(browser, 'corp', { interaction: 'app-login-1' });
+    const authUrl = await h.begin(browser, 'corp', { kind: 'authorize', interaction: 'app-login-1' });
     expect(authUrl.origin).toBe(idpIssuer);
     expect(authUrl.searchParams.get('code_challenge_method')).toBe('S256');
     expect(authUrl.searchParams.get('nonce')).toBeTruthy();
@@ -94,7 +94,7 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
     expect(h.fail.mock.calls.map((c) => c[1])).toEqual([]);
     expect(h.finish).toHaveBeenCalledTimes(1);
     const { identity, context } = h.finish.mock.calls[0]![1];
-    expect(context).toEqual({ interaction: 'app-login-1' });
+    expect(context).toEqual({ kind: 'authorize', interaction: 'app-login-1' });
     expect(identity).toMatchObject({ provider: 'corp', issuer: idpIssuer, subject: 'alice', email: 'alice@corp.example', email_verified: true, name: 'User alice' });
     expect(tokenHits).toBe(1);
 
@@ -119,7 +119,7 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
 
   it('the user aborting at the IdP ends in fail(access_denied)', async () => {
     const browser = new Browser();
-    const authUrl = await h.begin(browser, 'corp', { interaction: 'app-login-3' });
+    const authUrl = await h.begin(browser, 'corp', { kind: 'authorize', interaction: 'app-login-3' });
     const idpBrowser = new Browser();
     const first = await idpBrowser.fetch(authUrl.href);
     const interaction = new URL(first.headers.get('location')!, idpIssuer);
@@ -131,6 +131,6 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
     expect(back.searchParams.get('error')).toBe('access_denied');
     await browser.fetch(back.href);
     const failure = h.fail.mock.calls.at(-1)![1];
-    expect(failure).toMatchObject({ error: 'access_denied', provider: 'corp', context: { interaction: 'app-login-3' } });
+    expect(failure).toMatchObject({ error: 'access_denied', provider: 'corp', context: { kind: 'authorize', interaction: 'app-login-3' } });
   });
 });

@@ -211,7 +211,7 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
     expect(h.fail).toHaveBeenCalledTimes(1);
     const failure = h.fail.mock.calls[0]![1];
     expect(failure.error).toBe(scenario.expect_fail);
-    expect(failure.context).toEqual({ interaction: 'i-1' });
+    expect(failure.context).toEqual({ kind: 'authorize', interaction: 'i-1' });
     if (scenario.fail_description_contains) expect(failure.description).toContain(scenario.fail_description_contains);
     if (scenario.expect_no_token_call) expect(tokenBody).toBeUndefined();
   } else {
@@ -219,7 +219,7 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
     expect(h.finish).toHaveBeenCalledTimes(1);
     const { identity, context, provider: id } = h.finish.mock.calls[0]![1];
     expect(id).toBe(provider);
-    expect(context).toEqual({ interaction: 'i-1' });
+    expect(context).toEqual({ kind: 'authorize', interaction: 'i-1' });
     expect(identity).toMatchObject({ provider, ...scenario.expected });
     for (const field of scenario.expected_absent ?? []) expect(identity, field).not.toHaveProperty(field);
     expect(typeof identity.subject).toBe('string');

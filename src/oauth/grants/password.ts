@@ -5,7 +5,6 @@ import { MAX_PASSWORD_LENGTH } from '../../identity/password-hash.js';
 import { SUPPORTED_SCOPES, userClaims } from '../claims.js';
 import type { OAuthContext } from '../context.js';
 import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from '../errors.js';
-import { loginPolicy } from '../interaction.js';
 import { scopeSet } from '../params.js';
 import { newGrantId } from '../token-records.js';
 import type { Grant } from './grant.js';
@@ -88,7 +87,7 @@ export const passwordGrant: Grant = {
     }
     await lockout.succeeded(subjects);
 
-    const { user, created, ops: userOps } = await oauth.users.resolve(check.identity, loginPolicy(oauth, source!.id), ctx.ip);
+    const { user, created, ops: userOps } = await oauth.users.resolve(check.identity, oauth.loginPolicy(source!.id), ctx.ip);
     if (created) log.info({ user: user.id, provider: source!.id }, 'created a user at first login');
     const offline = scopes.includes('offline_access');
     const refresh =

@@ -1,0 +1,53 @@
+import type { Context } from 'koa';
+import type { User } from '../../identity/users.js';
+import type { SsoSession } from '../../session/sessions.js';
+import type { StoreOp } from '../../store/index.js';
+import { authorizationRedirect } from '../authorization-response.js';
+import type { AuthorizationRequest } from '../authorize-request.js';
+import { userClaims } from '../claims.js';
+import type { OAuthContext } from '../context.js';
+import { scopeSet } from '../params.js';
+import { newGrantId } from '../token-records.js';
+import { implicitTokens } from './implicit.js';
+
+/**
+ * Answers the app: a single-use code (code flow) or the tokens in the fragment (implicit).
+ * `ops` (the user record write) go in the same round trip as the code.
+ */
+export async function completeAuthorization(
+  ctx: Context,
+  oauth: OAuthContext,
+  request: AuthorizationRequest,
+  user: User,
+  session: SsoSession,
+  ops: StoreOp[] = [],
+): Promise<void> {
+  const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
+  const claims = userClaims(user, scopeSet(request.scope));
+  let values: Record<string, string | undefined>;
+  if (request.response_type === 'code') {
+    const grantId = newGrantId();
+    const record = {
+      client_id: request.client_id,
+      redirect_uri: request.redirect_uri,
+      user_id: user.id,
+      scope: request.scope,
+      nonce: request.nonce,
+      code_challenge: request.code_challenge!,
+      auth_time: session.auth_time,
+      sid: session.sid,
+      grant_id: grantId,
+      claims,
+      resource: request.resource,
+      refresh: request.refresh,
+    };
+    const { code, op } = oauth.records.newCode(record);
+    await oauth.store.batch([...ops, op]);
+    values = { code };
+  } else {
+    if (ops.length) await oauth.store.batch(ops);
+    values = await implicitTokens(oauth, request, user.id, session, claims);
+  }
+  ctx.status = 303;
+  ctx.redirect(authorizationRedirect(target, oauth.config.issuer, values));
+}

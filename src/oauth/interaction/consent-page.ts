@@ -1,0 +1,52 @@
+import type { Context } from 'koa';
+import { csrfProblem, csrfToken } from '../../http/csrf.js';
+import { currentSession } from '../../session/sessions.js';
+import { renderConsent } from '../../ui/consent.js';
+import { authorizationRedirect } from '../authorization-response.js';
+import type { OAuthContext } from '../context.js';
+import { scopeSet } from '../params.js';
+import { completeAuthorization } from './complete.js';
+import { grantedScopes, rememberConsentOp } from './consents.js';
+import { loadInteraction, pageError } from './record.js';
+
+/** GET /interaction/:id/consent: what the app asks for, with allow and deny. */
+export async function showConsent(ctx: Context, oauth: OAuthContext): Promise<void> {
+  const id = String(ctx.params.id ?? '');
+  const interaction = await loadInteraction(ctx, oauth, id, false);
+  if (!interaction.consentFor) throw pageError(400, 'invalid_request', 'this sign-in attempt is not waiting for consent');
+  const client = oauth.clients.get(interaction.request.client_id);
+  ctx.type = 'html';
+  ctx.body = renderConsent({
+    appName: client?.client_name ?? interaction.request.client_id,
+    scopes: scopeSet(interaction.request.scope),
+    action: `${oauth.base}/interaction/${id}/consent`,
+    csrf: csrfToken(ctx, `consent:${id}`),
+    base: oauth.base,
+  });
+}
+
+/** The consent form's POST: allow (remembered) or deny (access_denied to the app). */
+export async function decideConsent(ctx: Context, oauth: OAuthContext): Promise<void> {
+  const id = String(ctx.params.id ?? '');
+  const form: URLSearchParams = ctx.state.form;
+  const problem = csrfProblem(ctx, `consent:${id}`, form.get('csrf'), new URL(oauth.config.issuer).origin);
+  if (problem) throw pageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
+  const interaction = await loadInteraction(ctx, oauth, id, true);
+  const { request } = interaction;
+  const session = currentSession(ctx, oauth.config.session);
+  if (!interaction.consentFor || !session || session.uid !== interaction.consentFor) {
+    throw pageError(400, 'invalid_request', 'your session changed while this page was open; start again from the application');
+  }
+  if (form.get('decision') !== 'allow') {
+    const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
+    const denied = { error: 'access_denied', error_description: 'the user denied access' };
+    ctx.status = 303;
+    ctx.redirect(authorizationRedirect(target, oauth.config.issuer, denied));
+    return;
+  }
+  const user = await oauth.users.get(session.uid);
+  if (!user) throw pageError(400, 'invalid_request', 'your account no longer exists');
+  const previous = await grantedScopes(oauth.store, user.id, request.client_id);
+  const remember = rememberConsentOp(user.id, request.client_id, previous, request.scope);
+  await completeAuthorization(ctx, oauth, request, user, session, [remember]);
+}

@@ -1,0 +1,40 @@
+import type { Context } from 'koa';
+import type { StoreOp } from '../../store/index.js';
+import type { AuthorizationRequest } from '../authorize-request.js';
+import type { OAuthContext } from '../context.js';
+import { constantTimeEqual, randomToken } from '../crypto.js';
+import { OAuthError } from '../errors.js';
+
+/** A pending authorization request, waiting for the user to log in upstream or to consent. */
+export interface Interaction {
+  request: AuthorizationRequest;
+  /** Hash of the browser-id cookie: only this browser may continue it. */
+  binding: string;
+  /** Set once the user is known and only consent is missing. */
+  consentFor?: string;
+}
+
+const INTERACTION_TTL_S = 600;
+const interactionKey = (id: string) => `interaction:${id}`;
+
+export const pageError = (status: number, error: string, description: string) => new OAuthError(error, description, status);
+
+/** A new interaction's id and the write that stores it (the caller batches it). */
+export function newInteraction(interaction: Interaction): { id: string; op: StoreOp } {
+  const id = randomToken(24);
+  return { id, op: { op: 'put', key: interactionKey(id), value: JSON.stringify(interaction), ttl: INTERACTION_TTL_S } };
+}
+
+/** Reads (or takes, when the interaction ends here) an interaction this browser started. */
+export async function loadInteraction(ctx: Context, oauth: OAuthContext, id: string, take: boolean): Promise<Interaction> {
+  if (!/^[A-Za-z0-9_-]{32}$/.test(id)) throw pageError(400, 'invalid_request', 'this sign-in link is not valid');
+  const text = take ? await oauth.store.take(interactionKey(id)) : await oauth.store.get(interactionKey(id));
+  if (!text) {
+    throw pageError(400, 'invalid_request', 'this sign-in attempt has expired or was already used; start again from the application');
+  }
+  const interaction = JSON.parse(text) as Interaction;
+  if (!constantTimeEqual(interaction.binding, ctx.state.browserBinding)) {
+    throw pageError(400, 'invalid_request', 'this sign-in attempt was started in another browser; start again from the application');
+  }
+  return interaction;
+}

@@ -1,0 +1,36 @@
+import { startSession } from '../../session/sessions.js';
+import type { LoginContext, LoginHandler } from '../../upstream/types.js';
+import { authorizationRedirect } from '../authorization-response.js';
+import type { OAuthContext } from '../context.js';
+import { loadInteraction } from './record.js';
+import { authorizeSignedIn } from './signed-in.js';
+
+type AuthorizeContext = Extract<LoginContext, { kind: 'authorize' }>;
+
+/**
+ * The handler of upstream logins started by an app's sign-in: on success the user, the session,
+ * then the answer to the app; on failure an OAuth error back to the app, whose redirect URI was
+ * validated when the interaction began.
+ */
+export function signInHandler(oauth: OAuthContext): LoginHandler<AuthorizeContext> {
+  return {
+    async finish(ctx, { context, identity, provider }) {
+      const interaction = await loadInteraction(ctx, oauth, context.interaction, true);
+      const resolved = await oauth.users.resolve(identity, oauth.loginPolicy(provider), ctx.ip);
+      const { user } = resolved;
+      if (resolved.created) ctx.state.log?.info({ user: user.id, provider }, 'created a user at first login');
+      if (resolved.linkedByEmail) {
+        const entry = { audit: 'auto-link', user: user.id, provider, ip: ctx.ip };
+        ctx.state.log?.info(entry, 'linked a new identity by verified email');
+      }
+      const session = await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
+      await authorizeSignedIn(ctx, oauth, interaction.request, user, session, resolved.ops);
+    },
+    async fail(ctx, { context, error, description }) {
+      const { request } = await loadInteraction(ctx, oauth, context.interaction, true);
+      const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
+      ctx.status = 303;
+      ctx.redirect(authorizationRedirect(target, oauth.config.issuer, { error, error_description: description }));
+    },
+  };
+}
