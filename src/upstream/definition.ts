@@ -3,7 +3,7 @@ import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../config/load.js';
 import { secureUrlProblem } from '../config/urls.js';
-import { QUIRK_NAMES } from './quirks/index.js';
+import { QUIRK_NAMES } from './quirks/names.js';
 
 /**
  * A provider definition, `providers/<name>.yaml`: how to talk to one provider. Data, not code;
@@ -76,7 +76,7 @@ export const definitionSchema = z
       })
       .optional(),
     mapping: mappingSchema.default({}),
-    quirks: z.array(z.enum(QUIRK_NAMES as unknown as [string, ...string[]])).default([]),
+    quirks: z.array(z.enum(QUIRK_NAMES)).default([]),
   })
   .superRefine((def, ctx) => {
     if (def.kind === 'oauth2') {

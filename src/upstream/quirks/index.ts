@@ -13,4 +13,3 @@ export type { Quirk, EnrichInput } from './types.js';
 const ALL: Quirk[] = [githubEmails, github200Errors, facebookAppsecretProof, appleClientSecretQuirk, appleFormPost, entraTenantIssuer, slackOkFalse, twitchScopeArray];
 
 export const QUIRKS: ReadonlyMap<string, Quirk> = new Map(ALL.map((quirk) => [quirk.name, quirk]));
-export const QUIRK_NAMES: readonly string[] = ALL.map((quirk) => quirk.name);

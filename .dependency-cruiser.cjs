@@ -1,0 +1,31 @@
+// The rooms of src/ and what each may import (docs/architecture.md). `npm test` runs this first.
+const room = (name) => `^src/${name}/`;
+const only = (name, allowed) => ({
+  name: `${name}-imports`,
+  comment: `src/${name}/ may import only: ${allowed.join(', ') || 'nothing of ours'}`,
+  severity: 'error',
+  from: { path: room(name) },
+  to: { path: '^src/', pathNot: [room(name), ...allowed.map((a) => (a.endsWith('.ts') ? `^src/${a}$` : room(a)))] },
+});
+
+module.exports = {
+  forbidden: [
+    { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    only('config', []),
+    only('store', []),
+    only('http', []),
+    only('ui', []),
+    only('session', ['store', 'config']),
+    only('identity', ['store', 'config']),
+    only('upstream', ['store', 'config', 'http']),
+    only('oauth', ['store', 'config', 'http', 'ui', 'identity', 'session', 'upstream/types.ts']),
+    only('account', ['store', 'config', 'http', 'ui', 'identity', 'session', 'upstream/types.ts', 'oauth/errors.ts']),
+    only('cli', ['store', 'config', 'identity']),
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: { extensions: ['.ts', '.js'] },
+  },
+};

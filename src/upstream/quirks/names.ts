@@ -1,0 +1,16 @@
+/**
+ * The quirks a provider file may name. Kept apart from the quirks themselves so the definition
+ * schema can check names without importing quirk code (which imports the definition's type).
+ */
+export const QUIRK_NAMES = [
+  'github-emails',
+  'github-200-errors',
+  'facebook-appsecret-proof',
+  'apple-client-secret',
+  'apple-form-post',
+  'entra-tenant-issuer',
+  'slack-ok-false',
+  'twitch-scope-array',
+] as const;
+
+export type QuirkName = (typeof QUIRK_NAMES)[number];
