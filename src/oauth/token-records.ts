@@ -75,7 +75,7 @@ export type TakeResult<T> =
 
 /**
  * Codes, refresh tokens and revocations in the store. Only hashes of codes and tokens are
- * written (security catalogue S-AUD-04). Spending a code or a refresh token is one atomic batch
+ * written (docs/security.md S-AUD-04). Spending a code or a refresh token is one atomic batch
  * that also leaves the "used" marker; issuing is one batch.
  */
 export class TokenRecords {

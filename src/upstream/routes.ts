@@ -60,7 +60,7 @@ export function upstreamRouter(
     if (!txn) throw new UpstreamPageError(400, 'invalid_request', 'this login is unknown, expired or already finished; start again');
     const binding: unknown = ctx.state.browserBinding;
     if (typeof binding !== 'string' || !sameBinding(binding, txn.b)) {
-      // Login CSRF (security.md C-CSRF-02): someone else's transaction arriving in this browser.
+      // Login CSRF (docs/security.md C-CSRF-02): someone else's transaction arriving in this browser.
       log.warn({ provider: txn.p }, 'login transaction presented by another browser');
       throw new UpstreamPageError(400, 'invalid_request', 'this login was started in another browser; start again');
     }
@@ -102,7 +102,7 @@ export function upstreamRouter(
     ctx.set('Referrer-Policy', 'no-referrer');
     if (provider.kind === 'dev') {
       // Our own form posts same-origin; the browser-bound state is its CSRF token, and a browser
-      // that says the post is cross-site is refused outright (security.md K-07).
+      // that says the post is cross-site is refused outright (docs/security.md K-07).
       const site = ctx.get('sec-fetch-site');
       if (site && site !== 'same-origin' && site !== 'none') throw new UpstreamPageError(403, 'access_denied', 'a cross-site form post is not accepted here');
     }
@@ -140,7 +140,7 @@ export function upstreamRouter(
     const state = single(params, 'state');
     const txn = await take(ctx, state);
     // Mix-up defence: the answer must come back on the callback of the provider the login went to
-    // (RFC 9700 §4.4.2.2; security.md C-MIX-04).
+    // (RFC 9700 §4.4.2.2; docs/security.md C-MIX-04).
     if (txn.p !== provider.id) {
       return failed(ctx, txn.p, txn, new UpstreamFailure('access_denied', 'the answer arrived on another provider’s callback (RFC 9700 §4.4)'));
     }

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Store, StoreOp } from '../store/index.js';
 import { isLoginContext, type LoginContext } from './types.js';
 
-/** Login transactions live 10 minutes (security.md C-CSRF-04). */
+/** Login transactions live 10 minutes (docs/security.md C-CSRF-04). */
 export const TRANSACTION_TTL_S = 600;
 
 /** What a login attempt keeps server-side; `state` itself is never stored, only its hash. */

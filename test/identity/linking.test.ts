@@ -11,7 +11,7 @@ const identity = (provider: string, subject: string, extra: Partial<ExternalIden
   ...extra,
 });
 
-describe('identity linking policy (security catalogue §7)', () => {
+describe('identity linking policy (docs/security.md "Linking")', () => {
   let store: MemoryStore;
   let users: Users;
   beforeEach(() => {

@@ -5,7 +5,7 @@ import { location, UserAgent } from '../support/user-agent.js';
 const REDIRECT = 'https://app.example/cb';
 const CHALLENGE = 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM';
 
-describe('/authorize bad input (RFC 6749 §4.1.2.1, security catalogue §6.1)', () => {
+describe('/authorize bad input (RFC 6749 §4.1.2.1, docs/security.md "Bad input at /authorize")', () => {
   const broker = useBroker('memory');
   const valid = (): Record<string, string> => ({
     client_id: 'web',

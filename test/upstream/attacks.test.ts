@@ -5,7 +5,7 @@ import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { Browser, nowS, signingKey, startHarness, unsecuredJwt, type Harness, type SigningKey } from './harness.js';
 
 /**
- * The callback under attack (security.md §5, §9): each case must end in fail() or a 400 page,
+ * The callback under attack (the C- and J- entries of docs/security.md): each case must end in fail() or a 400 page,
  * and never in finish().
  */
 
@@ -89,7 +89,7 @@ async function expectFailed(error: string, contains?: string): Promise<void> {
   if (contains) expect(h.fail.mock.calls[0]![1].description).toContain(contains);
 }
 
-describe('state (RFC 6749 §10.12, security.md C-CSRF)', () => {
+describe('state (RFC 6749 §10.12, docs/security.md "State and login CSRF")', () => {
   it('a callback without state is a 400 page (C-CSRF-01)', async () => {
     await expectRejectedPage(await new Browser().fetch(`${h.issuer}/callback/corp?code=abc`));
     expect(h.fail).not.toHaveBeenCalled();
@@ -194,7 +194,7 @@ describe('mix-up (RFC 9700 §4.4, RFC 9207)', () => {
   });
 });
 
-describe('ID token verification (OIDC Core §3.1.3.7, security.md §9)', () => {
+describe('ID token verification (OIDC Core §3.1.3.7, docs/security.md "JWT")', () => {
   const cases: [string, (nonce: string) => Promise<string>][] = [
     ['wrong nonce (C-INJ-03)', (n) => key.sign(good(n, { nonce: 'not-the-nonce' }))],
     ['no nonce', (n) => key.sign(good(n, { nonce: undefined }))],

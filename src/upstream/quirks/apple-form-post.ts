@@ -2,7 +2,7 @@ import { isObject, type Quirk } from './types.js';
 
 /**
  * Apple requires response_mode=form_post when name or email is requested, so the answer is a
- * cross-site POST (the callback re-issues it as a same-site GET, see callback.ts). The user's
+ * cross-site POST (the callback re-issues it as a same-site GET, see src/upstream/routes.ts). The user's
  * name comes only on the first authorization, as the unsigned `user` form field: used for the
  * name only, never for the email or the subject.
  */
