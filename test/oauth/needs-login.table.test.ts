@@ -80,9 +80,6 @@ const rows: Row[] = [
     session: signedIn(0),
     max_age: 0,
     login: true,
-    bug:
-      'needsLogin compares auth_time + max_age < now in whole seconds, so max_age=0 does not force a login when ' +
-      'the session was authenticated in the current second; max_age=0 must behave as prompt=login',
   },
   {
     name: 'prompt=login wins over a fresh max_age',
