@@ -75,7 +75,8 @@ export function authenticateClient(
   const usedBasic = cred.method === 'client_secret_basic';
   const accepted: readonly AuthMethod[] = ENDPOINT_AUTH_METHODS[endpoint];
   if (!accepted.includes(cred.method)) {
-    throw invalidClient(`the ${endpoint} endpoint requires client authentication with one of: ${accepted.join(', ')}`, usedBasic);
+    const methods = accepted.join(', ');
+    throw invalidClient(`the ${endpoint} endpoint requires client authentication with one of: ${methods}`, usedBasic);
   }
   const client = registry.get(cred.clientId);
   if (!client) throw invalidClient('unknown client or bad credentials', usedBasic);

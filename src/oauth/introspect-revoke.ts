@@ -96,5 +96,7 @@ export function revocationEndpoint(oauth: OAuthContext) {
 }
 
 function refuseForeign(client: Client, issuedTo: string): void {
-  if (issuedTo !== client.client_id) throw unauthorizedClient('the token was not issued to this client (RFC 7009 §2.1)');
+  if (issuedTo !== client.client_id) {
+    throw unauthorizedClient('the token was not issued to this client (RFC 7009 §2.1)');
+  }
 }

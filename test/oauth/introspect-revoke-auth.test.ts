@@ -42,11 +42,14 @@ describe('client authentication at introspection and revocation', () => {
       body: new URLSearchParams(form).toString(),
     });
     const text = await res.text();
-    return { status: res.status, headers: res.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
+    const body = text ? (JSON.parse(text) as Record<string, unknown>) : undefined;
+    return { status: res.status, headers: res.headers, body };
   }
-  const basic = (id: string, secret: string) => ({ authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}` });
+  const basic = (id: string, secret: string) => ({
+    authorization: `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`,
+  });
 
-  it('refuses a public client at /introspect, even for its own tokens: 401 invalid_client (RFC 7662 §2.1)', async () => {
+  it('refuses a public client at /introspect, even with its own token (RFC 7662 §2.1)', async () => {
     const tokens = await login(await pub(), PUBLIC_REDIRECT);
     for (const token of [tokens.access_token, tokens.refresh_token!]) {
       const answer = await post('/introspect', { token, client_id: 'pub' });
@@ -62,10 +65,12 @@ describe('client authentication at introspection and revocation', () => {
     const config = await pub();
     const tokens = await login(config, PUBLIC_REDIRECT);
     expect(await post('/revoke', { token: tokens.access_token, client_id: 'pub' })).toMatchObject({ status: 200 });
-    const userinfo = await fetch(`${broker().url}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+    const bearer = { authorization: `Bearer ${tokens.access_token}` };
+    const userinfo = await fetch(`${broker().url}/userinfo`, { headers: bearer });
     expect(userinfo.status).toBe(401);
     expect(await post('/revoke', { token: tokens.refresh_token!, client_id: 'pub' })).toMatchObject({ status: 200 });
-    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+    const refresh = oidc.refreshTokenGrant(config, tokens.refresh_token!);
+    await expect(refresh).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
   it("refuses a public client revoking another client's tokens, and revokes nothing (RFC 7009 §2.1)", async () => {
@@ -79,7 +84,7 @@ describe('client authentication at introspection and revocation', () => {
     expect((await oidc.tokenIntrospection(webConfig, tokens.refresh_token!)).active).toBe(true);
   });
 
-  it('still answers 200 for an unknown or malformed token: only a foreign valid token is refused (RFC 7009 §2.2)', async () => {
+  it('answers 200 for an unknown or malformed token; only a valid foreign one is refused (RFC 7009 §2.2)', async () => {
     for (const token of ['not-a-token', 'aaaaaaaaaaaaaaaaaaaaaa.bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb.cc']) {
       expect(await post('/revoke', { token, client_id: 'pub' })).toMatchObject({ status: 200 });
       expect(await post('/revoke', { token }, basic('web', SECRETS.web))).toMatchObject({ status: 200 });
@@ -87,7 +92,8 @@ describe('client authentication at introspection and revocation', () => {
   });
 
   it('enforces exactly the auth methods discovery advertises for introspection and revocation', async () => {
-    const meta = (await (await fetch(`${broker().url}/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
+    const discovery = await fetch(`${broker().url}/.well-known/openid-configuration`);
+    const meta = (await discovery.json()) as Record<string, unknown>;
     // One request per method, each from a client registered for it (RFC 7591 §2 names these).
     const requests: Record<string, () => { form: Form; headers?: Record<string, string> }> = {
       client_secret_basic: () => ({ form: {}, headers: basic('web', SECRETS.web) }),
@@ -115,6 +121,7 @@ describe('client authentication at introspection and revocation', () => {
       }
     }
     expect(meta.introspection_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post']);
-    expect(meta.revocation_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
+    const all = ['client_secret_basic', 'client_secret_post', 'none'];
+    expect(meta.revocation_endpoint_auth_methods_supported).toEqual(all);
   });
 });
