@@ -69,7 +69,7 @@ export const passwordGrant: Grant = {
     if (lockedFor > 0) throw await locked(lockedFor);
     const attempt = await lockout.attempt(subjects);
     if (!attempt.allowed) {
-      // Beyond a limit with attempts still in flight: refused unchecked, so not a failure either.
+      // Beyond a limit (attempts still in flight, or a lock just set): refused unchecked, so no failure.
       await lockout.release(subjects);
       throw await locked(await lockout.lockedFor(subjects));
     }
