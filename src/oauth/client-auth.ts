@@ -1,10 +1,26 @@
 import type { Context } from 'koa';
+import { AUTH_METHODS } from '../config/clients.js';
 import { secretMatches, type Client, type ClientRegistry } from './clients.js';
 import { invalidClient, invalidRequest } from './errors.js';
 import { Params } from './params.js';
 
+export type AuthMethod = (typeof AUTH_METHODS)[number];
+
+/**
+ * The client authentication methods each endpoint accepts; discovery advertises exactly these.
+ * Introspection needs an authenticated caller (RFC 7662 §2.1), so a public client is refused
+ * there; public clients may revoke their own tokens (RFC 7009 §2.1).
+ */
+export const ENDPOINT_AUTH_METHODS = {
+  token: AUTH_METHODS,
+  introspection: AUTH_METHODS.filter((m) => m !== 'none'),
+  revocation: AUTH_METHODS,
+} as const satisfies Record<string, readonly AuthMethod[]>;
+
+export type ClientEndpoint = keyof typeof ENDPOINT_AUTH_METHODS;
+
 interface Presented {
-  method: 'client_secret_basic' | 'client_secret_post' | 'none';
+  method: AuthMethod;
   clientId: string;
   secret?: string;
 }
@@ -46,12 +62,22 @@ function presented(ctx: Context, params: Params): Presented {
 
 /**
  * Authenticates the client at the token, introspection and revocation endpoints. The method
- * must be the one the client registered; a confidential client can never authenticate as
- * public, which would skip its secret.
+ * must be one the endpoint accepts and the one the client registered; a confidential client can
+ * never authenticate as public, which would skip its secret.
  */
-export function authenticateClient(ctx: Context, params: Params, registry: ClientRegistry): Client {
+export function authenticateClient(
+  ctx: Context,
+  params: Params,
+  registry: ClientRegistry,
+  endpoint: ClientEndpoint = 'token',
+): Client {
   const cred = presented(ctx, params);
   const usedBasic = cred.method === 'client_secret_basic';
+  const accepted: readonly AuthMethod[] = ENDPOINT_AUTH_METHODS[endpoint];
+  if (!accepted.includes(cred.method)) {
+    const methods = accepted.join(', ');
+    throw invalidClient(`the ${endpoint} endpoint requires client authentication with one of: ${methods}`, usedBasic);
+  }
   const client = registry.get(cred.clientId);
   if (!client) throw invalidClient('unknown client or bad credentials', usedBasic);
   if (client.token_endpoint_auth_method !== cred.method) {
@@ -67,9 +93,13 @@ export function authenticateClient(ctx: Context, params: Params, registry: Clien
  * The shared start of every client-authenticated endpoint (token, introspection, revocation):
  * never cached, form parameters single and flat, then the client authenticated.
  */
-export function clientRequest(ctx: Context, registry: ClientRegistry): { params: Params; client: Client } {
+export function clientRequest(
+  ctx: Context,
+  registry: ClientRegistry,
+  endpoint: ClientEndpoint = 'token',
+): { params: Params; client: Client } {
   ctx.set('Cache-Control', 'no-store');
   const params = new Params(ctx.state.form);
   params.checkShape();
-  return { params, client: authenticateClient(ctx, params, registry) };
+  return { params, client: authenticateClient(ctx, params, registry, endpoint) };
 }

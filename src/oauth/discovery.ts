@@ -1,5 +1,5 @@
-import { AUTH_METHODS } from '../config/clients.js';
 import { SUPPORTED_CLAIMS, SUPPORTED_SCOPES } from './claims.js';
+import { ENDPOINT_AUTH_METHODS } from './client-auth.js';
 import type { OAuthContext } from './context.js';
 import { GRANTS } from './token.js';
 
@@ -22,9 +22,9 @@ export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> 
     grant_types_supported: [...GRANTS.filter((g) => g.enabled?.(oauth) !== false).map((g) => g.grantType), ...(implicit ? ['implicit'] : [])],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [oauth.config.keys.algorithm],
-    token_endpoint_auth_methods_supported: [...AUTH_METHODS],
-    introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((m) => m !== 'none'),
-    revocation_endpoint_auth_methods_supported: [...AUTH_METHODS],
+    token_endpoint_auth_methods_supported: [...ENDPOINT_AUTH_METHODS.token],
+    introspection_endpoint_auth_methods_supported: [...ENDPOINT_AUTH_METHODS.introspection],
+    revocation_endpoint_auth_methods_supported: [...ENDPOINT_AUTH_METHODS.revocation],
     code_challenge_methods_supported: ['S256'],
     claims_supported: SUPPORTED_CLAIMS,
     claims_parameter_supported: false,

@@ -3,6 +3,7 @@ import { verifyAccessToken, type AccessTokenClaims } from './access-tokens.js';
 import { clientRequest } from './client-auth.js';
 import type { Client } from './clients.js';
 import type { OAuthContext } from './context.js';
+import { unauthorizedClient } from './errors.js';
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
@@ -15,7 +16,7 @@ function concerns(client: Client, claims: { client_id: string; aud?: unknown }):
 /** POST /introspect (RFC 7662): inactive for anything unknown, expired, revoked or foreign. */
 export function introspectionEndpoint(oauth: OAuthContext) {
   return async (ctx: Context) => {
-    const { params, client } = clientRequest(ctx, oauth.clients);
+    const { params, client } = clientRequest(ctx, oauth.clients, 'introspection');
     const token = params.require('token', { max: 8192 });
     const hint = params.get('token_type_hint');
 
@@ -68,20 +69,34 @@ function accessTokenAnswer(claims: AccessTokenClaims, issuer: string) {
 
 /**
  * POST /revoke (RFC 7009). Revoking a refresh token revokes its grant, access tokens included
- * (§2.1). Unknown, invalid or foreign tokens get the same 200 and nothing happens (§2.2).
+ * (§2.1). Unknown or invalid tokens get a 200 and nothing happens (§2.2). A valid token issued to
+ * another client is refused and left alone (§2.1: the server verifies the token was issued to the
+ * client making the request; if not, the request is refused and the client informed).
  */
 export function revocationEndpoint(oauth: OAuthContext) {
   return async (ctx: Context) => {
-    const { params, client } = clientRequest(ctx, oauth.clients);
+    const { params, client } = clientRequest(ctx, oauth.clients, 'revocation');
     const token = params.require('token', { max: 8192 });
     if (looksLikeJwt(token)) {
       const claims = await verifyAccessToken(oauth, token);
-      if (claims && claims.client_id === client.client_id) await oauth.records.revokeAccessToken(claims.jti, claims.exp);
+      if (claims) {
+        refuseForeign(client, claims.client_id);
+        await oauth.records.revokeAccessToken(claims.jti, claims.exp);
+      }
     } else {
       const record = await oauth.records.peekRefreshToken(token);
-      if (record && record.client_id === client.client_id) await oauth.records.revokeGrant(record.grant_id);
+      if (record) {
+        refuseForeign(client, record.client_id);
+        await oauth.records.revokeGrant(record.grant_id);
+      }
     }
     ctx.status = 200;
     ctx.body = '';
   };
+}
+
+function refuseForeign(client: Client, issuedTo: string): void {
+  if (issuedTo !== client.client_id) {
+    throw unauthorizedClient('the token was not issued to this client (RFC 7009 §2.1)');
+  }
 }

@@ -56,6 +56,12 @@ export class MemoryStore implements Store {
     return entry.value;
   }
 
+  /** The counter at key (0 when absent); throws when the key holds anything else. */
+  #counter(key: string): number {
+    const current = this.#string(key);
+    return current === null ? 0 : parseCounter(key, current);
+  }
+
   #set(key: string): Set<string> | undefined {
     const entry = this.#live(key);
     if (!entry) return undefined;
@@ -108,6 +114,11 @@ export class MemoryStore implements Store {
       case 'expire': {
         const entry = this.#live(op.key);
         if (entry) entry.expiresAt = expiry(op.ttl);
+        return undefined;
+      }
+      case 'decr': {
+        const n = this.#counter(op.key);
+        if (n > 0) this.#live(op.key)!.value = String(n - 1);
         return undefined;
       }
     }
@@ -196,6 +207,7 @@ export class MemoryStore implements Store {
     for (const op of ops) {
       if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
       else if (op.op === 'get' || op.op === 'take') this.#string(op.key);
+      else if (op.op === 'decr') this.#counter(op.key);
     }
     return ops.map((op) => this.#apply(op));
   }

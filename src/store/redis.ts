@@ -16,6 +16,12 @@ const INCR_WITH_TTL = `local v = redis.call('INCR', KEYS[1])
 if v == 1 and tonumber(ARGV[1]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return v`;
 
+// DECR only an existing counter above zero (DECR alone would create one at -1 without a TTL);
+// a value that is no counter still reaches DECR, which refuses it.
+const DECR_EXISTING = `local v = redis.call('GET', KEYS[1])
+if v and (tonumber(v) or 1) > 0 then return redis.call('DECR', KEYS[1]) end
+return false`;
+
 type ScriptedRedis = Redis & { lbIncr(key: string, ttlMs: number): Promise<number> };
 
 /**
@@ -182,6 +188,10 @@ export class RedisStore implements Store {
             break;
           case 'expire':
             multi.pexpire(op.key, toMs(op.ttl));
+            replies.push(1);
+            break;
+          case 'decr':
+            multi.eval(DECR_EXISTING, 1, op.key);
             replies.push(1);
             break;
         }

@@ -14,7 +14,9 @@ export type StoreOp =
   | { op: 'del'; key: string }
   | { op: 'sadd'; key: string; members: string[]; ttl?: number }
   | { op: 'srem'; key: string; members: string[] }
-  | { op: 'expire'; key: string; ttl: number };
+  | { op: 'expire'; key: string; ttl: number }
+  /** Takes one back from a counter made by incr: never creates it, never below zero, keeps its TTL. */
+  | { op: 'decr'; key: string };
 
 export interface Store {
   /** What backs this store, for log lines and readiness. */

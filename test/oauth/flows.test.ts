@@ -138,13 +138,13 @@ for (const kind of STORE_KINDS) {
       expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
     });
 
-    it('answers another client introspecting a foreign token with active:false', async () => {
+    it('answers another client introspecting a foreign token with active:false, and refuses its revocation', async () => {
       const web = await discover();
       const { tokens } = await codeLogin(web, new UserAgent(), 'openid');
       const other = await discover('other', SECRETS.other, oidc.ClientSecretPost(SECRETS.other));
       expect((await oidc.tokenIntrospection(other, tokens.access_token)).active).toBe(false);
-      // Revoking someone else's token is a silent no-op (RFC 7009 §2.1).
-      await oidc.tokenRevocation(other, tokens.access_token);
+      // Revoking someone else's token is refused and revokes nothing (RFC 7009 §2.1).
+      await expect(oidc.tokenRevocation(other, tokens.access_token)).rejects.toMatchObject({ error: 'unauthorized_client' });
       expect((await oidc.tokenIntrospection(web, tokens.access_token)).active).toBe(true);
     });
 

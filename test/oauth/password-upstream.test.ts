@@ -158,4 +158,16 @@ describe('password grant forwarded to an upstream OpenID provider (password_gran
     mode = 'down';
     expect(await raw(app, { username: 'kim', password: 'pw-of-kim', provider: 'corp' })).toMatchObject({ status: 503, body: { error: 'temporarily_unavailable' } });
   });
+
+  it('does not count attempts the upstream never checked toward the per-IP lock', async () => {
+    const app = broker();
+    mode = 'down';
+    // More than lockout.ip_failures (default 20) from this address, none of them a failed check.
+    for (let i = 0; i < 25; i++) {
+      expect((await raw(app, { username: `outage-${i}`, password: 'pw', provider: 'corp' })).status).toBe(503);
+    }
+    mode = 'ok';
+    const answer = await raw(app, { username: 'kim', password: 'pw-of-kim', provider: 'corp', scope: 'openid' });
+    expect(answer.status).toBe(200);
+  });
 });

@@ -103,6 +103,30 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(await store.get('fails')).toBeNull();
     });
 
+    it('takes one back from a counter in a batch: keeps its TTL, never creates it, never goes below zero', async () => {
+      await store.incr('attempts', 0.3);
+      await store.incr('attempts');
+      await store.batch([{ op: 'decr', key: 'attempts' }]);
+      expect(await store.get('attempts')).toBe('1');
+      await store.batch([
+        { op: 'decr', key: 'attempts' },
+        { op: 'decr', key: 'attempts' },
+        { op: 'decr', key: 'absent' },
+      ]);
+      expect(await store.getMany(['attempts', 'absent'])).toEqual(['0', null]);
+      expect(await store.ttl('absent')).toBeNull();
+      expect(await store.incr('attempts')).toBe(1);
+      // The TTL set when the counter was made still runs: no counter outlives its window.
+      const ttl = await store.ttl('attempts');
+      expect(ttl).toBeGreaterThan(0);
+      expect(ttl).toBeLessThanOrEqual(0.3);
+      await sleep(400);
+      expect(await store.get('attempts')).toBeNull();
+      await store.put('word', 'abc');
+      await expect(store.batch([{ op: 'decr', key: 'word' }])).rejects.toThrow(TypeError);
+      expect(await store.get('word')).toBe('abc');
+    });
+
     it('runs a batch atomically and in one round trip', async () => {
       await store.put('old', 'x');
       const before = store.roundTrips;

@@ -1,17 +1,21 @@
 import { createHash } from 'node:crypto';
 import type { LockoutConfig } from '../../config/password.js';
-import type { Store } from '../../store/index.js';
+import type { Store, StoreOp } from '../../store/index.js';
 
 /**
  * Brute-force limits of the password grant (RFC 6749 §4.3.2, RFC 9700 §2.4), per username and
- * per client IP, in the store (every broker process shares them, and they expire by TTL):
+ * per client IP, in the store (every broker process shares them, and they expire by TTL). Only
+ * failed password checks count toward either lock:
  *
  * - `fails` counts attempts within `window_s`. It is incremented *before* the password is
- *   checked, so a burst of parallel guesses cannot outrun the limit; a success clears the
- *   username's count (not the IP's: one good account must not buy an attacker more guesses).
- * - The attempt that reaches the limit and fails (or any refused beyond it) sets `lock` for
- *   lock_s × 2^strikes, at most max_lock_s, and clears `fails`. `strikes` counts locks and is forgotten window_s
- *   after the last lock ends, so repeated locking grows exponentially and quiet time resets it.
+ *   checked, so a burst of parallel guesses cannot outrun the limit (an attempt in flight counts).
+ *   An attempt that turns out not to be a failure is taken back: a success takes back the IP's
+ *   count by one and clears the username's (one good account must not buy an attacker more
+ *   guesses from its address), and an attempt refused beyond a limit or never checked (the
+ *   password source down) takes back both.
+ * - The failed attempt that reaches the limit sets `lock` for lock_s × 2^strikes, at most
+ *   max_lock_s, and clears `fails`. `strikes` counts locks and is forgotten window_s after the
+ *   last lock ends, so repeated locking grows exponentially and quiet time resets it.
  *
  * Unknown usernames are counted exactly like known ones: the lock says nothing about existence.
  */
@@ -49,15 +53,18 @@ export class Lockout {
     return until > now ? Math.ceil((until - now) / 1000) : 0;
   }
 
-  /** Counts this attempt; false when it is beyond a limit (refuse it without checking the password). */
+  /**
+   * Counts this attempt; false when it is beyond a limit (refuse it without checking the password,
+   * and take it back with `release`).
+   */
   async attempt(subjects: LockoutSubject[]): Promise<{ allowed: boolean; counts: number[] }> {
     const counts = await Promise.all(subjects.map((s) => this.store.incr(this.#key('fails', s), this.config.window_s)));
     return { allowed: counts.every((n, i) => n <= subjects[i]!.limit), counts };
   }
 
   /**
-   * A failed (or refused) attempt: locks each subject whose count reached its limit, unless it is
-   * locked already (so a burst of refused guesses adds one strike, not one per guess).
+   * A failed password check: locks each subject whose count reached its limit, unless it is
+   * locked already (so parallel failures past the limit add one strike, not one each).
    */
   async failed(subjects: LockoutSubject[], counts: number[]): Promise<{ kind: string; seconds: number }[]> {
     const locked: { kind: string; seconds: number }[] = [];
@@ -79,9 +86,16 @@ export class Lockout {
     return locked;
   }
 
-  /** A successful login clears the username's count (the IP's stays). */
-  async succeeded(subjects: LockoutSubject[]): Promise<void> {
-    const user = subjects.filter((s) => s.kind === 'user');
-    if (user.length) await this.store.del(...user.map((s) => this.#key('fails', s)));
+  /** An attempt that was not a failed check (refused beyond a limit, or never checked): taken back from every count. */
+  async release(subjects: LockoutSubject[]): Promise<void> {
+    await this.store.batch(subjects.map((s): StoreOp => ({ op: 'decr', key: this.#key('fails', s) })));
+  }
+
+  /**
+   * The store ops of a successful login, for the batch that stores its tokens (no round trip of
+   * their own): the IP's count takes this attempt back, the username's count is cleared.
+   */
+  succeededOps(subjects: LockoutSubject[]): StoreOp[] {
+    return subjects.map((s): StoreOp => ({ op: s.kind === 'user' ? 'del' : 'decr', key: this.#key('fails', s) }));
   }
 }

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { normalizeLogin } from '../../identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from '../../identity/password-source.js';
 import { MAX_PASSWORD_LENGTH } from '../../identity/password-hash.js';
+import type { ExternalIdentity } from '../../identity/users.js';
 import { SUPPORTED_SCOPES, userClaims } from '../claims.js';
+import type { Client } from '../clients.js';
 import type { OAuthContext } from '../context.js';
 import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from '../errors.js';
 import { scopeSet } from '../params.js';
@@ -66,7 +68,8 @@ export const passwordGrant: Grant = {
     if (lockedFor > 0) throw await locked(lockedFor);
     const attempt = await lockout.attempt(subjects);
     if (!attempt.allowed) {
-      await lockout.failed(subjects, attempt.counts);
+      // Beyond a limit (attempts still in flight, or a lock just set): refused unchecked, so no failure.
+      await lockout.release(subjects);
       throw await locked(await lockout.lockedFor(subjects));
     }
 
@@ -74,6 +77,8 @@ export const passwordGrant: Grant = {
     try {
       check = await source!.authenticate(login, password);
     } catch (err) {
+      // Nothing was checked: the attempt is no failure.
+      await lockout.release(subjects);
       if (err instanceof PasswordSourceUnavailable) {
         log.warn({ ...who, reason: err.message }, 'password grant: the provider cannot be reached');
         throw new OAuthError('temporarily_unavailable', 'the sign-in provider cannot be reached right now; try again later', 503);
@@ -85,22 +90,44 @@ export const passwordGrant: Grant = {
       log.warn({ ...who, ...(check.account ? { account: check.account } : {}), reason: check.reason, ...(lockedNow.length ? { locked: lockedNow } : {}) }, 'password grant failed');
       throw invalidGrant(FAILED);
     }
-    await lockout.succeeded(subjects);
 
-    const { user, created, ops: userOps } = await oauth.users.resolve(check.identity, oauth.loginPolicy(source!.id), ctx.ip);
-    if (created) log.info({ user: user.id, provider: source!.id }, 'created a user at first login');
-    const offline = scopes.includes('offline_access');
-    const refresh =
-      client.grant_types.includes('refresh_token') && (offline || (client.first_party && oauth.config.tokens.first_party_refresh_without_offline_access));
-    const scope = scopes.join(' ');
-    const now = Math.floor(Date.now() / 1000);
-    const { response, ops } = await userTokens(
-      oauth,
-      { clientId: client.client_id, userId: user.id, scope, grantId: newGrantId(), authTime: now, claims: userClaims(user, scopes) },
-      refresh ? { expires_at: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline } : undefined,
-    );
-    await oauth.store.batch([...userOps, ...ops]);
-    log.info({ client: client.client_id, provider: source!.id, user: user.id }, 'password grant succeeded');
-    return response;
+    // The right password: the lock counts take this attempt back in the batch that stores the
+    // tokens, or on their own if issuing fails before it.
+    const succeeded = lockout.succeededOps(subjects);
+    let issued;
+    try {
+      issued = await prepareTokens(oauth, client, check.identity, source!.id, scopes, ctx.ip);
+    } catch (err) {
+      await oauth.store.batch(succeeded);
+      throw err;
+    }
+    await oauth.store.batch([...issued.ops, ...succeeded]);
+    if (issued.created) log.info({ user: issued.userId, provider: source!.id }, 'created a user at first login');
+    log.info({ client: client.client_id, provider: source!.id, user: issued.userId }, 'password grant succeeded');
+    return issued.response;
   },
 };
+
+/** Resolves the user and makes the tokens; the returned ops store them both. */
+async function prepareTokens(
+  oauth: OAuthContext,
+  client: Client,
+  identity: ExternalIdentity,
+  sourceId: string,
+  scopes: string[],
+  ip: string,
+) {
+  const { user, created, ops: userOps } = await oauth.users.resolve(identity, oauth.loginPolicy(sourceId), ip);
+  const offline = scopes.includes('offline_access');
+  const firstPartyRefresh = client.first_party && oauth.config.tokens.first_party_refresh_without_offline_access;
+  const refresh = client.grant_types.includes('refresh_token') && (offline || firstPartyRefresh);
+  const scope = scopes.join(' ');
+  const now = Math.floor(Date.now() / 1000);
+  const claims = userClaims(user, scopes);
+  const { response, ops } = await userTokens(
+    oauth,
+    { clientId: client.client_id, userId: user.id, scope, grantId: newGrantId(), authTime: now, claims },
+    refresh ? { expires_at: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline } : undefined,
+  );
+  return { response, ops: [...userOps, ...ops], userId: user.id, created };
+}
