@@ -3,6 +3,9 @@ import Router from '@koa/router';
 import type { Config } from './config/schema.js';
 import { browserId } from './http/browser-id.js';
 import { errorHandler } from './http/errors.js';
+import { httpMetrics, type Metrics } from './http/metrics.js';
+import { browserRateLimits } from './http/rate-limit.js';
+import { operations } from './operations.js';
 import { healthRouter } from './http/health.js';
 import { createLogger, type Logger } from './http/log.js';
 import { requestContext } from './http/request-context.js';
@@ -33,6 +36,8 @@ export type BrokerApp = Koa & {
   ready(): Promise<void>;
   /** Stops background work (key refresh); the caller closes the store. */
   stop(): void;
+  /** The Prometheus metrics, when `metrics:` is configured (main.ts serves them on their own port). */
+  metrics?: Metrics;
 };
 
 /** The password grant's sources: local accounts, then `oidc` entries with password_grant. */
@@ -73,6 +78,8 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   const base = issuer.pathname.replace(/\/$/, '');
 
   const app = new Koa({ proxy: config.trust_proxy, maxIpsCount: config.trust_proxy ? 1 : 0 }) as BrokerApp;
+  const ops = operations(config, store, log, base);
+  app.metrics = ops.metrics;
   // Unknown errors are logged by errorHandler under the request id; Koa must not print them again.
   app.silent = true;
 
@@ -84,10 +91,13 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     log: log.child({ component: 'upstream' }),
     fetch: options.upstreamFetch,
     configFile: options.configFile,
+    metrics: ops.reporter,
   });
   const oauth = createOAuth(config, store, log, {
     login: upstream.login,
     passwordSources: passwordSources(config, store),
+    metrics: ops.reporter,
+    limits: ops.clientLimits,
   });
   const account = accountArea({ config, store, users: oauth.users, login: upstream.login, policy: oauth.loginPolicy, base });
   const callbacks = upstream.router({
@@ -109,6 +119,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     }));
   app.stop = () => oauth.keys.stop();
 
+  if (ops.metrics) app.use(httpMetrics(ops.metrics, ops.clientEndpoints));
   app.use(requestContext(log));
   app.use(securityHeaders({ https }));
   app.use(errorHandler((input) => renderErrorPage(input, base)));
@@ -118,6 +129,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     always.use(router.routes(), router.allowedMethods());
   }
   app.use(always.routes());
+  app.use(browserRateLimits(ops.browserLimits, base));
   app.use(async (ctx, next) => {
     await app.ready();
     await next();

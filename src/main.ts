@@ -5,6 +5,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './http/log.js';
+import { metricsServer } from './http/metrics-server.js';
 import { openStore, type Store } from './store/index.js';
 
 const USAGE = `Usage: login-broker [--config FILE]
@@ -65,13 +66,15 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function shutdownOnSignals(server: Server, store: Store, log: Logger, stopApp: () => void): void {
+function shutdownOnSignals(server: Server, store: Store, log: Logger, stopApp: () => void, metrics?: Server): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
     stopApp();
+    metrics?.close();
+    metrics?.closeAllConnections();
     const force = setTimeout(() => {
       log.warn('requests still in flight after 10 s: closing them');
       server.closeAllConnections();
@@ -134,8 +137,22 @@ async function main(): Promise<void> {
     { issuer: config.issuer, host: config.listen.host, port, store: store.kind },
     `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ${describeStore(config)}`,
   );
+  let metrics: Server | undefined;
+  if (app.metrics && config.metrics) {
+    const { host, port: metricsPort } = config.metrics.listen;
+    metrics = metricsServer(app.metrics.registry);
+    try {
+      await listen(metrics, host, metricsPort);
+    } catch (err) {
+      await store.close();
+      fail(`cannot listen for metrics on ${host}:${metricsPort}: ${(err as Error).message}`, 1);
+    }
+    const bound = metrics.address();
+    const shown = typeof bound === 'object' && bound ? bound.port : metricsPort;
+    log.info({ host, port: shown }, `metrics on http://${host}:${shown}/metrics`);
+  }
   app.ready().catch((err: Error) => log.warn({ err: { message: err.message } }, 'keys not loaded yet (store unavailable?); retrying on the next request'));
-  shutdownOnSignals(server, store, log, () => app.stop());
+  shutdownOnSignals(server, store, log, () => app.stop(), metrics);
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1));

@@ -3,6 +3,7 @@ import { clientsSchema } from './clients.js';
 import { keysSchema, sessionSchema, tokensSchema } from './tokens.js';
 import { providersSchema } from './providers.js';
 import { passwordGrantSchema } from './password.js';
+import { metricsSchema, rateLimitsSchema } from './operations.js';
 import { isLoopbackHost, secureUrlProblem } from './urls.js';
 
 const secureUrl = z.string().superRefine((value, ctx) => {
@@ -40,6 +41,8 @@ export const configSchema = z.strictObject({
     .default({ host: '127.0.0.1', port: 4000 }),
   store: storeSchema.optional(),
   trust_proxy: z.boolean().default(false),
+  metrics: metricsSchema.optional(),
+  rate_limits: rateLimitsSchema,
   log: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,7 +1,8 @@
 import type { Context } from 'koa';
 import { AUTH_METHODS } from '../config/clients.js';
 import { secretMatches, type Client, type ClientRegistry } from './clients.js';
-import { invalidClient, invalidRequest } from './errors.js';
+import { NO_CLIENT_LIMITS, type ClientLimits } from './client-limits.js';
+import { invalidClient, invalidRequest, OAuthError } from './errors.js';
 import { Params } from './params.js';
 
 export type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -89,17 +90,36 @@ export function authenticateClient(
   return client;
 }
 
+/** The client id a request names (Basic header first, then the body), before anything is checked. */
+function namedClientId(ctx: Context, params: Params): string | undefined {
+  const header = ctx.get('authorization');
+  if (header) return fromBasic(header)?.clientId;
+  return params.get('client_id');
+}
+
 /**
  * The shared start of every client-authenticated endpoint (token, introspection, revocation):
- * never cached, form parameters single and flat, then the client authenticated.
+ * never cached, form parameters single and flat, then the client authenticated. A caller over a
+ * failure limit is refused before its secret is compared; each failure is counted.
  */
-export function clientRequest(
+export async function clientRequest(
   ctx: Context,
   registry: ClientRegistry,
   endpoint: ClientEndpoint = 'token',
-): { params: Params; client: Client } {
+  limits: ClientLimits = NO_CLIENT_LIMITS,
+): Promise<{ params: Params; client: Client }> {
   ctx.set('Cache-Control', 'no-store');
   const params = new Params(ctx.state.form);
   params.checkShape();
-  return { params, client: authenticateClient(ctx, params, registry, endpoint) };
+  const clientId = namedClientId(ctx, params);
+  limits.check(ctx.ip, clientId);
+  let client: Client;
+  try {
+    client = authenticateClient(ctx, params, registry, endpoint);
+  } catch (err) {
+    if (err instanceof OAuthError && err.error === 'invalid_client') await limits.failed(ctx.ip, clientId);
+    throw err;
+  }
+  if (endpoint === 'token') await limits.tokenRequest(client.client_id);
+  return { params, client };
 }

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import type { BrokerMetrics } from '../http/metrics.js';
 import type { LoginPolicy, Users } from '../identity/users.js';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
@@ -10,6 +11,7 @@ import type { SigningKeys } from './keys.js';
 import type { Lockout } from './grants/password-lockout.js';
 import type { PasswordSource } from '../identity/password-source.js';
 import type { TokenRecords } from './token-records.js';
+import type { ClientLimits } from './client-limits.js';
 
 /** What the authorization server's handlers share; built once in createOAuth(). */
 export interface OAuthContext {
@@ -29,4 +31,8 @@ export interface OAuthContext {
   password: { sources: Map<string, PasswordSource>; lockout: Lockout };
   /** The issuer's path ('' or '/auth'), prefixed to every link the pages render. */
   base: string;
+  /** What the endpoints report to Prometheus (NO_METRICS when metrics are off). */
+  metrics: BrokerMetrics;
+  /** Rate limits of the client-authenticated endpoints (NO_CLIENT_LIMITS in unit tests). */
+  limits: ClientLimits;
 }

@@ -12,10 +12,13 @@ import { SigningKeys } from './keys.js';
 import { TokenRecords } from './token-records.js';
 import { Lockout } from './grants/password-lockout.js';
 import type { PasswordSource } from '../identity/password-source.js';
+import { NO_METRICS, type BrokerMetrics } from '../http/metrics.js';
+import { NO_CLIENT_LIMITS, type ClientLimits } from './client-limits.js';
 
 export type { OAuthContext } from './context.js';
 export { oauthRouter } from './router.js';
 export { signInHandler } from './interaction/sign-in-handler.js';
+export { clientLimits, type ClientLimits } from './client-limits.js';
 
 /**
  * Builds the authorization server's shared parts from config. Upstream logins are started
@@ -25,7 +28,12 @@ export function createOAuth(
   config: Config,
   store: Store,
   log: Logger,
-  parts: { login: UpstreamLogin; passwordSources: readonly PasswordSource[] },
+  parts: {
+    login: UpstreamLogin;
+    passwordSources: readonly PasswordSource[];
+    metrics?: BrokerMetrics;
+    limits?: ClientLimits;
+  },
 ): OAuthContext {
   const t = config.tokens;
   const keyLifetime = Math.max(t.access_token_ttl_s, t.id_token_ttl_s) + 300;
@@ -53,5 +61,7 @@ export function createOAuth(
     },
     log,
     base: new URL(config.issuer).pathname.replace(/\/$/, ''),
+    metrics: parts.metrics ?? NO_METRICS,
+    limits: parts.limits ?? NO_CLIENT_LIMITS,
   };
 }

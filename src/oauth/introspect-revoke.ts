@@ -16,7 +16,7 @@ function concerns(client: Client, claims: { client_id: string; aud?: unknown }):
 /** POST /introspect (RFC 7662): inactive for anything unknown, expired, revoked or foreign. */
 export function introspectionEndpoint(oauth: OAuthContext) {
   return async (ctx: Context) => {
-    const { params, client } = clientRequest(ctx, oauth.clients, 'introspection');
+    const { params, client } = await clientRequest(ctx, oauth.clients, 'introspection', oauth.limits);
     const token = params.require('token', { max: 8192 });
     const hint = params.get('token_type_hint');
 
@@ -75,7 +75,7 @@ function accessTokenAnswer(claims: AccessTokenClaims, issuer: string) {
  */
 export function revocationEndpoint(oauth: OAuthContext) {
   return async (ctx: Context) => {
-    const { params, client } = clientRequest(ctx, oauth.clients, 'revocation');
+    const { params, client } = await clientRequest(ctx, oauth.clients, 'revocation', oauth.limits);
     const token = params.require('token', { max: 8192 });
     if (looksLikeJwt(token)) {
       const claims = await verifyAccessToken(oauth, token);

@@ -18,12 +18,13 @@ export function tokenEndpoint(oauth: OAuthContext, grants: Grant[] = GRANTS) {
   const byType = new Map(grants.map((g) => [g.grantType, g]));
   return async (ctx: Context) => {
     ctx.set('Pragma', 'no-cache');
-    const { params, client } = clientRequest(ctx, oauth.clients);
+    const { params, client } = await clientRequest(ctx, oauth.clients, 'token', oauth.limits);
     const grantType = params.require('grant_type', { max: 100 });
     const grant = byType.get(grantType);
     // A legacy grant with nothing behind it (password without a password source) does not exist here.
     if (!grant || grant.enabled?.(oauth) === false) throw unsupportedGrantType(`grant_type "${grantType}" is not supported`);
     if (!client.grant_types.includes(grantType as never)) throw unauthorizedClient(`this client may not use the ${grantType} grant`);
     ctx.body = await grant.handle(ctx, client, params, oauth);
+    oauth.metrics.tokenIssued(grantType);
   };
 }

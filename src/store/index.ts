@@ -6,6 +6,8 @@ export type { Store, StoreOp } from './store.js';
 export { StoreUnavailable } from './errors.js';
 export { MemoryStore } from './memory.js';
 export { RedisStore } from './redis.js';
+export { StoreStats } from './stats.js';
+export { openRateWindow, type RateWindow, type WindowCount } from './rate-window.js';
 
 export interface StoreSettings {
   redis?: string | undefined;

@@ -1,4 +1,5 @@
 import { StoreUnavailable } from './errors.js';
+import { StoreStats } from './stats.js';
 import { checkKey, checkOp, checkTtl, type BatchResult, type Store, type StoreOp } from './store.js';
 
 type Entry = { value: string | Set<string>; expiresAt: number | null };
@@ -20,7 +21,7 @@ export class MemoryStore implements Store {
   #prefix: string;
   #closed = false;
   #sweeper: NodeJS.Timeout;
-  #roundTrips = 0;
+  readonly stats = new StoreStats();
 
   constructor(options: { prefix?: string; backing?: MemoryBacking; sweepIntervalMs?: number } = {}) {
     this.#entries = options.backing ?? createMemoryBacking();
@@ -30,12 +31,20 @@ export class MemoryStore implements Store {
   }
 
   get roundTrips(): number {
-    return this.#roundTrips;
+    return this.stats.roundTrips;
   }
 
-  #begin(): void {
-    if (this.#closed) throw new StoreUnavailable('memory store is closed');
-    this.#roundTrips++;
+  isUp(): boolean {
+    return !this.#closed;
+  }
+
+  #begin(commands = 1): void {
+    if (this.#closed) {
+      this.stats.unavailable++;
+      throw new StoreUnavailable('memory store is closed');
+    }
+    this.stats.roundTrips++;
+    this.stats.commands += commands;
   }
 
   #live(key: string): Entry | undefined {
@@ -142,7 +151,7 @@ export class MemoryStore implements Store {
   }
 
   async getMany(keys: string[]): Promise<(string | null)[]> {
-    this.#begin();
+    this.#begin(keys.length);
     return keys.map((key) => {
       const entry = this.#live(key);
       return entry && typeof entry.value === 'string' ? entry.value : null;
@@ -155,7 +164,7 @@ export class MemoryStore implements Store {
   }
 
   async del(...keys: string[]): Promise<number> {
-    this.#begin();
+    this.#begin(keys.length);
     let removed = 0;
     for (const key of keys) {
       if (this.#live(key)) {
@@ -202,7 +211,7 @@ export class MemoryStore implements Store {
 
   async batch(ops: StoreOp[]): Promise<BatchResult[]> {
     ops.forEach(checkOp);
-    this.#begin();
+    this.#begin(ops.length);
     // Type errors are found before anything is written, so a batch is all or nothing.
     for (const op of ops) {
       if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);

@@ -1,5 +1,6 @@
 import { Redis, ReplyError } from 'ioredis';
 import { StoreUnavailable } from './errors.js';
+import { StoreStats } from './stats.js';
 import { checkKey, checkOp, checkTtl, type BatchResult, type Store, type StoreOp } from './store.js';
 
 export interface RedisStoreOptions {
@@ -31,8 +32,8 @@ type ScriptedRedis = Redis & { lbIncr(key: string, ttlMs: number): Promise<numbe
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   #redis: ScriptedRedis;
-  #roundTrips = 0;
   #closing = false;
+  readonly stats = new StoreStats();
 
   constructor(options: RedisStoreOptions) {
     const log = options.log;
@@ -62,16 +63,36 @@ export class RedisStore implements Store {
   }
 
   get roundTrips(): number {
-    return this.#roundTrips;
+    return this.stats.roundTrips;
   }
 
-  async #run<T>(command: () => Promise<T>): Promise<T> {
-    if (this.#closing) throw new StoreUnavailable('redis store is closed');
-    this.#roundTrips++;
+  /**
+   * The ioredis client itself, for the rate limiters (rate-limiter-flexible's RateLimiterRedis),
+   * which run their own scripts. Its key prefix is the store's.
+   */
+  get client(): Redis {
+    return this.#redis;
+  }
+
+  isUp(): boolean {
+    return !this.#closing && this.#redis.status === 'ready';
+  }
+
+  async #run<T>(command: () => Promise<T>, commands = 1): Promise<T> {
+    if (this.#closing) {
+      this.stats.unavailable++;
+      throw new StoreUnavailable('redis store is closed');
+    }
+    this.stats.roundTrips++;
+    this.stats.commands += commands;
     try {
       return await command();
     } catch (err) {
-      if (err instanceof ReplyError) throw new TypeError(`redis refused the command: ${(err as Error).message}`);
+      if (err instanceof ReplyError) {
+        this.stats.refused++;
+        throw new TypeError(`redis refused the command: ${(err as Error).message}`);
+      }
+      this.stats.unavailable++;
       throw new StoreUnavailable(err instanceof Error ? err.message : String(err), { cause: err });
     }
   }
@@ -105,7 +126,7 @@ export class RedisStore implements Store {
   async getMany(keys: string[]): Promise<(string | null)[]> {
     keys.forEach(checkKey);
     if (keys.length === 0) return Promise.resolve([]);
-    return this.#run(() => this.#redis.mget(keys));
+    return this.#run(() => this.#redis.mget(keys), keys.length);
   }
 
   async take(key: string): Promise<string | null> {
@@ -116,7 +137,7 @@ export class RedisStore implements Store {
   async del(...keys: string[]): Promise<number> {
     keys.forEach(checkKey);
     if (keys.length === 0) return Promise.resolve(0);
-    return this.#run(() => this.#redis.del(...keys));
+    return this.#run(() => this.#redis.del(...keys), keys.length);
   }
 
   async sadd(key: string, members: string[], ttl?: number): Promise<void> {
@@ -208,7 +229,7 @@ export class RedisStore implements Store {
         if (op.op === 'putIfAbsent') return reply === 'OK';
         return undefined;
       });
-    });
+    }, ops.length);
   }
 
   async ping(): Promise<void> {

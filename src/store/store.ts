@@ -1,3 +1,5 @@
+import type { StoreStats } from './stats.js';
+
 /**
  * The one shared state of the broker. A few primitives, each one store round trip,
  * so the domain can count (and keep low) what a request costs.
@@ -48,6 +50,10 @@ export interface Store {
   close(): Promise<void>;
   /** Round trips made so far: what benchmarks and tests count. */
   readonly roundTrips: number;
+  /** Counters for metrics: commands, round trips, errors. */
+  readonly stats: StoreStats;
+  /** Whether the store is answering now, as far as this process knows (no round trip). */
+  isUp(): boolean;
 }
 
 export type BatchResult = string | null | boolean | undefined;

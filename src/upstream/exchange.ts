@@ -18,44 +18,50 @@ function printable(text: string): string {
 /** Turns anything thrown on the way into a fail() code; never leaks tokens (messages only). */
 export function classify(err: unknown): UpstreamFailure {
   if (err instanceof UpstreamFailure) return err;
-  if (err instanceof MappingError) return new UpstreamFailure('server_error', err.message);
+  if (err instanceof MappingError) return new UpstreamFailure('server_error', err.message, undefined, 'mapping');
   const e = err as { name?: string; code?: string; message?: string; error?: string; status?: number; cause?: unknown };
   const cause = e.cause as { name?: string; code?: string } | undefined;
   if (e.name === 'TimeoutError' || e.name === 'AbortError' || cause?.name === 'TimeoutError' || e.code === 'OAUTH_TIMEOUT' || e.code === 'OAUTH_ABORT') {
-    return new UpstreamFailure('temporarily_unavailable', 'the provider did not answer in time');
+    return new UpstreamFailure('temporarily_unavailable', 'the provider did not answer in time', undefined, 'timeout');
   }
   if (err instanceof client.ResponseBodyError) {
     const status = err.status;
     const code = printable(err.error);
-    if (status >= 500 || err.error === 'temporarily_unavailable') return new UpstreamFailure('temporarily_unavailable', `the provider answered ${code}`, { status });
-    return new UpstreamFailure('access_denied', `the provider refused the code: ${code}`, { status });
+    if (status >= 500 || err.error === 'temporarily_unavailable') {
+      return new UpstreamFailure('temporarily_unavailable', `the provider answered ${code}`, { status }, 'upstream_5xx');
+    }
+    return new UpstreamFailure('access_denied', `the provider refused the code: ${code}`, { status }, 'token_refused');
   }
   if (e.name === 'TypeError' && /fetch failed/.test(e.message ?? '')) {
-    return new UpstreamFailure('temporarily_unavailable', 'the provider could not be reached');
+    return new UpstreamFailure('temporarily_unavailable', 'the provider could not be reached', undefined, 'unreachable');
   }
   if (err instanceof client.ClientError) {
     const status = e.cause instanceof Response ? e.cause.status : undefined;
     if (e.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && status !== undefined && (status >= 500 || status === 429)) {
-      return new UpstreamFailure('temporarily_unavailable', `the provider answered ${status}`, { status });
+      return new UpstreamFailure('temporarily_unavailable', `the provider answered ${status}`, { status }, 'upstream_5xx');
     }
     // Verification failures (iss, aud, nonce, signature, alg, state) and malformed answers.
     // The library's own reason (which claim, which check); never a parser's, which quotes the body.
     const why = cause?.name === 'SyntaxError' ? undefined : (cause as { message?: string } | undefined)?.message;
-    return new UpstreamFailure('access_denied', `the provider's answer did not verify: ${e.message ?? 'invalid'}${why && why !== e.message ? ` (${why})` : ''}`, { code: e.code });
+    return new UpstreamFailure('access_denied', `the provider's answer did not verify: ${e.message ?? 'invalid'}${why && why !== e.message ? ` (${why})` : ''}`, { code: e.code }, 'invalid_response');
   }
   // Only the error's name: a message can quote a response body (JSON.parse does), tokens included.
-  return new UpstreamFailure('server_error', 'the login with the provider failed', { name: e.name });
+  return new UpstreamFailure('server_error', 'the login with the provider failed', { name: e.name }, 'internal');
 }
 
 async function readJson(response: Response, what: string): Promise<unknown> {
-  if (response.status >= 500 || response.status === 429) throw new UpstreamFailure('temporarily_unavailable', `the provider's ${what} answered ${response.status}`);
-  if (!response.ok) throw new UpstreamFailure('server_error', `the provider's ${what} answered ${response.status}`);
+  if (response.status >= 500 || response.status === 429) {
+    throw new UpstreamFailure('temporarily_unavailable', `the provider's ${what} answered ${response.status}`, undefined, 'upstream_5xx');
+  }
+  if (!response.ok) throw new UpstreamFailure('server_error', `the provider's ${what} answered ${response.status}`, undefined, 'api_refused');
   const text = await response.text();
-  if (text.length > MAX_API_BYTES) throw new UpstreamFailure('server_error', `the provider's ${what} answer is too large`);
+  if (text.length > MAX_API_BYTES) {
+    throw new UpstreamFailure('server_error', `the provider's ${what} answer is too large`, undefined, 'invalid_response');
+  }
   try {
     return JSON.parse(text);
   } catch {
-    throw new UpstreamFailure('server_error', `the provider's ${what} answer is not JSON`);
+    throw new UpstreamFailure('server_error', `the provider's ${what} answer is not JSON`, undefined, 'invalid_response');
   }
 }
 

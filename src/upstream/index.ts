@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { Config } from '../config/schema.js';
+import { NO_METRICS, type BrokerMetrics } from '../http/metrics.js';
 import type { Store } from '../store/index.js';
 import type { UpstreamLog } from './log.js';
 import { upstreamLogin } from './login.js';
@@ -22,6 +23,8 @@ export interface UpstreamOptions {
   providersDir?: URL;
   /** The configuration file's name, for start-up errors. */
   configFile?: string;
+  /** Where logins, upstream errors and provider request times are counted. */
+  metrics?: BrokerMetrics;
 }
 
 export interface Upstream {
@@ -37,6 +40,7 @@ export interface Upstream {
  */
 export function createUpstream(options: UpstreamOptions): Upstream {
   const { config, store, log } = options;
+  const metrics = options.metrics ?? NO_METRICS;
   const providers = new Map<string, Provider>();
   config.providers.forEach((entry, index) => {
     providers.set(
@@ -46,9 +50,10 @@ export function createUpstream(options: UpstreamOptions): Upstream {
         ...(options.configFile ? { configFile: options.configFile } : {}),
         ...(options.fetch ? { fetch: options.fetch } : {}),
         ...(options.providersDir ? { providersDir: options.providersDir } : {}),
+        metrics,
       }),
     );
   });
-  const deps = { issuer: config.issuer, store, log, providers };
+  const deps = { issuer: config.issuer, store, log, providers, metrics };
   return { login: upstreamLogin(deps), providers, router: (handlers) => upstreamRouter(deps, handlers) };
 }

@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import * as client from 'openid-client';
+import type { BrokerMetrics } from '../http/metrics.js';
 import type { Store } from '../store/index.js';
 import { UpstreamPageError } from './errors.js';
 import { classify } from './exchange.js';
@@ -17,8 +18,9 @@ export function upstreamLogin(deps: {
   store: Store;
   log: UpstreamLog;
   providers: ReadonlyMap<string, Provider>;
+  metrics: BrokerMetrics;
 }): UpstreamLogin {
-  const { issuer, store, log, providers } = deps;
+  const { issuer, store, log, providers, metrics } = deps;
   return {
     buttons(): ProviderButton[] {
       return [...providers.values()].map((p) => ({ id: p.id, label: p.label, ...(p.color ? { color: p.color } : {}) }));
@@ -40,7 +42,9 @@ export function upstreamLogin(deps: {
         try {
           configuration = await provider.configuration();
         } catch (err) {
-          log.warn({ provider: provider.id, reason: classify(err).description }, 'provider discovery failed');
+          const failure = classify(err);
+          log.warn({ provider: provider.id, reason: failure.description }, 'provider discovery failed');
+          metrics.upstreamError(provider.id, `discovery_${failure.kind}`);
           throw new UpstreamPageError(503, 'temporarily_unavailable', `${provider.label} cannot be reached right now; try again later`);
         }
         const params: Record<string, string> = {

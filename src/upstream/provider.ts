@@ -1,6 +1,7 @@
 import * as client from 'openid-client';
 import type { ProviderEntry } from '../config/providers.js';
 import { ConfigError } from '../config/load.js';
+import type { BrokerMetrics, UpstreamStep } from '../http/metrics.js';
 import { isLoopbackHost, secureUrlProblem } from '../config/urls.js';
 import { DefinitionError, loadDefinition, parseDefinition, PROVIDERS_DIR, type Definition } from './definition.js';
 import { QUIRKS, type Quirk } from './quirks/index.js';
@@ -59,7 +60,7 @@ const TEMPLATED = ['issuer', 'authorization_endpoint', 'token_endpoint', 'userin
 export function resolveProvider(
   entry: ProviderEntry,
   index: number,
-  options: { brokerIssuer: string; fetch?: Fetch; providersDir?: URL; configFile?: string },
+  options: { brokerIssuer: string; fetch?: Fetch; providersDir?: URL; configFile?: string; metrics?: BrokerMetrics },
 ): Provider {
   const configFile = options.configFile ?? 'configuration';
   const where = `providers[${index}]`;
@@ -135,10 +136,27 @@ export function resolveProvider(
   let cachedConfig: client.Configuration | undefined;
   let pending: Promise<client.Configuration> | undefined;
 
+  const metrics = options.metrics;
+  /** Which step of a login a request is, for its duration metric: before the configuration, discovery. */
+  const stepOf = (url: string): UpstreamStep => {
+    const meta = cachedConfig?.serverMetadata();
+    if (!meta) return 'discovery';
+    if (url === meta.token_endpoint) return 'token';
+    if (url === meta.userinfo_endpoint) return 'userinfo';
+    if (url === meta.jwks_uri) return 'jwks';
+    return 'api';
+  };
+
   /** Every request to this provider: bounded by the timeout, token and API answers passed through the quirks. */
   const boundedFetch: client.CustomFetch = async (url, init) => {
     const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
-    const response = await (baseFetch ?? globalThis.fetch)(url, { ...init, signal } as RequestInit);
+    const started = performance.now();
+    let response: Response;
+    try {
+      response = await (baseFetch ?? globalThis.fetch)(url, { ...init, signal } as RequestInit);
+    } finally {
+      metrics?.upstreamRequest(entry.id, stepOf(url), (performance.now() - started) / 1000);
+    }
     if (url === tokenEndpoint()) {
       let out = response;
       for (const quirk of quirks) if (quirk.tokenResponse) out = await quirk.tokenResponse(out);

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type { BrokerMetrics } from '../http/metrics.js';
 import type { Store } from '../store/index.js';
 import { devIdentity, devLoginPage } from './dev.js';
 import { UpstreamFailure, UpstreamPageError } from './errors.js';
@@ -46,10 +47,10 @@ const FAIL_CODES = new Set(['access_denied', 'temporarily_unavailable', 'login_r
  * the failure to the handler of the login's kind.
  */
 export function upstreamRouter(
-  deps: { issuer: string; store: Store; log: UpstreamLog; providers: ReadonlyMap<string, Provider> },
+  deps: { issuer: string; store: Store; log: UpstreamLog; providers: ReadonlyMap<string, Provider>; metrics: BrokerMetrics },
   handlers: LoginHandlers,
 ): Router {
-  const { issuer, store, log, providers } = deps;
+  const { issuer, store, log, providers, metrics } = deps;
   const base = new URL(issuer).pathname.replace(/\/$/, '');
 
   /** Takes the transaction for this state: missing, unknown, replayed, expired or foreign → 400 page. */
@@ -69,12 +70,20 @@ export function upstreamRouter(
 
   async function failed(ctx: Context, provider: string, txn: Transaction, failure: UpstreamFailure): Promise<void> {
     log.warn({ provider, error: failure.code, reason: failure.description, ...(failure.detail ? { detail: failure.detail } : {}) }, 'upstream login failed');
+    metrics.login(provider, failure.kind);
+    if (failure.kind !== 'denied') metrics.upstreamError(provider, failure.kind);
     await handlerFor(handlers, txn.c).fail(ctx, { context: txn.c, provider, error: failure.code, description: failure.description });
   }
 
   async function complete(ctx: Context, provider: Provider, txn: Transaction, identity: UpstreamIdentity): Promise<void> {
     log.info({ provider: provider.id, issuer: identity.issuer, email_verified: identity.email_verified }, 'upstream login verified');
-    await handlerFor(handlers, txn.c).finish(ctx, { context: txn.c, identity, provider: provider.id });
+    try {
+      await handlerFor(handlers, txn.c).finish(ctx, { context: txn.c, identity, provider: provider.id });
+    } catch (err) {
+      metrics.login(provider.id, 'error');
+      throw err;
+    }
+    metrics.login(provider.id, 'success');
   }
 
   const router = new Router();
@@ -110,7 +119,7 @@ export function upstreamRouter(
     if (provider.kind === 'dev') {
       // Same-origin POST from our own form: the Lax browser cookie is sent, finish here.
       const txn = await take(ctx, single(form, 'state'));
-      if (txn.p !== provider.id) return failed(ctx, txn.p, txn, new UpstreamFailure('access_denied', 'the answer arrived on another provider’s callback (RFC 9700 §4.4)'));
+      if (txn.p !== provider.id) return failed(ctx, txn.p, txn, new UpstreamFailure('access_denied', 'the answer arrived on another provider’s callback (RFC 9700 §4.4)', undefined, 'mixup'));
       let identity: UpstreamIdentity;
       try {
         identity = devIdentity(provider, form);
@@ -142,9 +151,9 @@ export function upstreamRouter(
     // Mix-up defence: the answer must come back on the callback of the provider the login went to
     // (RFC 9700 §4.4.2.2; docs/security.md C-MIX-04).
     if (txn.p !== provider.id) {
-      return failed(ctx, txn.p, txn, new UpstreamFailure('access_denied', 'the answer arrived on another provider’s callback (RFC 9700 §4.4)'));
+      return failed(ctx, txn.p, txn, new UpstreamFailure('access_denied', 'the answer arrived on another provider’s callback (RFC 9700 §4.4)', undefined, 'mixup'));
     }
-    if (provider.kind === 'dev') return failed(ctx, provider.id, txn, new UpstreamFailure('access_denied', 'the development login answers with a form POST'));
+    if (provider.kind === 'dev') return failed(ctx, provider.id, txn, new UpstreamFailure('access_denied', 'the development login answers with a form POST', undefined, 'mixup'));
 
     let identity: UpstreamIdentity;
     try {
@@ -155,7 +164,9 @@ export function upstreamRouter(
         const code = error && FAIL_CODES.has(error) ? (error as 'access_denied') : error === 'server_error' ? 'temporarily_unavailable' : error ? 'access_denied' : 'server_error';
         // The provider's free text is not passed on (anyone can put text in this URL); it is logged, trimmed.
         const text = single(params, 'error_description') ?? single(params, 'error_message');
-        throw new UpstreamFailure(code, `${provider.label} answered ${safeToken(error ?? `error_code ${errorCode}`)}`, text ? { provider_description: safeToken(text, 200) } : undefined);
+        const detail = text ? { provider_description: safeToken(text, 200) } : undefined;
+        const kind = error === 'access_denied' || error === 'login_required' ? 'denied' : 'provider_error';
+        throw new UpstreamFailure(code, `${provider.label} answered ${safeToken(error ?? `error_code ${errorCode}`)}`, detail, kind);
       }
       identity = await exchange(provider, txn, state!, params);
     } catch (err) {
