@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Writable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
-import { createApp, type AppOptions } from '../../src/app.js';
+import { createApp, type AppOptions, type BrokerApp } from '../../src/app.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/http/log.js';
 import { MemoryStore, type Store } from '../../src/store/index.js';
@@ -12,6 +12,8 @@ export interface RunningApp {
   store: Store;
   /** Every log line the app wrote, parsed. */
   logs: Record<string, unknown>[];
+  /** The app itself (its metrics registry, for one). */
+  app: BrokerApp;
   close(): Promise<void>;
 }
 
@@ -54,6 +56,7 @@ export async function startApp(
     config,
     store,
     logs: capture.lines,
+    app,
     close: async () => {
       app.stop();
       server.closeAllConnections();
