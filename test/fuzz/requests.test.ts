@@ -1,0 +1,161 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryBacking } from '../../src/store/memory.js';
+import { MemoryStore, RedisStore } from '../../src/store/index.js';
+import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { fuzzCase, value, type FuzzCase, type Value } from './generators.js';
+import { materialize, REDIRECT, startTarget, type FuzzTarget } from './harness.js';
+import { broken, storeBroken } from './invariants.js';
+import { agent, send, type RawRequest } from './send.js';
+
+/**
+ * Property-based fuzzing of the real app: generated and mutated requests on every route, and dev
+ * logins with fuzzed form fields. `npm test` runs a bounded, seeded number of cases;
+ * `npm run fuzz -- --runs=N [--seed=S]` runs more. A failure prints its seed and path and (with
+ * FUZZ_RECORD=1, as `npm run fuzz` sets) is kept in regressions.json, which every run replays.
+ */
+const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
+const SEED = Number(process.env.FUZZ_SEED ?? 20_261_201);
+const STORE_TIMEOUT_MS = 2000;
+const REGRESSIONS = new URL('./regressions.json', import.meta.url);
+
+interface Regression {
+  property: string;
+  seed: number;
+  path: string;
+  note?: string;
+}
+
+const regressions: Regression[] = JSON.parse(readFileSync(REGRESSIONS, 'utf8')) as Regression[];
+
+function record<T>(property: string, details: fc.RunDetails<T>): void {
+  if (process.env.FUZZ_RECORD !== '1' || !details.failed || details.counterexamplePath === null) return;
+  const entry: Regression = { property, seed: details.seed, path: details.counterexamplePath, note: String(details.errorInstance).slice(0, 300) };
+  if (regressions.some((r) => r.property === property && r.seed === entry.seed && r.path === entry.path)) return;
+  regressions.push(entry);
+  writeFileSync(REGRESSIONS, `${JSON.stringify(regressions, null, 2)}\n`);
+}
+
+/** Runs a property: first its recorded regressions, then `runs` fresh cases from the seed. */
+async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, runs: number): Promise<void> {
+  const property = fc.asyncProperty(arbitrary, predicate);
+  for (const r of regressions.filter((r) => r.property === name)) {
+    await fc.assert(property, { seed: r.seed, path: r.path, endOnFailure: true });
+  }
+  const details = await fc.check(property, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: 240_000 });
+  record(name, details);
+  if (details.failed) {
+    const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
+    throw new Error(`${name}: ${why}\n${fc.defaultReportMessage(details)}\nreplay: FUZZ_SEED=${details.seed} (path ${details.counterexamplePath})`);
+  }
+}
+
+function userIdsIn(backing: Map<string, unknown>, prefix: string): () => string[] {
+  return () => [...backing.keys()].filter((k) => k.startsWith(`${prefix}user:`)).map((k) => k.slice(prefix.length + 'user:'.length));
+}
+
+async function expectSound(target: FuzzTarget, request: RawRequest, storeStopped = false) {
+  const response = await send(target.base, request, STORE_TIMEOUT_MS + 1000);
+  const problem = broken({ request, response }, { base: target.base.pathname.replace(/\/$/, ''), secrets: target.secrets, storeStopped });
+  if (problem) {
+    const shown = { method: request.method, path: request.path.slice(0, 300), headers: request.headers, body: request.body?.toString('latin1').slice(0, 300) };
+    throw new Error(`${problem}\nrequest: ${JSON.stringify(shown)}\nanswer: ${response.status} ${response.body.slice(0, 500)}`);
+  }
+  return response;
+}
+
+/** A dev login whose form carries fuzzed fields next to the real state. */
+const devLoginForm = fc.record({
+  username: value,
+  name: fc.option(value, { nil: undefined }),
+  email: fc.option(value, { nil: undefined }),
+  email_verified: fc.option(value, { nil: undefined }),
+  extra: fc.array(fc.tuple(fc.constantFrom('state', 'username', 'email', 'x'), value), { maxLength: 3 }),
+});
+
+type DevLoginForm = Record<string, unknown> & { extra: [string, Value][] };
+
+async function fuzzedDevLogin(target: FuzzTarget, form: DevLoginForm, storeStopped = false) {
+  const start = await expectSound(target, {
+    method: 'GET',
+    path: `/authorize?client_id=web&response_type=code&scope=openid%20email&provider=dev&prompt=login&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${'c'.repeat(43)}&code_challenge_method=S256`,
+    headers: { cookie: target.cookie },
+  }, storeStopped);
+  const location = start.headers.location;
+  if (typeof location !== 'string') return;
+  const state = new URL(location, target.base).searchParams.get('state') ?? '';
+  const resolve = (v: unknown) => (typeof v === 'string' ? v : v && typeof v === 'object' && 'ref' in v ? target.refs[(v as { ref: keyof FuzzTarget['refs'] }).ref] : 'x'.repeat((v as { huge?: number })?.huge ?? 1));
+  const fields = new URLSearchParams({ state });
+  for (const key of ['username', 'name', 'email', 'email_verified']) if (form[key] !== undefined) fields.append(key, resolve(form[key]));
+  for (const [k, v] of form.extra) fields.append(k, resolve(v));
+  await expectSound(target, {
+    method: 'POST',
+    path: '/callback/dev',
+    headers: { cookie: target.cookie, 'content-type': 'application/x-www-form-urlencoded', origin: target.base.origin, 'sec-fetch-site': 'same-origin' },
+    body: Buffer.from(fields.toString()),
+  }, storeStopped);
+}
+
+describe('fuzz: generated requests against the real app (memory store)', () => {
+  let target: FuzzTarget;
+  const backing = createMemoryBacking();
+
+  beforeAll(async () => {
+    target = await startTarget(new MemoryStore({ prefix: 'lb:', backing }));
+  });
+  afterAll(async () => {
+    await target?.broker.close();
+  });
+
+  it(`every route, ${RUNS} cases: no 5xx, no hang, no stack or secret, JSON on API routes`, async () => {
+    await check('requests', fuzzCase, async (c: FuzzCase) => {
+      await expectSound(target, materialize(c, target));
+    }, RUNS);
+    expect(await storeBroken(target.broker.store, userIdsIn(backing, 'lb:'))).toBeUndefined();
+  }, 300_000);
+
+  it(`dev logins with fuzzed fields, ${Math.ceil(RUNS / 10)} cases: sound answers, no user without its link`, async () => {
+    await check('dev-logins', devLoginForm, async (form) => {
+      await fuzzedDevLogin(target, form);
+      const problem = await storeBroken(target.broker.store, userIdsIn(backing, 'lb:'));
+      if (problem) throw new Error(problem);
+    }, Math.ceil(RUNS / 10));
+  }, 300_000);
+});
+
+describe.skipIf(!redisServerAvailable())('fuzz: on Redis, then with Redis stopped', () => {
+  let redis: RedisServer;
+  let target: FuzzTarget;
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    target = await startTarget(await openRedisStore(redis.url, { commandTimeoutMs: STORE_TIMEOUT_MS }));
+  });
+  afterAll(async () => {
+    agent.destroy();
+    await target?.broker.close();
+    await redis?.stop();
+  });
+
+  const runs = Math.ceil(RUNS / 5);
+  it(`${runs} cases on Redis, then ${runs} with the store stopped: only its 503, quickly`, async () => {
+    await check('requests-redis', fuzzCase, async (c: FuzzCase) => {
+      await expectSound(target, materialize(c, target));
+    }, runs);
+    const client = (target.broker.store as RedisStore).client;
+    const ids = (await client.keys('lb:user:*')).map((k) => k.slice('lb:user:'.length));
+    expect(await storeBroken(target.broker.store, () => ids)).toBeUndefined();
+    await redis.pause();
+    try {
+      await check('requests-store-stopped', fuzzCase, async (c: FuzzCase) => {
+        await expectSound(target, materialize(c, target), true);
+      }, runs);
+      await check('dev-logins-store-stopped', devLoginForm, async (form) => {
+        await fuzzedDevLogin(target, form, true);
+      }, Math.ceil(runs / 5));
+    } finally {
+      await redis.restart();
+    }
+  }, 300_000);
+});
