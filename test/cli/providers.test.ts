@@ -39,7 +39,7 @@ describe('login-broker providers list', () => {
     const lines = stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^ID\s+NAME\s+KIND\s+PKCE\s+EMAIL VERIFIED FROM\s+QUIRKS$/);
     expect(lines).toHaveLength(shipped.length + 1);
-    const github = /^github\s+GitHub\s+oauth2\s+S256\s+verified primary of \/user\/emails\s+github-200-errors, github-/m;
+    const github = /^github\s+GitHub\s+oauth2\s+S256\s+verified primary of \/user\/emails\s+github-200-errors/m;
     expect(stdout).toMatch(github);
     expect(stdout).toMatch(/^microsoft\s+Microsoft\s+oidc\s+S256\s+xms_edov\s+entra-tenant-issuer$/m);
     expect(stdout).toMatch(/^strava\s+Strava\s+oauth2\s+none\s+never \(no email\)\s+-$/m);
