@@ -215,7 +215,9 @@ export class MemoryStore implements Store {
     checkBatchIf(conditions, ops);
     this.#begin();
     const current = conditions.map((condition) => this.#string(condition.key));
-    const holds = conditions.every((condition, i) => ('exists' in condition ? current[i] !== null : current[i] === condition.value));
+    const holds = conditions.every((condition, i) =>
+      'exists' in condition ? current[i] !== null : current[i] === condition.value,
+    );
     if (!holds) return { applied: false, current };
     // As in batch: type errors surface before anything is written.
     for (const op of ops) if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);

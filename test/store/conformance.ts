@@ -220,10 +220,10 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       ).rejects.toThrow(TypeError);
       expect(await store.get('first')).toBeNull();
       await store.sadd('aset', ['m']);
-      await expect(store.batchIf([{ key: 'aset', value: null }], [{ op: 'put', key: 'first', value: '1' }])).rejects.toThrow(TypeError);
-      await expect(store.batchIf([], [{ op: 'put', key: 'first', value: '1' }, { op: 'put', key: 'k', value: 'v', ttl: -1 }])).rejects.toThrow(
-        RangeError,
-      );
+      const first: StoreWriteOp = { op: 'put', key: 'first', value: '1' };
+      await expect(store.batchIf([{ key: 'aset', value: null }], [first])).rejects.toThrow(TypeError);
+      const badTtl: StoreWriteOp = { op: 'put', key: 'k', value: 'v', ttl: -1 };
+      await expect(store.batchIf([], [first, badTtl])).rejects.toThrow(RangeError);
       // Reads and takes are refused: batchIf reads through its conditions only.
       await expect(store.batchIf([], [{ op: 'take', key: 'str' } as never])).rejects.toThrow(TypeError);
       await expect(store.batchIf([{ key: '', value: null }], [])).rejects.toThrow(TypeError);
@@ -238,10 +238,9 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(await other.get('shared-name')).toBe('theirs');
       expect(await other.take('shared-name')).toBe('theirs');
       expect(await store.get('shared-name')).toBe('mine');
-      expect(await other.batchIf([{ key: 'shared-name', value: null }], [{ op: 'put', key: 'shared-name', value: 'again' }])).toEqual({
-        applied: true,
-        current: [null],
-      });
+      const put: StoreWriteOp = { op: 'put', key: 'shared-name', value: 'again' };
+      const again = await other.batchIf([{ key: 'shared-name', value: null }], [put]);
+      expect(again).toEqual({ applied: true, current: [null] });
       expect(await store.get('shared-name')).toBe('mine');
       expect(await other.get('shared-name')).toBe('again');
     });
