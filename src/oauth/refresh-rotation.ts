@@ -63,6 +63,9 @@ const nowS = () => Math.floor(Date.now() / 1000);
  * successor chain at most stays alive. Anything else presented after rotation is a replay that
  * revokes the grant: the old token once its successor was used, a token older than the window,
  * or a retired successor (an invalidated token, RFC 9700 §4.14.2).
+ *
+ * Every key of a rotation belongs to one grant (its tokens, their markers, its index and its
+ * revocation), so a Redis Cluster layout could hash-tag them all by grant id.
  */
 export class RefreshRotation {
   constructor(
@@ -195,7 +198,8 @@ function judge(s: Snapshot, now: number, graceS: number): Judgement {
   if (!used) return { status: 'unknown' };
   const replayed = { status: 'replayed', grantId: used.grant_id } as const;
   if (!used.next || !used.record || !withinWindow(used, now, graceS)) return replayed;
-  // Its successor is gone while the grant is not revoked: someone used it.
+  // Its successor is gone while the grant is not revoked: someone used it (or it expired with
+  // its grant, which is dead anyway).
   if (s.successor?.hash === used.next && s.successor.value === null) return replayed;
   return { status: 'retry', record: used.record, used };
 }
