@@ -1,5 +1,16 @@
 import { StoreUnavailable } from './errors.js';
-import { checkKey, checkOp, checkTtl, type BatchResult, type Store, type StoreOp } from './store.js';
+import {
+  checkBatchIf,
+  checkKey,
+  checkOp,
+  checkTtl,
+  type BatchIfResult,
+  type BatchResult,
+  type Store,
+  type StoreCondition,
+  type StoreOp,
+  type StoreWriteOp,
+} from './store.js';
 
 type Entry = { value: string | Set<string>; expiresAt: number | null };
 
@@ -210,6 +221,20 @@ export class MemoryStore implements Store {
       else if (op.op === 'decr') this.#counter(op.key);
     }
     return ops.map((op) => this.#apply(op));
+  }
+
+  async batchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): Promise<BatchIfResult> {
+    checkBatchIf(conditions, ops);
+    this.#begin();
+    const current = conditions.map((condition) => this.#string(condition.key));
+    const holds = conditions.every((condition, i) =>
+      'exists' in condition ? current[i] !== null : current[i] === condition.value,
+    );
+    if (!holds) return { applied: false, current };
+    // As in batch: type errors surface before anything is written.
+    for (const op of ops) if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
+    for (const op of ops) this.#apply(op);
+    return { applied: true, current };
   }
 
   async ping(): Promise<void> {

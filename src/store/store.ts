@@ -18,6 +18,21 @@ export type StoreOp =
   /** Takes one back from a counter made by incr: never creates it, never below zero, keeps its TTL. */
   | { op: 'decr'; key: string };
 
+/** The ops `batchIf` may run: writes only, since its reads are its conditions. */
+export type StoreWriteOp = Extract<StoreOp, { op: 'put' | 'del' | 'sadd' | 'srem' | 'expire' }>;
+
+/**
+ * A precondition of `batchIf`, on a string key: it holds exactly `value` (null: the key is
+ * absent), or it merely exists.
+ */
+export type StoreCondition = { key: string; value: string | null } | { key: string; exists: true };
+
+/** Whether `batchIf` wrote, and what the condition keys held when it decided (in order). */
+export interface BatchIfResult {
+  applied: boolean;
+  current: (string | null)[];
+}
+
 export interface Store {
   /** What backs this store, for log lines and readiness. */
   readonly kind: 'memory' | 'redis';
@@ -43,6 +58,13 @@ export interface Store {
    * undefined for the rest.
    */
   batch(ops: StoreOp[]): Promise<BatchResult[]>;
+  /**
+   * Compare and write, in one atomic round trip (a Lua script on Redis): reads every condition
+   * key, and runs the write ops in order only when every condition holds; otherwise writes
+   * nothing. Either way it returns what the condition keys held, so a caller that lost a race
+   * can decide again without another read.
+   */
+  batchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): Promise<BatchIfResult>;
   /** Resolves when the store answers; throws StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -56,6 +78,23 @@ export type BatchResult = string | null | boolean | undefined;
 export function checkOp(op: StoreOp): void {
   checkKey(op.key);
   if ('ttl' in op) checkTtl(op.ttl);
+}
+
+const WRITE_OPS = new Set<StoreOp['op']>(['put', 'del', 'sadd', 'srem', 'expire']);
+
+/** Checks the arguments of `batchIf` before anything is read or written. */
+export function checkBatchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): void {
+  for (const condition of conditions) {
+    checkKey(condition.key);
+    const valid = 'exists' in condition
+      ? condition.exists === true
+      : condition.value === null || typeof condition.value === 'string';
+    if (!valid) throw new TypeError(`store condition on "${condition.key}" must name a value, null, or exists: true`);
+  }
+  for (const op of ops) {
+    if (!WRITE_OPS.has(op.op)) throw new TypeError(`batchIf runs write ops only, not "${op.op}"`);
+    checkOp(op);
+  }
 }
 
 export function checkTtl(ttl: number | undefined): void {

@@ -25,7 +25,7 @@ export async function userTokens(
   grant: UserGrant,
   refresh: Omit<RefreshRecord, 'client_id' | 'user_id' | 'scope' | 'grant_id' | 'auth_time' | 'sid' | 'resource'> | undefined,
   refreshScope = grant.scope,
-): Promise<{ response: TokenResponse; ops: StoreOp[]; refreshHash?: string }> {
+): Promise<{ response: TokenResponse; ops: StoreOp[] }> {
   const at = await oauth.tokens.accessToken({
     clientId: grant.clientId,
     subject: grant.userId,
@@ -58,5 +58,5 @@ export async function userTokens(
     resource: grant.resource,
   });
   response.refresh_token = rt.token;
-  return { response, ops: rt.ops, refreshHash: rt.hash };
+  return { response, ops: rt.ops };
 }
