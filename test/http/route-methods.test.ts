@@ -217,6 +217,10 @@ describe('under an issuer path', () => {
     expect(page.status).toBe(405);
     expect(page.headers.get('content-type')).toContain('text/html');
     expect((await at('PUT', '/token')).status).toBe(404);
+    // Routes match whatever the case, and so do their kinds.
+    const shouted = await at('PUT', '/auth/TOKEN');
+    expect(shouted.status).toBe(405);
+    expect(shouted.headers.get('content-type')).toContain('application/json');
     const unknownApi = await at('GET', '/auth/register');
     expect(unknownApi.status).toBe(404);
     expect(unknownApi.headers.get('content-type')).toContain('application/json');
@@ -231,6 +235,7 @@ describe('route kinds', () => {
     expect(kindOf('/auth/account/link/dev')).toBe('page');
     expect(kindOf('/auth/accounts')).toBeUndefined();
     expect(kindOf('/auth/token')).toBe('api');
+    expect(kindOf('/AUTH/Token')).toBe('api');
     expect(kindOf('/auth/tokens')).toBeUndefined();
     expect(kindOf('/auth/.well-known/anything')).toBe('api');
     expect(kindOf('/token')).toBeUndefined();
