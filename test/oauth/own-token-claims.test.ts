@@ -34,7 +34,7 @@ const TAMPERED: [string, Record<string, unknown>][] = [
   ['no exp', { exp: undefined }],
 ];
 
-describe('access tokens with malformed claims', () => {
+describe('J-10: access tokens with malformed claims', () => {
   const broker = useBroker('memory');
   let genuine: string;
   let payload: Record<string, unknown>;
@@ -104,7 +104,7 @@ describe('access tokens with malformed claims', () => {
   });
 });
 
-describe('ID token hints with malformed claims', () => {
+describe('J-10: ID token hints with malformed claims', () => {
   const broker = useBroker('memory');
   let jwt: Jwt;
   const base = { sub: 'u-1', aud: 'web', azp: 'web', auth_time: 1, iat: 1, exp: 2 };
