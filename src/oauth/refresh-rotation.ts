@@ -2,11 +2,11 @@ import type { Store, StoreCondition, StoreWriteOp } from '../store/index.js';
 import { tokenHash } from './crypto.js';
 import { OAuthError } from './errors.js';
 import { grantOf, mintToken, recordKeys as k } from './record-keys.js';
-import type { RefreshRecord } from './token-records.js';
+import { parseRecord, refreshCodec, serializeRecord, type RefreshRecord } from './grant-records.js';
 
 /** What is left of a refresh token once it was rotated: `rt-used:<hash>`. */
 export interface UsedRefresh {
-  grant_id: string;
+  grantId: string;
   /** Epoch seconds of its first rotation: the retry window counts from here, across retries. */
   at: number;
   /** Hash of its one live successor; absent when it was retired unused. */
@@ -116,7 +116,7 @@ export class RefreshRotation {
 
   /** A live token: spend it, write its successor, leave the used marker. */
   #spend(s: Snapshot, judged: Extract<Judgement, { status: 'live' }>, nextHash: string, now: number): Plan {
-    const used: UsedRefresh = { grant_id: s.grantId, at: now, next: nextHash, record: judged.record };
+    const used: UsedRefresh = { grantId: s.grantId, at: now, next: nextHash, record: judged.record };
     return {
       conditions: [
         { key: k.rt(s.hash), value: judged.value },
@@ -127,7 +127,7 @@ export class RefreshRotation {
         { op: 'del', key: k.rt(s.hash) },
         { op: 'srem', key: k.grantTokens(s.grantId), members: [s.hash] },
         ...this.#successor(judged.record, judged.value, nextHash, now),
-        { op: 'put', key: k.rtUsed(s.hash), value: JSON.stringify(used), ttl: this.idleTtl },
+        { op: 'put', key: k.rtUsed(s.hash), value: serializeUsed(used), ttl: this.idleTtl },
       ],
     };
   }
@@ -136,7 +136,7 @@ export class RefreshRotation {
   #retry(s: Snapshot, judged: Extract<Judgement, { status: 'retry' }>, nextHash: string, now: number): Plan {
     const unused = judged.used.next!;
     const known = s.successor?.hash === unused ? s.successor.value : undefined;
-    const retired: UsedRefresh = { grant_id: s.grantId, at: now, retired: true };
+    const retired: UsedRefresh = { grantId: s.grantId, at: now, retired: true };
     const used: UsedRefresh = { ...judged.used, next: nextHash };
     return {
       conditions: [
@@ -149,9 +149,9 @@ export class RefreshRotation {
       ops: [
         { op: 'del', key: k.rt(unused) },
         { op: 'srem', key: k.grantTokens(s.grantId), members: [unused] },
-        { op: 'put', key: k.rtUsed(unused), value: JSON.stringify(retired), ttl: this.idleTtl },
-        ...this.#successor(judged.record, known ?? JSON.stringify(judged.record), nextHash, now),
-        { op: 'put', key: k.rtUsed(s.hash), value: JSON.stringify(used), ttl: this.idleTtl },
+        { op: 'put', key: k.rtUsed(unused), value: serializeUsed(retired), ttl: this.idleTtl },
+        ...this.#successor(judged.record, known ?? serializeRecord(refreshCodec, judged.record), nextHash, now),
+        { op: 'put', key: k.rtUsed(s.hash), value: serializeUsed(used), ttl: this.idleTtl },
       ],
     };
   }
@@ -161,10 +161,10 @@ export class RefreshRotation {
    * it was issued, so a rotation does not touch that index.
    */
   #successor(record: RefreshRecord, value: string, hash: string, now: number): StoreWriteOp[] {
-    const left = Math.max(1, record.expires_at - now);
+    const left = Math.max(1, record.expiresAt - now);
     return [
       { op: 'put', key: k.rt(hash), value, ttl: Math.min(this.idleTtl, left) },
-      { op: 'sadd', key: k.grantTokens(record.grant_id), members: [hash], ttl: left },
+      { op: 'sadd', key: k.grantTokens(record.grantId), members: [hash], ttl: left },
     ];
   }
 }
@@ -193,10 +193,13 @@ function snapshotOf(hash: string, grantId: string, values: (string | null)[], su
 /** What a snapshot means; the one place that tells a retry from a replay. */
 function judge(s: Snapshot, now: number, graceS: number): Judgement {
   if (s.revoked) return { status: 'revoked' };
-  if (s.live) return { status: 'live', record: JSON.parse(s.live) as RefreshRecord, value: s.live };
+  if (s.live) {
+    const record = parseRecord(refreshCodec, s.live);
+    return record ? { status: 'live', record, value: s.live } : { status: 'unknown' };
+  }
   const used = parseUsed(s.used);
   if (!used) return { status: 'unknown' };
-  const replayed = { status: 'replayed', grantId: used.grant_id } as const;
+  const replayed = { status: 'replayed', grantId: used.grantId } as const;
   if (!used.next || !used.record || !withinWindow(used, now, graceS)) return replayed;
   // Its successor is gone while the grant is not revoked: someone used it (or it expired with
   // its grant, which is dead anyway).
@@ -208,6 +211,29 @@ function withinWindow(used: UsedRefresh, now: number, graceS: number): boolean {
   return graceS > 0 && now - used.at <= graceS;
 }
 
+/** The marker in the store: short keys, the record through its codec. */
+function serializeUsed(used: UsedRefresh): string {
+  const { grantId, at, next, record, retired } = used;
+  return JSON.stringify({ g: grantId, at, next, rec: record && refreshCodec.encode(record), retired });
+}
+
+/** Reads a marker; those of earlier versions (`grant_id`, `record`) too. */
 function parseUsed(value: string | null): UsedRefresh | undefined {
-  return value === null ? undefined : (JSON.parse(value) as UsedRefresh);
+  if (value === null) return undefined;
+  let stored: Record<string, unknown>;
+  try {
+    stored = JSON.parse(value) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const grantId = stored.g ?? stored.grant_id;
+  if (typeof grantId !== 'string' || typeof stored.at !== 'number') return undefined;
+  const record = refreshCodec.decode(stored.rec ?? stored.record);
+  return {
+    grantId,
+    at: stored.at,
+    ...(typeof stored.next === 'string' ? { next: stored.next } : {}),
+    ...(record ? { record } : {}),
+    ...(stored.retired === true ? { retired: true as const } : {}),
+  };
 }

@@ -1,41 +1,10 @@
 import type { Store, StoreOp } from '../store/index.js';
 import { tokenHash } from './crypto.js';
+import { codeCodec, parseRecord, refreshCodec, serializeRecord, type CodeRecord, type RefreshRecord } from './grant-records.js';
 import { grantOf, mintToken as mint, newGrantId, recordKeys as k } from './record-keys.js';
 import { RefreshRotation, type RefreshLookup, type RotationOutcome } from './refresh-rotation.js';
 
 export { newGrantId };
-
-/** What an authorization code stands for; stored under the code's hash for `code_ttl_s`. */
-export interface CodeRecord {
-  client_id: string;
-  redirect_uri: string;
-  user_id: string;
-  scope: string;
-  nonce?: string;
-  code_challenge: string;
-  auth_time: number;
-  sid?: string;
-  grant_id: string;
-  /** The user's claims when the code was issued, so the token endpoint needs no user lookup. */
-  claims: Record<string, unknown>;
-  resource?: string;
-  /** A refresh token may be issued for this code. */
-  refresh: boolean;
-}
-
-export interface RefreshRecord {
-  client_id: string;
-  user_id: string;
-  scope: string;
-  grant_id: string;
-  auth_time: number;
-  sid?: string;
-  resource?: string;
-  /** Epoch seconds after which no token of this grant is valid, however often rotated. */
-  expires_at: number;
-  /** offline_access was granted: the token outlives the browser session (OIDC Core §11). */
-  offline: boolean;
-}
 
 // How long a consumed code is remembered, so a replay can still revoke what it issued.
 const USED_CODE_MEMORY_S = 86_400;
@@ -48,14 +17,9 @@ export type TakeResult<T> =
 
 /**
  * Codes, refresh tokens and revocations in the store. Only hashes of codes and tokens are
-<<<<<<< HEAD
- * written (docs/security.md S-AUD-04). Spending a code or a refresh token is one atomic batch
- * that also leaves the "used" marker; issuing is one batch.
-=======
- * written (security catalogue S-AUD-04). Spending a code is one atomic batch that also leaves the
+ * written (docs/security.md S-AUD-04). Spending a code is one atomic batch that also leaves the
  * "used" marker; rotating a refresh token is one conditional write (RefreshRotation); issuing is
  * one batch.
->>>>>>> h/refresh
  */
 export class TokenRecords {
   readonly #rotation: RefreshRotation;
@@ -68,8 +32,9 @@ export class TokenRecords {
   }
 
   newCode(record: CodeRecord): { code: string; op: StoreOp } {
-    const code = mint(record.grant_id);
-    return { code, op: { op: 'put', key: k.code(tokenHash(code)), value: JSON.stringify(record), ttl: this.ttl.code } };
+    const code = mint(record.grantId);
+    const value = serializeRecord(codeCodec, record);
+    return { code, op: { op: 'put', key: k.code(tokenHash(code)), value, ttl: this.ttl.code } };
   }
 
   /** Single use by atomic take (RFC 6749 §4.1.2). A second use reports the grant to revoke. */
@@ -82,23 +47,23 @@ export class TokenRecords {
       { op: 'get', key: k.codeUsed(hash) },
       { op: 'putIfAbsent', key: k.codeUsed(hash), value: grantId, ttl: USED_CODE_MEMORY_S },
     ]);
-    if (typeof record === 'string') return { status: 'ok', record: JSON.parse(record) as CodeRecord };
+    const taken = typeof record === 'string' ? parseRecord(codeCodec, record) : undefined;
+    if (taken) return { status: 'ok', record: taken };
     if (typeof used === 'string') return { status: 'replayed', grantId: used };
     await this.store.del(k.codeUsed(hash));
     return { status: 'unknown' };
   }
 
   newRefreshToken(record: RefreshRecord): { token: string; ops: StoreOp[] } {
-    const token = mint(record.grant_id);
+    const token = mint(record.grantId);
     const hash = tokenHash(token);
-    const now = Math.floor(Date.now() / 1000);
-    const ttl = Math.max(1, Math.min(this.ttl.refreshIdle, record.expires_at - now));
+    const left = Math.max(1, record.expiresAt - Math.floor(Date.now() / 1000));
     const ops: StoreOp[] = [
-      { op: 'put', key: k.rt(hash), value: JSON.stringify(record), ttl },
-      { op: 'sadd', key: k.grantTokens(record.grant_id), members: [hash], ttl: Math.max(1, record.expires_at - now) },
+      { op: 'put', key: k.rt(hash), value: serializeRecord(refreshCodec, record), ttl: Math.min(this.ttl.refreshIdle, left) },
+      { op: 'sadd', key: k.grantTokens(record.grantId), members: [hash], ttl: left },
     ];
     if (record.sid && !record.offline) {
-      ops.push({ op: 'sadd', key: k.sessionGrants(record.sid), members: [record.grant_id], ttl: Math.max(1, record.expires_at - now) });
+      ops.push({ op: 'sadd', key: k.sessionGrants(record.sid), members: [record.grantId], ttl: left });
     }
     return { token, ops };
   }
@@ -120,7 +85,7 @@ export class TokenRecords {
     const grantId = grantOf(token);
     if (!grantId) return undefined;
     const [text, revoked] = await this.store.getMany([k.rt(tokenHash(token)), k.grantRevoked(grantId)]);
-    return text && !revoked ? (JSON.parse(text) as RefreshRecord) : undefined;
+    return revoked ? undefined : parseRecord(refreshCodec, text);
   }
 
   /**

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseRecord, refreshCodec, serializeRecord } from '../../src/oauth/grant-records.js';
 import { STORE_KINDS } from '../support/broker-fixture.js';
 import { sleep, useRefreshHarness, type Tokens } from '../support/refresh-harness.js';
 
@@ -30,9 +31,9 @@ for (const kind of STORE_KINDS) {
     it('an expired grant is invalid_grant and leaves the token and no used marker behind', async () => {
       const t0 = await h().login();
       const store = h().app.store;
-      const record = JSON.parse((await store.get(h().key(t0.refresh_token)))!) as { expires_at: number };
-      record.expires_at = Math.floor(Date.now() / 1000) - 1;
-      await store.put(h().key(t0.refresh_token), JSON.stringify(record), 60);
+      const record = parseRecord(refreshCodec, await store.get(h().key(t0.refresh_token)))!;
+      record.expiresAt = Math.floor(Date.now() / 1000) - 1;
+      await store.put(h().key(t0.refresh_token), serializeRecord(refreshCodec, record), 60);
       await expectError(await h().refresh(t0.refresh_token), 400, 'invalid_grant');
       expect(await store.get(h().key(t0.refresh_token))).not.toBeNull();
       expect(await store.get(h().key(t0.refresh_token, 'rt-used'))).toBeNull();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { tokenHash } from '../../src/oauth/crypto.js';
 import { mintToken, newGrantId } from '../../src/oauth/record-keys.js';
 import { RefreshRotation, type RefreshLookup } from '../../src/oauth/refresh-rotation.js';
-import type { RefreshRecord } from '../../src/oauth/token-records.js';
+import { refreshCodec, serializeRecord, type RefreshRecord } from '../../src/oauth/grant-records.js';
 import { MemoryStore, type Store } from '../../src/store/index.js';
 
 const GRACE = 30;
@@ -11,16 +11,16 @@ const GRACE = 30;
 async function issued(store: Store): Promise<{ token: string; record: RefreshRecord }> {
   const grantId = newGrantId();
   const record: RefreshRecord = {
-    client_id: 'web',
-    user_id: 'u1',
+    clientId: 'web',
+    userId: 'u1',
     scope: 'openid',
-    grant_id: grantId,
-    auth_time: 1,
-    expires_at: Math.floor(Date.now() / 1000) + 3600,
+    grantId,
+    authTime: 1,
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
     offline: false,
   };
   const token = mintToken(grantId);
-  await store.put(`rt:${tokenHash(token)}`, JSON.stringify(record), 3600);
+  await store.put(`rt:${tokenHash(token)}`, serializeRecord(refreshCodec, record), 3600);
   return { token, record };
 }
 
@@ -67,7 +67,7 @@ describe('refresh rotation races, decided inside the conditional write (RFC 9700
     const first = await rotation.rotate(a, GRACE);
     const second = await rotation.rotate(b, GRACE);
     expect([first.status, second.status]).toEqual(['rotated', 'rotated']);
-    const live = await store.smembers(`grant:${record.grant_id}:rts`);
+    const live = await store.smembers(`grant:${record.grantId}:rts`);
     expect(live).toEqual([tokenHash((second as { token: string }).token)]);
     // Strict: the same race leaves one winner and a replay.
     const { token: u0 } = await issued(store);
@@ -84,7 +84,7 @@ describe('refresh rotation races, decided inside the conditional write (RFC 9700
     const contended = new Proxy(backing, {
       get(target, prop) {
         if (prop === 'batchIf') {
-          return async () => ({ applied: false, current: [JSON.stringify({ ...record, n: ++attempts }), null, null] });
+          return async () => ({ applied: false, current: [serializeRecord(refreshCodec, { ...record, scope: `openid ${++attempts}` }), null, null] });
         }
         const value: unknown = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;

@@ -1,6 +1,6 @@
 import { userClaims } from '../claims.js';
 import { invalidGrant, invalidScope } from '../errors.js';
-import { scopeSet } from '../params.js';
+import { refreshScopes } from '../scope-policy.js';
 import type { Grant } from './grant.js';
 import { userTokens } from './issue.js';
 
@@ -29,41 +29,24 @@ export const refreshTokenGrant: Grant = {
     if (found.status === 'replayed') throw await replayed(found.grantId);
     const record = found.record;
 
-    if (record.client_id !== client.client_id) {
+    if (record.clientId !== client.client_id) {
       // Another client holding this token means it leaked: the grant is revoked (RFC 6749 §10.4).
-      await oauth.records.revokeGrant(record.grant_id);
+      await oauth.records.revokeGrant(record.grantId);
       throw invalidGrant('the refresh token was issued to another client');
     }
-    if (record.expires_at <= Math.floor(Date.now() / 1000)) throw invalidGrant('the refresh token has expired');
+    if (record.expiresAt <= Math.floor(Date.now() / 1000)) throw invalidGrant('the refresh token has expired');
 
-    const granted = scopeSet(record.scope);
-    let scope = record.scope;
-    if (requested !== undefined) {
-      const asked = scopeSet(requested);
-      const broader = asked.filter((s) => !granted.includes(s));
-      if (broader.length > 0) throw invalidScope(`scope beyond the original grant: ${broader.join(' ')}`);
-      scope = asked.join(' ');
-    }
+    const narrowed = refreshScopes(record.scope, requested);
+    if (narrowed.refused.length > 0) throw invalidScope(`scope beyond the original grant: ${narrowed.refused.join(' ')}`);
+    const scope = narrowed.scopes.join(' ');
 
-    const user = await oauth.users.get(record.user_id);
+    const user = await oauth.users.get(record.userId);
     if (!user) {
-      await oauth.records.revokeGrant(record.grant_id);
+      await oauth.records.revokeGrant(record.grantId);
       throw invalidGrant('the user of this refresh token no longer exists');
     }
-    const { response } = await userTokens(
-      oauth,
-      {
-        clientId: client.client_id,
-        userId: record.user_id,
-        scope,
-        grantId: record.grant_id,
-        authTime: record.auth_time,
-        sid: record.sid,
-        resource: record.resource,
-        claims: userClaims(user, scopeSet(scope)),
-      },
-      undefined,
-    );
+    const claims = userClaims(user, narrowed.scopes);
+    const { response } = await userTokens(oauth, { ...record, scope, claims });
     // Last, so nothing can fail once the old token is spent. The new refresh token keeps the
     // original scope (RFC 6749 §6); the access token may be narrower.
     const rotated = await oauth.records.rotateRefreshToken(found, grace);
