@@ -90,6 +90,37 @@ describe.each(backends)(title, (_name, open) => {
     expect(user!.identities.some((i) => i.provider === 'github' && i.subject === 'home')).toBe(true);
   });
 
+  it('a login that read the user before a link does not drop the link when its batch lands', async () => {
+    const home = identity('github', 'stale-1', { email_verified: false });
+    const extra = identity('google', 'stale-1g', { email_verified: false });
+    const id = await login(home, { sync: 'force', linkByEmail: false });
+    const slow = await users.resolve({ ...home, name: 'Renamed' }, { sync: 'force', linkByEmail: false });
+    await users.link(id, extra);
+    await shared.batch(slow.ops);
+    expect((await users.get(id))!.identities.map((i) => i.provider).sort()).toEqual(['github', 'google']);
+    expect((await users.findByIdentity(extra))!.id).toBe(id);
+    expect(await inconsistencies(store, users, [id], [home, extra])).toEqual([]);
+  });
+
+  it('a login that read the user before an unlink brings nothing back, nor costs the next owner its row', async () => {
+    const home = identity('github', 'stale-2', { email_verified: false });
+    const extra = identity('google', 'stale-2g', { email: 'old@example.org', email_verified: true });
+    const id = await login(home, { sync: 'force', linkByEmail: false });
+    await users.link(id, extra);
+    const slow = await users.resolve(extra, { sync: 'force', linkByEmail: false });
+    await users.unlink(id, 'google', extra.subject);
+    await shared.batch(slow.ops);
+    const after = await users.get(id);
+    expect(after!.identities.map((i) => i.provider)).toEqual(['github']);
+    expect(after!.emails.map((e) => e.source)).toEqual(['github']);
+    // The freed identity signs in as a new user; the old one cannot unlink it from them.
+    const next = await login(extra, { sync: 'force', linkByEmail: false });
+    expect(next).not.toBe(id);
+    await expect(users.unlink(id, 'google', extra.subject)).rejects.toBeInstanceOf(UnlinkRefused);
+    expect((await users.findByIdentity(extra))!.id).toBe(next);
+    expect(await inconsistencies(store, users, [id, next], [home, extra])).toEqual([]);
+  });
+
   it('never unlinks the last method, even when two unlinks race', async () => {
     for (let round = 0; round < 6; round++) {
       const a = identity('github', `a${round}`, { email_verified: false });
