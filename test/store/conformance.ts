@@ -93,7 +93,8 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
 
     it('gives one winner among concurrent compare-and-sets from the same value', async () => {
       await store.put('version', 'v0');
-      const wins = await Promise.all(Array.from({ length: 20 }, (_, i) => store.compareAndSet('version', 'v0', `v${i + 1}`)));
+      const writers = Array.from({ length: 20 }, (_, i) => store.compareAndSet('version', 'v0', `v${i + 1}`));
+      const wins = await Promise.all(writers);
       expect(wins.filter(Boolean)).toHaveLength(1);
       expect(await store.get('version')).toBe(`v${wins.indexOf(true) + 1}`);
     });
