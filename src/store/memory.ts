@@ -105,6 +105,12 @@ export class MemoryStore implements Store {
         checkKey(op.key);
         this.#entries.delete(this.#prefix + op.key);
         return undefined;
+      case 'compareAndSet': {
+        if (this.#string(op.key) !== op.expected) return false;
+        if (op.value === null) this.#entries.delete(this.#prefix + op.key);
+        else this.#write(op.key, op.value, undefined);
+        return true;
+      }
       case 'sadd': {
         const set = this.#set(op.key);
         if (set) {
@@ -177,6 +183,11 @@ export class MemoryStore implements Store {
     return removed;
   }
 
+  async compareAndSet(key: string, expected: string | null, value: string | null): Promise<boolean> {
+    this.#begin();
+    return this.#apply({ op: 'compareAndSet', key, expected, value }) as boolean;
+  }
+
   async sadd(key: string, members: string[], ttl?: number): Promise<void> {
     checkTtl(ttl);
     this.#begin();
@@ -217,7 +228,7 @@ export class MemoryStore implements Store {
     // Type errors are found before anything is written, so a batch is all or nothing.
     for (const op of ops) {
       if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
-      else if (op.op === 'get' || op.op === 'take') this.#string(op.key);
+      else if (op.op === 'get' || op.op === 'take' || op.op === 'compareAndSet') this.#string(op.key);
       else if (op.op === 'decr') this.#counter(op.key);
     }
     return ops.map((op) => this.#apply(op));

@@ -96,10 +96,26 @@ for _, op in ipairs(ops) do
 end
 return {1, unpack(current)}`;
 
+// Compare-and-set (ARGV: expected absent?, expected, delete?, value); 1 when it wrote.
+const COMPARE_AND_SET = `local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current then return 0 end
+elseif current ~= ARGV[2] then
+  return 0
+end
+if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[4]) end
+return 1`;
+
+type CasArgs = [key: string, expectedAbsent: string, expected: string, remove: string, value: string];
 type ScriptedRedis = Redis & {
   lbIncr(key: string, ttlMs: number): Promise<number>;
   lbBatchIf(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, ...(string | null)[]]>;
+  lbCas(...args: CasArgs): Promise<number>;
 };
+
+function casArgs(key: string, expected: string | null, value: string | null): CasArgs {
+  return [key, expected === null ? '1' : '0', expected ?? '', value === null ? '1' : '0', value ?? ''];
+}
 
 /**
  * The production store. Commands fail fast while Redis is down (no offline queue), so a
@@ -126,6 +142,7 @@ export class RedisStore implements Store {
     redis.defineCommand('lbIncr', { numberOfKeys: 1, lua: INCR_WITH_TTL });
     // No numberOfKeys: each call passes its own count first.
     redis.defineCommand('lbBatchIf', { lua: BATCH_IF });
+    redis.defineCommand('lbCas', { numberOfKeys: 1, lua: COMPARE_AND_SET });
     // Without an error listener an unreachable Redis would crash the process.
     redis.on('error', (err: Error) => {
       failures++;
@@ -198,6 +215,11 @@ export class RedisStore implements Store {
     return this.#run(() => this.#redis.del(...keys));
   }
 
+  async compareAndSet(key: string, expected: string | null, value: string | null): Promise<boolean> {
+    checkKey(key);
+    return this.#run(async () => (await this.#redis.lbCas(...casArgs(key, expected, value))) === 1);
+  }
+
   async sadd(key: string, members: string[], ttl?: number): Promise<void> {
     await this.batch([{ op: 'sadd', key, members, ttl }]);
   }
@@ -256,6 +278,10 @@ export class RedisStore implements Store {
             multi.del(op.key);
             replies.push(1);
             break;
+          case 'compareAndSet':
+            (multi as unknown as Pick<ScriptedRedis, 'lbCas'>).lbCas(...casArgs(op.key, op.expected, op.value));
+            replies.push(1);
+            break;
           case 'sadd':
             if (op.members.length > 0) multi.sadd(op.key, ...op.members);
             if (op.ttl !== undefined) multi.pexpire(op.key, toMs(op.ttl));
@@ -285,6 +311,7 @@ export class RedisStore implements Store {
         at += replies[i]!;
         if (op.op === 'get' || op.op === 'take') return (reply as string | null) ?? null;
         if (op.op === 'putIfAbsent') return reply === 'OK';
+        if (op.op === 'compareAndSet') return reply === 1;
         return undefined;
       });
     });

@@ -12,6 +12,7 @@ export type StoreOp =
   | { op: 'putIfAbsent'; key: string; value: string; ttl?: number }
   | { op: 'put'; key: string; value: string; ttl?: number }
   | { op: 'del'; key: string }
+  | { op: 'compareAndSet'; key: string; expected: string | null; value: string | null }
   | { op: 'sadd'; key: string; members: string[]; ttl?: number }
   | { op: 'srem'; key: string; members: string[] }
   | { op: 'expire'; key: string; ttl: number }
@@ -45,6 +46,12 @@ export interface Store {
   /** Atomic get-and-delete: of many concurrent takers exactly one gets the value. */
   take(key: string): Promise<string | null>;
   del(...keys: string[]): Promise<number>;
+  /**
+   * Writes `value` (deletes the key when it is null) only while the key holds exactly `expected`
+   * (is absent when that is null); true when it did. Atomic: of concurrent writers that read the
+   * same value, one wins. A value written this way has no TTL.
+   */
+  compareAndSet(key: string, expected: string | null, value: string | null): Promise<boolean>;
   sadd(key: string, members: string[], ttl?: number): Promise<void>;
   srem(key: string, members: string[]): Promise<void>;
   smembers(key: string): Promise<string[]>;
@@ -54,8 +61,9 @@ export interface Store {
   ttl(key: string): Promise<number | null>;
   /**
    * Runs the operations atomically and in order, in one round trip (MULTI/EXEC). Results come
-   * back in the same order: the value (or null) for get and take, true when putIfAbsent wrote,
-   * undefined for the rest.
+   * back in the same order: the value (or null) for get and take, true when putIfAbsent or
+   * compareAndSet wrote, undefined for the rest. A compareAndSet that does not match writes
+   * nothing, and the other operations still run.
    */
   batch(ops: StoreOp[]): Promise<BatchResult[]>;
   /**

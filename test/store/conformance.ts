@@ -67,6 +67,54 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(await store.get('jti')).toBe(String(winner));
     });
 
+    it('compares and sets: writes only over the expected value, absent for null; a null value deletes', async () => {
+      expect(await store.compareAndSet('cas', 'nope', 'v1')).toBe(false);
+      expect(await store.get('cas')).toBeNull();
+      expect(await store.compareAndSet('cas', null, 'v1')).toBe(true);
+      expect(await store.compareAndSet('cas', null, 'again')).toBe(false);
+      expect(await store.compareAndSet('cas', 'v0', 'v2')).toBe(false);
+      expect(await store.compareAndSet('cas', 'v1', 'v2')).toBe(true);
+      expect(await store.get('cas')).toBe('v2');
+      expect(await store.compareAndSet('cas', 'v1', null)).toBe(false);
+      expect(await store.compareAndSet('cas', 'v2', null)).toBe(true);
+      expect(await store.get('cas')).toBeNull();
+      await store.put('timed', 'x', 30);
+      expect(await store.compareAndSet('timed', 'x', 'y')).toBe(true);
+      expect(await store.ttl('timed')).toBeNull();
+      const tricky = 'a\u0000b\r\n\u{1F600}';
+      await store.put('binary', tricky);
+      expect(await store.compareAndSet('binary', 'a', 'no')).toBe(false);
+      expect(await store.compareAndSet('binary', tricky, `${tricky}!`)).toBe(true);
+      expect(await store.get('binary')).toBe(`${tricky}!`);
+      await store.sadd('a-set', ['m']);
+      await expect(store.compareAndSet('a-set', null, 'v')).rejects.toThrow(TypeError);
+      await expect(store.compareAndSet('', null, 'v')).rejects.toThrow(TypeError);
+    });
+
+    it('gives one winner among concurrent compare-and-sets from the same value', async () => {
+      await store.put('version', 'v0');
+      const writers = Array.from({ length: 20 }, (_, i) => store.compareAndSet('version', 'v0', `v${i + 1}`));
+      const wins = await Promise.all(writers);
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect(await store.get('version')).toBe(`v${wins.indexOf(true) + 1}`);
+    });
+
+    it('compares and sets inside a batch, in one round trip, the other ops running either way', async () => {
+      await store.put('rec', 'old');
+      const before = store.roundTrips;
+      const results = await store.batch([
+        { op: 'compareAndSet', key: 'rec', expected: 'stale', value: 'lost' },
+        { op: 'sadd', key: 'log', members: ['tried'] },
+        { op: 'compareAndSet', key: 'rec', expected: 'old', value: 'new' },
+        { op: 'compareAndSet', key: 'born', expected: null, value: 'here' },
+        { op: 'get', key: 'rec' },
+      ]);
+      expect(store.roundTrips - before).toBe(1);
+      expect(results).toEqual([false, undefined, true, true, 'new']);
+      expect(await store.getMany(['rec', 'born'])).toEqual(['new', 'here']);
+      expect(await store.smembers('log')).toEqual(['tried']);
+    });
+
     it('reads several keys in one call', async () => {
       await store.put('k1', 'v1');
       await store.put('k3', 'v3');
