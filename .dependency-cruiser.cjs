@@ -20,7 +20,8 @@ module.exports = {
     only('upstream', ['store', 'config', 'http']),
     only('oauth', ['store', 'config', 'http', 'ui', 'identity', 'session', 'upstream/types.ts']),
     only('account', ['store', 'config', 'http', 'ui', 'identity', 'session', 'upstream/types.ts', 'oauth/errors.ts']),
-    only('cli', ['store', 'config', 'identity']),
+    // The CLI, like main.ts, composes the rooms it needs.
+    only('cli', ['store', 'config', 'identity', 'upstream']),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

@@ -8,7 +8,9 @@ import { browserRateLimits } from './http/rate-limit.js';
 import { operations } from './operations.js';
 import { healthRouter } from './http/health.js';
 import { createLogger, type Logger } from './http/log.js';
+import { methodGuard, routePaths } from './http/methods.js';
 import { requestContext } from './http/request-context.js';
+import { routeKindOf, type RouteKinds } from './http/route-kind.js';
 import { securityHeaders } from './http/security-headers.js';
 import { accountArea } from './account/routes.js';
 import { LocalAccounts } from './identity/local-accounts.js';
@@ -38,6 +40,17 @@ export type BrokerApp = Koa & {
   stop(): void;
   /** The Prometheus metrics, when `metrics:` is configured (main.ts serves them on their own port). */
   metrics?: Metrics;
+};
+
+/**
+ * Every route's kind, in one place: API routes answer errors as JSON (RFC 6749 §5.2; RFC 6750 §3
+ * on the resource endpoints) whatever Accept says, browser routes as HTML pages. Paths are
+ * relative to the issuer's path; a route missing here stops the app at start.
+ */
+export const ROUTE_KINDS: RouteKinds = {
+  api: ['/token', '/introspect', '/revoke', '/userinfo', '/jwks', '/register', '/.well-known/', '/healthz', '/readyz'],
+  page: ['/authorize', '/interaction/', '/logout', '/callback/', '/upstream/', '/account', '/demo'],
+  asset: ['/static/'],
 };
 
 /** The password grant's sources: local accounts, then `oidc` entries with password_grant. */
@@ -119,15 +132,26 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     }));
   app.stop = () => oauth.keys.stop();
 
+  const always = new Router({ prefix: base || undefined });
+  for (const router of [healthRouter(() => store.ping()), staticRouter(() => upstream.login.buttons())]) {
+    always.use(router.routes());
+  }
+  const areas = new Router({ prefix: base || undefined });
+  const demo = config.demo ? [demoRouter({ issuer: config.issuer, clientId: config.demo.client_id, base })] : [];
+  for (const router of [oauthRouter(oauth), callbacks, account.router, ...demo]) {
+    areas.use(router.routes());
+  }
+  const kindOf = routeKindOf(ROUTE_KINDS, base);
+  for (const path of routePaths([always, areas])) {
+    if (!kindOf(path)) throw new Error(`the route ${path} has no kind in ROUTE_KINDS`);
+  }
+
   if (ops.metrics) app.use(httpMetrics(ops.metrics, ops.clientEndpoints));
   app.use(requestContext(log));
   app.use(securityHeaders({ https }));
-  app.use(errorHandler((input) => renderErrorPage(input, base)));
-
-  const always = new Router({ prefix: base || undefined });
-  for (const router of [healthRouter(() => store.ping()), staticRouter(() => upstream.login.buttons())]) {
-    always.use(router.routes(), router.allowedMethods());
-  }
+  app.use(errorHandler((input) => renderErrorPage(input, base), kindOf));
+  // Wrong methods are answered here, before any route, the store or a session is touched.
+  app.use(methodGuard([always, areas]));
   app.use(always.routes());
   app.use(browserRateLimits(ops.browserLimits, base));
   app.use(async (ctx, next) => {
@@ -136,13 +160,6 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   });
   app.use(browserId({ https, path: base || '/' }));
   app.use(sessionMiddleware(app, store, config.session, { https }));
-
-  const areas = new Router({ prefix: base || undefined });
-  const demo = config.demo ? [demoRouter({ issuer: config.issuer, clientId: config.demo.client_id, base })] : [];
-  for (const router of [oauthRouter(oauth), callbacks, account.router, ...demo]) {
-    areas.use(router.routes(), router.allowedMethods());
-  }
   app.use(areas.routes());
-  app.use(areas.allowedMethods());
   return app;
 }

@@ -10,6 +10,7 @@ import { openStore, type Store } from './store/index.js';
 
 const USAGE = `Usage: login-broker [--config FILE]
        login-broker users add|set-password|remove USERNAME [--config FILE]   (users --help)
+       login-broker providers list|check [--config FILE]                     (providers --help)
 
 Starts the login broker with the configuration in FILE (YAML).
 The file can also be named by the BROKER_CONFIG environment variable.
@@ -102,6 +103,10 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'users') {
     const { usersCommand } = await import('./cli/users.js');
     process.exit(await usersCommand(process.argv.slice(3)));
+  }
+  if (process.argv[2] === 'providers') {
+    const { providersCommand } = await import('./cli/providers.js');
+    process.exit(await providersCommand(process.argv.slice(3)));
   }
   const { configFile } = parseCommandLine(process.argv.slice(2));
   let config: Config;

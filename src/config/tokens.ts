@@ -13,8 +13,12 @@ export const tokensSchema = z
     refresh_token_idle_ttl_s: seconds(60, 31_536_000, 1_209_600),
     /** No refresh token of a grant outlives this, however often it is rotated. */
     refresh_token_absolute_ttl_s: seconds(60, 31_536_000, 2_592_000),
-    /** How long the immediately-previous refresh token may be retried after a rotation (0: never). */
-    refresh_token_reuse_grace_s: seconds(0, 10, 0),
+    /**
+     * How long after its rotation a refresh token may be presented again while its successor is
+     * unused: a client whose answer was lost (timeout, 503, dropped connection) retries and gets
+     * a new pair, and the unused successor is retired. 0: strict, any second use is a replay.
+     */
+    refresh_token_reuse_grace_s: seconds(0, 60, 30),
     /** First-party clients get a refresh token without asking for offline_access. */
     first_party_refresh_without_offline_access: z.boolean().default(true),
   })

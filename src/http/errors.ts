@@ -1,4 +1,5 @@
 import type { Context, Middleware } from 'koa';
+import type { RouteKind } from './route-kind.js';
 
 /**
  * An error that knows how it is answered. Domain errors (OAuth errors, StoreUnavailable) carry
@@ -25,8 +26,17 @@ export const browserRoute: Middleware = async (ctx, next) => {
   await next();
 };
 
-function wantsPage(ctx: Context): boolean {
-  if (ctx.state.page) return true;
+/** The kind of route a request went to, when it is declared (see route-kind.ts). */
+export type KindOf = (path: string) => RouteKind | undefined;
+
+/**
+ * An API route answers JSON whatever Accept says; a browser route answers pages; anything else
+ * (assets, paths no route serves) answers what the client prefers.
+ */
+function wantsPage(ctx: Context, kindOf: KindOf): boolean {
+  const kind = kindOf(ctx.path);
+  if (kind === 'api') return false;
+  if (kind === 'page' || ctx.state.page) return true;
   return ctx.accepts('json', 'html') === 'html' && !ctx.get('authorization');
 }
 
@@ -39,12 +49,13 @@ export function safeDescription(text: string): string {
  * Turns every failure into a spec-shaped answer and never leaks a stack trace. Unknown errors
  * become 500 server_error, logged with their stack under the request id.
  */
-export function errorHandler(renderPage: PageRenderer): Middleware {
+export function errorHandler(renderPage: PageRenderer, kindOf: KindOf = () => undefined): Middleware {
   return async (ctx, next) => {
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) {
-        respond(ctx, renderPage, { status: 404, error: 'not_found', error_description: `no route for ${ctx.method} ${ctx.path}` });
+        const description = `no route for ${ctx.method} ${ctx.path}`;
+        respond(ctx, renderPage, kindOf, { status: 404, error: 'not_found', error_description: description });
       }
     } catch (err) {
       let rendered: RenderableError;
@@ -57,7 +68,7 @@ export function errorHandler(renderPage: PageRenderer): Middleware {
         ctx.state.log?.error({ err }, 'unexpected error');
         rendered = { status: 500, error: 'server_error', error_description: 'an unexpected error occurred; quote the request id when reporting it' };
       }
-      respond(ctx, renderPage, rendered);
+      respond(ctx, renderPage, kindOf, rendered);
     }
   };
 }
@@ -67,12 +78,12 @@ function isKoaClientError(err: unknown): err is { status: number; message: strin
   return typeof e?.status === 'number' && e.status >= 400 && e.status < 500 && e.expose === true;
 }
 
-function respond(ctx: Context, renderPage: PageRenderer, err: RenderableError): void {
+function respond(ctx: Context, renderPage: PageRenderer, kindOf: KindOf, err: RenderableError): void {
   const description = safeDescription(err.error_description ?? err.error);
   ctx.status = err.status;
   for (const [name, value] of Object.entries(err.headers ?? {})) ctx.set(name, value);
   ctx.set('Cache-Control', 'no-store');
-  if (wantsPage(ctx)) {
+  if (wantsPage(ctx, kindOf)) {
     ctx.type = 'html';
     ctx.body = renderPage({ status: err.status, error: err.error, description, requestId: String(ctx.state.requestId ?? '') });
   } else {

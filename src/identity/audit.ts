@@ -11,7 +11,10 @@ export interface AuditEntry {
 }
 
 const AUDIT_TTL_S = 400 * 86_400;
-const indexKey = (userId: string) => `audit:${userId}`;
+/** The user's hash tag: the set sits in the user record's Redis Cluster slot, so they share batches. */
+const indexKey = (userId: string) => `audit:{${userId}}`;
+/** Where entries were kept before per-user hash tags; read until they expire. */
+const legacyIndexKey = (userId: string) => `audit:${userId}`;
 
 /**
  * Entries are members of one set per user: appending is a blind write that fits in the
@@ -22,8 +25,11 @@ export function auditOp(userId: string, entry: AuditEntry): StoreOp {
 }
 
 export async function recentAudit(store: Store, userId: string, limit = 20): Promise<AuditEntry[]> {
-  const members = await store.smembers(indexKey(userId));
-  return members
+  const [members, legacy] = await Promise.all([
+    store.smembers(indexKey(userId)),
+    store.smembers(legacyIndexKey(userId)),
+  ]);
+  return [...members, ...legacy]
     .map((m) => JSON.parse(m) as AuditEntry)
     .sort((a, b) => b.at - a.at)
     .slice(0, limit);

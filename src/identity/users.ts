@@ -1,6 +1,22 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Store, StoreOp } from '../store/index.js';
 import { auditOp, type AuditEntry } from './audit.js';
+import {
+  claimOwner,
+  linkKey,
+  loadUser,
+  newClaim,
+  publicUser,
+  sameIdentity,
+  writeUser,
+  type IdentityRef,
+  type PendingUnlink,
+  type StoredIdentity,
+  type StoredUser,
+  type UserRecord,
+} from './user-records.js';
+
+export { linkKey } from './user-records.js';
 
 export interface Profile {
   name?: string;
@@ -64,6 +80,18 @@ export class LinkConflict extends Error {
   }
 }
 
+/** Other requests kept changing the same user faster than this one could write: try again. */
+export class UserBusy extends Error {
+  readonly status = 503;
+  readonly error = 'temporarily_unavailable';
+  readonly error_description = 'the account is being changed by another request; try again';
+  readonly headers = { 'Retry-After': '1' };
+  readonly expose = true;
+  constructor() {
+    super('the account is being changed by another request; try again');
+  }
+}
+
 export class UnlinkRefused extends Error {
   readonly status = 400;
   readonly error = 'invalid_request';
@@ -76,17 +104,17 @@ export class UnlinkRefused extends Error {
 const PROFILE_FIELDS = ['name', 'given_name', 'family_name', 'preferred_username', 'picture', 'locale'] as const;
 
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
-const userKey = (id: string) => `user:${id}`;
-/** The link key hashes (provider, issuer, subject), so any subject string is a safe key. */
-export const linkKey = (identity: Pick<ExternalIdentity, 'provider' | 'issuer' | 'subject'>) =>
-  `link:${hash(JSON.stringify([identity.provider, identity.issuer, identity.subject]))}`;
 /** Only verified addresses are indexed: an unverified email can never lead to someone's account. */
 const emailKey = (email: string) => `email:${hash(email.trim().toLowerCase())}`;
 
 export const newUserId = () => randomBytes(16).toString('base64url');
 const now = () => Math.floor(Date.now() / 1000);
 
-export function applyIdentity(user: User, identity: ExternalIdentity, sync: LoginPolicy['sync']): User {
+/** How often a login looks again after a concurrent change, and a write is tried again. */
+const RESOLVE_ATTEMPTS = 10;
+const WRITE_ATTEMPTS = 16;
+
+export function applyIdentity<T extends User>(user: T, identity: ExternalIdentity, sync: LoginPolicy['sync']): T {
   const profile: Profile = { ...user.profile };
   for (const field of PROFILE_FIELDS) {
     const value = identity[field];
@@ -112,8 +140,44 @@ export function applyIdentity(user: User, identity: ExternalIdentity, sync: Logi
   return { ...user, profile, emails, identities, updated_at: now() };
 }
 
-function linkedIdentity(identity: ExternalIdentity): LinkedIdentity {
-  return { provider: identity.provider, issuer: identity.issuer, subject: identity.subject, username: identity.preferred_username, linked_at: now() };
+function linkedIdentity(identity: ExternalIdentity, claim: string): StoredIdentity {
+  const { provider, issuer, subject } = identity;
+  return { provider, issuer, subject, username: identity.preferred_username, linked_at: now(), claim };
+}
+
+function newUser(id: string, identity: ExternalIdentity, claim: string): StoredUser {
+  const t = now();
+  const identities = [linkedIdentity(identity, claim)];
+  const blank: StoredUser = { id, created_at: t, updated_at: t, profile: {}, emails: [], identities, rev: 0 };
+  return applyIdentity(blank, identity, 'force');
+}
+
+const samePending = (a: PendingUnlink, b: PendingUnlink) =>
+  sameIdentity(a, b) && a.claim === b.claim && a.audit.at === b.audit.at;
+const pendingFor = (user: StoredUser, identity: IdentityRef) =>
+  (user.unlinking ?? []).filter((p) => sameIdentity(p, identity));
+const lists = (user: StoredUser, identity: IdentityRef) => user.identities.some((i) => sameIdentity(i, identity));
+
+/** Drops finished unlinks, and the emails of their providers unless another identity there stays. */
+function withoutPending(user: StoredUser, done: PendingUnlink[]): StoredUser {
+  const unlinking = (user.unlinking ?? []).filter((p) => !done.some((d) => samePending(d, p)));
+  const kept = new Set(user.identities.map((i) => i.provider));
+  const emails = user.emails.filter((e) => kept.has(e.source) || !done.some((p) => p.provider === e.source));
+  const primary = emails.find((e) => e.verified) ?? emails[0];
+  const profile = { ...user.profile, email: primary?.value, email_verified: primary?.verified };
+  return { ...user, unlinking, emails, profile };
+}
+
+type Who = { provider: string; subject: string };
+
+function auditEntry(action: AuditEntry['action'], who: Who, ip?: string, at = now()): AuditEntry {
+  return { at, action, provider: who.provider, subject: who.subject, ip };
+}
+
+function emailOps(user: User): StoreOp[] {
+  return user.emails
+    .filter((e) => e.verified)
+    .map((e) => ({ op: 'putIfAbsent', key: emailKey(e.value), value: user.id }));
 }
 
 export interface ResolveResult {
@@ -124,34 +188,40 @@ export interface ResolveResult {
   ops: StoreOp[];
 }
 
+type Change = { user: StoredUser; ops?: StoreOp[] } | undefined;
+
 /**
  * Users and the identities linked to them. (provider, issuer, subject) → user is unique: a link
- * key is claimed with putIfAbsent, so two concurrent first logins make one user, and an identity
- * is never silently moved from one user to another.
+ * row is claimed with SET NX, so two concurrent first logins make one user, and an identity is
+ * never silently moved from one user to another.
+ *
+ * The link row and the user record are separate keys (separate Cluster slots), changed one
+ * atomic step at a time, in an order that keeps them in agreement (issue 19.1):
+ * - linking claims the row first, then lists the identity with a compare-and-set of a record
+ *   read before the claim, or read again, with the row read after it (a claim released meanwhile
+ *   is then seen, and not listed). So a listed identity's row always points back to its user.
+ * - unlinking first moves the identity from the list to `unlinking` with a compare-and-set that
+ *   also checks another method stays, then removes the row by its exact claim, then drops the
+ *   pending entry and writes its audit entry. Anyone who meets a pending unlink finishes it the
+ *   same way, so an unlink whose request died is completed, and once only.
+ * - a login writes its profile refresh as a compare-and-set in its own batch: when the record
+ *   changed meanwhile, the refresh is dropped instead of overwriting that change. A login whose
+ *   row points to a user not listing it (a link whose request died) lists it (repair).
  */
 export class Users {
   constructor(private readonly store: Store) {}
 
+  /** The user; an unlink under way is finished first, so what is listed has its link row. */
   async get(id: string): Promise<User | undefined> {
-    const text = await this.store.get(userKey(id));
-    if (!text) return undefined;
-    const user = JSON.parse(text) as User;
-    user.emails ??= [];
-    return user;
+    let record = await loadUser(this.store, id);
+    const pending = record?.user.unlinking ?? [];
+    if (record && pending.length) record = await this.#finishUnlinks(record, pending);
+    return record && publicUser(record.user);
   }
 
-  async findByIdentity(identity: Pick<ExternalIdentity, 'provider' | 'issuer' | 'subject'>): Promise<User | undefined> {
-    const id = await this.store.get(linkKey(identity));
-    return id ? this.get(id) : undefined;
-  }
-
-  #writes(user: User, audit: AuditEntry[] = []): StoreOp[] {
-    const ops: StoreOp[] = [{ op: 'put', key: userKey(user.id), value: JSON.stringify(user) }];
-    for (const email of user.emails) {
-      if (email.verified) ops.push({ op: 'putIfAbsent', key: emailKey(email.value), value: user.id });
-    }
-    for (const entry of audit) ops.push(auditOp(user.id, entry));
-    return ops;
+  async findByIdentity(identity: IdentityRef): Promise<User | undefined> {
+    const owner = claimOwner(await this.store.get(linkKey(identity)));
+    return owner ? this.get(owner) : undefined;
   }
 
   /**
@@ -159,77 +229,207 @@ export class Users {
    * with `link_by_email`, the user whose verified email this provider also verified, or a new
    * user. Nothing links by an unverified email (nOAuth; Grafana CVE-2023-3128).
    */
-  async resolve(identity: ExternalIdentity, policy: LoginPolicy = DEFAULT_POLICY, ip?: string, attempt = 0): Promise<ResolveResult> {
-    const linkedId = await this.store.get(linkKey(identity));
-    const existing = linkedId ? await this.get(linkedId) : undefined;
-    if (existing) {
-      const user = applyIdentity(existing, identity, policy.sync);
-      return { user, created: false, linkedByEmail: false, ops: this.#writes(user) };
-    }
-    if (!linkedId && policy.linkByEmail && identity.email && identity.email_verified === true) {
-      const owner = await this.#verifiedOwner(identity.email);
-      if (owner && (await this.store.putIfAbsent(linkKey(identity), owner.id))) {
-        const user = applyIdentity({ ...owner, identities: [...owner.identities, linkedIdentity(identity)] }, identity, policy.sync);
-        const audit: AuditEntry = { at: now(), action: 'auto-link', provider: identity.provider, subject: identity.subject, ip, reason: 'verified email matched' };
-        return { user, created: false, linkedByEmail: true, ops: this.#writes(user, [audit]) };
+  async resolve(identity: ExternalIdentity, policy: LoginPolicy = DEFAULT_POLICY, ip?: string): Promise<ResolveResult> {
+    const email = policy.linkByEmail && identity.email && identity.email_verified === true ? identity.email : undefined;
+    for (let attempt = 0; attempt < RESOLVE_ATTEMPTS; attempt++) {
+      // One round trip for the link row, and with link_by_email for the email's owner too.
+      const [claim = null, emailOwner = null] = email
+        ? await this.store.getMany([linkKey(identity), emailKey(email)])
+        : [await this.store.get(linkKey(identity))];
+      if (claim !== null) {
+        const found = await this.#signIn(claim, identity, policy);
+        if (found) return found;
+        continue;
       }
+      const owner = email && emailOwner ? await this.#verifiedOwner(emailOwner, email) : undefined;
+      const result = owner ? await this.#autoLink(owner, identity, policy, ip) : await this.#create(identity, ip);
+      // Undefined: another request claimed the identity a moment ago; look again.
+      if (result) return result;
     }
-    let id = linkedId;
-    if (!id) {
-      id = newUserId();
-      if (!(await this.store.putIfAbsent(linkKey(identity), id))) {
-        // Another request linked this identity a moment ago: use its user.
-        if (attempt > 2) throw new Error('could not claim the identity link');
-        return this.resolve(identity, policy, ip, attempt + 1);
-      }
+    throw new UserBusy();
+  }
+
+  /** A login of a linked identity; undefined when something was repaired and the caller looks again. */
+  async #signIn(claim: string, identity: ExternalIdentity, policy: LoginPolicy): Promise<ResolveResult | undefined> {
+    const id = claimOwner(claim)!;
+    const record = await loadUser(this.store, id);
+    if (!record) {
+      // Claimed by a first login whose batch has not landed (or never will): write the user too.
+      // Both writes create it only if absent; the claiming request writes the audit entry.
+      const user = newUser(id, identity, claim);
+      const ops = [writeUser(undefined, user).op, ...emailOps(user)];
+      return { user: publicUser(user), created: false, linkedByEmail: false, ops };
     }
-    // A link whose user write never landed (the request failed after claiming it) is completed here.
-    const t = now();
-    const blank: User = { id, created_at: t, updated_at: t, profile: {}, emails: [], identities: [linkedIdentity(identity)] };
-    const user = applyIdentity(blank, identity, 'force');
-    const audit: AuditEntry = { at: t, action: 'create', provider: identity.provider, subject: identity.subject, ip };
-    return { user, created: true, linkedByEmail: false, ops: this.#writes(user, [audit]) };
+    const pending = pendingFor(record.user, identity);
+    if (pending.length) {
+      await this.#finishUnlinks(record, pending);
+      return undefined;
+    }
+    // Claimed for this user by a link whose request has not listed it yet (or died): list it.
+    const current = lists(record.user, identity) ? record : await this.#attach(id, identity, claim, { sync: 'import' });
+    if (!current || !lists(current.user, identity)) return undefined;
+    const user = applyIdentity(current.user, identity, policy.sync);
+    const ops = [writeUser(current, user).op, ...emailOps(user)];
+    return { user: publicUser(user), created: false, linkedByEmail: false, ops };
+  }
+
+  async #create(identity: ExternalIdentity, ip?: string): Promise<ResolveResult | undefined> {
+    const id = newUserId();
+    const claim = newClaim(id);
+    if (!(await this.store.putIfAbsent(linkKey(identity), claim))) return undefined;
+    const user = newUser(id, identity, claim);
+    const audit = auditEntry('create', identity, ip, user.created_at);
+    return {
+      user: publicUser(user),
+      created: true,
+      linkedByEmail: false,
+      ops: [writeUser(undefined, user).op, ...emailOps(user), auditOp(id, audit)],
+    };
+  }
+
+  async #autoLink(
+    owner: UserRecord,
+    identity: ExternalIdentity,
+    policy: LoginPolicy,
+    ip?: string,
+  ): Promise<ResolveResult | undefined> {
+    const claim = newClaim(owner.user.id);
+    if (!(await this.store.putIfAbsent(linkKey(identity), claim))) return undefined;
+    const audit: AuditEntry = { ...auditEntry('auto-link', identity, ip), reason: 'verified email matched' };
+    const linked = await this.#attach(owner.user.id, identity, claim, { record: owner, audit, sync: policy.sync });
+    return { user: publicUser((linked ?? owner).user), created: false, linkedByEmail: true, ops: [] };
   }
 
   /** The user owning a verified email, only if that user's own copy of it is verified too. */
-  async #verifiedOwner(email: string): Promise<User | undefined> {
-    const id = await this.store.get(emailKey(email));
-    const user = id ? await this.get(id) : undefined;
-    const own = user?.emails.find((e) => e.value.toLowerCase() === email.trim().toLowerCase());
-    return own?.verified ? user : undefined;
+  async #verifiedOwner(id: string, email: string): Promise<UserRecord | undefined> {
+    const record = await loadUser(this.store, id);
+    const own = record?.user.emails.find((e) => e.value.toLowerCase() === email.trim().toLowerCase());
+    return own?.verified ? record : undefined;
   }
 
   /** Links an identity to a signed-in user; refuses one linked to someone else (no silent move). */
   async link(userId: string, identity: ExternalIdentity, ip?: string): Promise<User> {
-    const user = await this.get(userId);
-    if (!user) throw new UnlinkRefused('your account no longer exists');
-    const claimed = await this.store.putIfAbsent(linkKey(identity), userId);
-    if (!claimed) {
-      const owner = await this.store.get(linkKey(identity));
-      if (owner !== userId) throw new LinkConflict('this account is already linked to another user of this service; sign in with it and unlink it there first');
-      return user;
+    for (let attempt = 0; attempt < RESOLVE_ATTEMPTS; attempt++) {
+      const record = await loadUser(this.store, userId);
+      if (!record) throw new UnlinkRefused('your account no longer exists');
+      const pending = pendingFor(record.user, identity);
+      if (pending.length) {
+        await this.#finishUnlinks(record, pending);
+        continue;
+      }
+      if (lists(record.user, identity)) return publicUser(record.user);
+      const claim = newClaim(userId);
+      if (await this.store.putIfAbsent(linkKey(identity), claim)) {
+        const audit = auditEntry('link', identity, ip);
+        const linked = await this.#attach(userId, identity, claim, { record, audit, sync: 'import' });
+        return publicUser((linked ?? record).user);
+      }
+      const current = await this.store.get(linkKey(identity));
+      if (current === null) continue;
+      if (claimOwner(current) !== userId) {
+        throw new LinkConflict(
+          'this account is already linked to another user of this service; sign in with it and unlink it there first',
+        );
+      }
+      // Linked to this user a moment ago by another request (a retry): listed once, audited once, by that one.
+      const linked = await this.#attach(userId, identity, current, { sync: 'import' });
+      return publicUser((linked ?? record).user);
     }
-    const updated = applyIdentity({ ...user, identities: [...user.identities, linkedIdentity(identity)] }, identity, 'import');
-    await this.store.batch(this.#writes(updated, [{ at: now(), action: 'link', provider: identity.provider, subject: identity.subject, ip }]));
-    return updated;
+    throw new UserBusy();
   }
 
   /** Unlinks an identity; the last one cannot go, or the user could never sign in again. */
   async unlink(userId: string, provider: string, subject: string, ip?: string): Promise<User> {
-    const user = await this.get(userId);
-    if (!user) throw new UnlinkRefused('your account no longer exists');
-    const target = user.identities.find((i) => i.provider === provider && i.subject === subject);
-    if (!target) throw new UnlinkRefused('this account is not linked to you');
-    if (user.identities.length <= 1) throw new UnlinkRefused('this is your only sign-in method; link another one before removing it');
-    const emails = user.emails.filter((e) => e.source !== provider || user.identities.some((i) => i !== target && i.provider === provider));
-    const primary = emails.find((e) => e.verified) ?? emails[0];
-    const profile = { ...user.profile, email: primary?.value, email_verified: primary?.verified };
-    const updated: User = { ...user, emails, profile, identities: user.identities.filter((i) => i !== target), updated_at: now() };
-    const ops: StoreOp[] = [
-      { op: 'del', key: linkKey(target) },
-      ...this.#writes(updated, [{ at: now(), action: 'unlink', provider, subject, ip }]),
-    ];
-    await this.store.batch(ops);
-    return updated;
+    const matches = (i: { provider: string; subject: string }) => i.provider === provider && i.subject === subject;
+    const decided = await this.#update(userId, undefined, async (user) => {
+      const target = user.identities.find(matches);
+      // Already decided by a concurrent request (a retry): finished below, audited once.
+      if (!target && user.unlinking?.some(matches)) return undefined;
+      if (!target) throw new UnlinkRefused('this account is not linked to you');
+      if (user.identities.length <= 1) {
+        throw new UnlinkRefused('this is your only sign-in method; link another one before removing it');
+      }
+      const pending: PendingUnlink = {
+        provider,
+        issuer: target.issuer,
+        subject,
+        claim: target.claim ?? (await this.#legacyClaim(userId, target)),
+        audit: auditEntry('unlink', { provider, subject }, ip),
+      };
+      const identities = user.identities.filter((i) => i !== target);
+      return { user: { ...user, identities, unlinking: [...(user.unlinking ?? []), pending] } };
+    });
+    if (!decided) throw new UnlinkRefused('your account no longer exists');
+    const finished = await this.#finishUnlinks(decided, (decided.user.unlinking ?? []).filter(matches));
+    return publicUser((finished ?? decided).user);
+  }
+
+  /** The link row of an identity listed before claims were kept: removed only if it is this user's. */
+  async #legacyClaim(userId: string, identity: IdentityRef): Promise<string | null> {
+    const current = await this.store.get(linkKey(identity));
+    return claimOwner(current) === userId ? current : null;
+  }
+
+  /**
+   * Finishes decided unlinks: removes each link row by its exact claim (a later link of the same
+   * identity has another), then drops the entries with their audit entries. Idempotent.
+   */
+  async #finishUnlinks(record: UserRecord, pending: PendingUnlink[]): Promise<UserRecord | undefined> {
+    for (const p of pending) if (p.claim !== null) await this.store.compareAndSet(linkKey(p), p.claim, null);
+    return this.#update(record.user.id, record, (user) => {
+      const done = pending.filter((p) => user.unlinking?.some((q) => samePending(p, q)));
+      if (!done.length) return undefined;
+      return { user: withoutPending(user, done), ops: done.map((p) => auditOp(user.id, p.audit)) };
+    });
+  }
+
+  /**
+   * Lists an identity whose link row this user holds under `claim`. A record read before the claim
+   * is current enough; one read here is checked against the row, read after it, so a claim
+   * released meanwhile is not listed. Unlinks of earlier claims are done once this claim exists.
+   */
+  #attach(
+    id: string,
+    identity: ExternalIdentity,
+    claim: string,
+    options: { record?: UserRecord; audit?: AuditEntry; sync: LoginPolicy['sync'] },
+  ): Promise<UserRecord | undefined> {
+    return this.#update(id, options.record, async (user, fresh) => {
+      if (lists(user, identity)) return undefined;
+      const pending = pendingFor(user, identity);
+      if (pending.some((p) => p.claim === claim)) return undefined;
+      if (fresh && (await this.store.get(linkKey(identity))) !== claim) return undefined;
+      const rest = withoutPending(user, pending);
+      const listed = { ...rest, identities: [...rest.identities, linkedIdentity(identity, claim)] };
+      const added = applyIdentity(listed, identity, options.sync);
+      const audits = [...pending.map((p) => p.audit), ...(options.audit ? [options.audit] : [])];
+      return { user: added, ops: [...audits.map((a) => auditOp(id, a)), ...emailOps(added)] };
+    });
+  }
+
+  /**
+   * Writes a change with compare-and-set, reading again and retrying when another request wrote
+   * first. `decide` gets the record (`fresh` when read here rather than given) and returns the
+   * new user and the ops to batch with it, or undefined to write nothing. An audit op in that
+   * batch lands even when the record write loses; a retry sends the same entry, so it counts once.
+   */
+  async #update(
+    id: string,
+    given: UserRecord | undefined,
+    decide: (user: StoredUser, fresh: boolean) => Change | Promise<Change>,
+  ): Promise<UserRecord | undefined> {
+    let record = given;
+    for (let attempt = 0; attempt < WRITE_ATTEMPTS; attempt++) {
+      const fresh = record === undefined;
+      record ??= await loadUser(this.store, id);
+      if (!record) return undefined;
+      const change = await decide(record.user, fresh);
+      if (!change) return record;
+      const { op, written } = writeUser(record, { ...change.user, updated_at: now() });
+      const [wrote] = await this.store.batch([op, ...(change.ops ?? [])]);
+      if (wrote) return written;
+      record = undefined;
+    }
+    throw new UserBusy();
   }
 }

@@ -1,6 +1,7 @@
 import { redirectUriMatches, type Client, type ClientRegistry } from './clients.js';
 import { OAuthError, UnsafeRedirectError } from './errors.js';
 import { Params, scopeSet } from './params.js';
+import { authorizeScopes, mayRefresh } from './scope-policy.js';
 
 export type ResponseType = 'code' | 'id_token' | 'id_token token';
 export type ResponseMode = 'query' | 'fragment';
@@ -97,14 +98,10 @@ export function validateAuthorizationRequest(
   for (const p of prompt) if (!PROMPTS.has(p)) throw fail('invalid_request', `unknown prompt value "${p}"`);
   if (prompt.includes('none') && prompt.length > 1) throw fail('invalid_request', 'prompt=none cannot be combined with other values');
 
-  const requestedScopes = scopeSet(params.get('scope', { max: 1000 }));
-  if (requestedScopes.length === 0) throw fail('invalid_scope', 'the scope parameter is required');
-  const refused = requestedScopes.filter((s) => !client.scopes.has(s));
+  const requested = params.get('scope', { max: 1000 });
+  const { scopes, refused, offlineGranted } = authorizeScopes(requested, client, { code: responseType === 'code', prompt });
+  if (scopeSet(requested).length === 0) throw fail('invalid_scope', 'the scope parameter is required');
   if (refused.length > 0) throw fail('invalid_scope', `scope not allowed for this client: ${refused.join(' ')}`);
-  const wantsOffline = requestedScopes.includes('offline_access');
-  // offline_access counts only for code flows with consent, which first-party clients have by policy (OIDC Core §11).
-  const offlineGranted = wantsOffline && responseType === 'code' && (client.first_party || prompt.includes('consent'));
-  const scopes = requestedScopes.filter((s) => s !== 'offline_access' || offlineGranted);
   if (responseType !== 'code' && !scopes.includes('openid')) throw fail('invalid_scope', 'the implicit flow needs the openid scope');
 
   const nonce = params.get('nonce', { max: 512 });
@@ -136,7 +133,6 @@ export function validateAuthorizationRequest(
     throw fail('invalid_target', 'this resource is not allowed for this client (RFC 8707)');
   }
 
-  const refreshAllowed = responseType === 'code' && client.grant_types.includes('refresh_token');
   return {
     client_id: client.client_id,
     redirect_uri: redirectUri,
@@ -152,7 +148,7 @@ export function validateAuthorizationRequest(
     id_token_hint: params.get('id_token_hint', { max: 8192 }),
     provider,
     resource,
-    refresh: refreshAllowed && (offlineGranted || (client.first_party && options.firstPartyRefresh)),
+    refresh: responseType === 'code' && mayRefresh(client, offlineGranted, options.firstPartyRefresh),
   };
 }
 

@@ -3,19 +3,10 @@ import { currentSession } from '../session/sessions.js';
 import { authorizationRedirect } from './authorization-response.js';
 import { AuthorizationError, validateAuthorizationRequest } from './authorize-request.js';
 import type { OAuthContext } from './context.js';
+import { verifyIdTokenHint } from './id-token-hint.js';
 import { beginInteraction } from './interaction/begin.js';
 import { needsLogin } from './interaction/needs-login.js';
 import { authorizeSignedIn } from './interaction/signed-in.js';
-
-async function hintedSubject(oauth: OAuthContext, hint: string): Promise<string | undefined> {
-  try {
-    // An expired ID token is still a valid hint; only its signature and issuer matter.
-    const claims = await oauth.jwt.verify(hint, 'JWT', { ignoreExpiry: true });
-    return typeof claims.sub === 'string' ? claims.sub : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * GET|POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2). Errors before the client and
@@ -35,7 +26,7 @@ export function authorizeEndpoint(oauth: OAuthContext) {
       const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
       let loginNeeded = needsLogin(request, session);
       if (request.id_token_hint) {
-        const hinted = await hintedSubject(oauth, request.id_token_hint);
+        const hinted = (await verifyIdTokenHint(oauth, request.id_token_hint))?.sub;
         if (!hinted) throw new AuthorizationError('invalid_request', 'id_token_hint is not an ID token issued by this server', target);
         // The app expects another user than the one signed in here: they must sign in again.
         if (session && hinted !== session.uid) loginNeeded = true;

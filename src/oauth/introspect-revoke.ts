@@ -28,14 +28,14 @@ export function introspectionEndpoint(oauth: OAuthContext) {
     const asRefresh = async () => {
       if (looksLikeJwt(token)) return undefined;
       const record = await oauth.records.peekRefreshToken(token);
-      if (!record || record.client_id !== client.client_id || record.expires_at <= Math.floor(Date.now() / 1000)) return undefined;
+      if (!record || record.clientId !== client.client_id || record.expiresAt <= Math.floor(Date.now() / 1000)) return undefined;
       return {
         active: true,
         token_type: 'refresh_token',
-        client_id: record.client_id,
-        sub: record.user_id,
+        client_id: record.clientId,
+        sub: record.userId,
         scope: record.scope,
-        exp: record.expires_at,
+        exp: record.expiresAt,
         iss: oauth.config.issuer,
       };
     };
@@ -86,8 +86,8 @@ export function revocationEndpoint(oauth: OAuthContext) {
     } else {
       const record = await oauth.records.peekRefreshToken(token);
       if (record) {
-        refuseForeign(client, record.client_id);
-        await oauth.records.revokeGrant(record.grant_id);
+        refuseForeign(client, record.clientId);
+        await oauth.records.revokeGrant(record.grantId);
       }
     }
     ctx.status = 200;

@@ -4,6 +4,7 @@ import { currentSession, endSession } from '../session/sessions.js';
 import { renderLoggedOut, renderLogoutConfirm } from '../ui/logout.js';
 import type { OAuthContext } from './context.js';
 import { OAuthError } from './errors.js';
+import { verifyIdTokenHint } from './id-token-hint.js';
 import { Params } from './params.js';
 
 const page = (description: string, status = 400) => new OAuthError('invalid_request', description, status);
@@ -26,16 +27,10 @@ export function logoutEndpoint(oauth: OAuthContext) {
 
     let hintSub: string | undefined;
     if (hint) {
-      let claims;
-      try {
-        // An expired ID token is still a fine hint (§2): only signature and issuer matter.
-        claims = await oauth.jwt.verify(hint, 'JWT', { ignoreExpiry: true });
-      } catch {
-        throw page('id_token_hint is not an ID token issued by this server');
-      }
-      const aud = Array.isArray(claims.aud) ? claims.aud[0] : claims.aud;
-      if (clientId && clientId !== aud) throw page('client_id does not match the id_token_hint');
-      clientId = aud;
+      const claims = await verifyIdTokenHint(oauth, hint);
+      if (!claims) throw page('id_token_hint is not an ID token issued by this server');
+      if (clientId && clientId !== claims.aud) throw page('client_id does not match the id_token_hint');
+      clientId = claims.aud;
       hintSub = claims.sub;
     }
 

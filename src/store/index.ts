@@ -2,7 +2,7 @@ import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
 import type { Store } from './store.js';
 
-export type { Store, StoreOp } from './store.js';
+export type { BatchIfResult, Store, StoreCondition, StoreOp, StoreWriteOp } from './store.js';
 export { StoreUnavailable } from './errors.js';
 export { MemoryStore } from './memory.js';
 export { RedisStore } from './redis.js';

@@ -1,6 +1,17 @@
 import { StoreUnavailable } from './errors.js';
 import { StoreStats } from './stats.js';
-import { checkKey, checkOp, checkTtl, type BatchResult, type Store, type StoreOp } from './store.js';
+import {
+  checkBatchIf,
+  checkKey,
+  checkOp,
+  checkTtl,
+  type BatchIfResult,
+  type BatchResult,
+  type Store,
+  type StoreCondition,
+  type StoreOp,
+  type StoreWriteOp,
+} from './store.js';
 
 type Entry = { value: string | Set<string>; expiresAt: number | null };
 
@@ -103,6 +114,12 @@ export class MemoryStore implements Store {
         checkKey(op.key);
         this.#entries.delete(this.#prefix + op.key);
         return undefined;
+      case 'compareAndSet': {
+        if (this.#string(op.key) !== op.expected) return false;
+        if (op.value === null) this.#entries.delete(this.#prefix + op.key);
+        else this.#write(op.key, op.value, undefined);
+        return true;
+      }
       case 'sadd': {
         const set = this.#set(op.key);
         if (set) {
@@ -175,6 +192,11 @@ export class MemoryStore implements Store {
     return removed;
   }
 
+  async compareAndSet(key: string, expected: string | null, value: string | null): Promise<boolean> {
+    this.#begin();
+    return this.#apply({ op: 'compareAndSet', key, expected, value }) as boolean;
+  }
+
   async sadd(key: string, members: string[], ttl?: number): Promise<void> {
     checkTtl(ttl);
     this.#begin();
@@ -215,10 +237,24 @@ export class MemoryStore implements Store {
     // Type errors are found before anything is written, so a batch is all or nothing.
     for (const op of ops) {
       if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
-      else if (op.op === 'get' || op.op === 'take') this.#string(op.key);
+      else if (op.op === 'get' || op.op === 'take' || op.op === 'compareAndSet') this.#string(op.key);
       else if (op.op === 'decr') this.#counter(op.key);
     }
     return ops.map((op) => this.#apply(op));
+  }
+
+  async batchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): Promise<BatchIfResult> {
+    checkBatchIf(conditions, ops);
+    this.#begin(conditions.length + ops.length);
+    const current = conditions.map((condition) => this.#string(condition.key));
+    const holds = conditions.every((condition, i) =>
+      'exists' in condition ? current[i] !== null : current[i] === condition.value,
+    );
+    if (!holds) return { applied: false, current };
+    // As in batch: type errors surface before anything is written.
+    for (const op of ops) if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
+    for (const op of ops) this.#apply(op);
+    return { applied: true, current };
   }
 
   async ping(): Promise<void> {

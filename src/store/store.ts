@@ -14,11 +14,27 @@ export type StoreOp =
   | { op: 'putIfAbsent'; key: string; value: string; ttl?: number }
   | { op: 'put'; key: string; value: string; ttl?: number }
   | { op: 'del'; key: string }
+  | { op: 'compareAndSet'; key: string; expected: string | null; value: string | null }
   | { op: 'sadd'; key: string; members: string[]; ttl?: number }
   | { op: 'srem'; key: string; members: string[] }
   | { op: 'expire'; key: string; ttl: number }
   /** Takes one back from a counter made by incr: never creates it, never below zero, keeps its TTL. */
   | { op: 'decr'; key: string };
+
+/** The ops `batchIf` may run: writes only, since its reads are its conditions. */
+export type StoreWriteOp = Extract<StoreOp, { op: 'put' | 'del' | 'sadd' | 'srem' | 'expire' }>;
+
+/**
+ * A precondition of `batchIf`, on a string key: it holds exactly `value` (null: the key is
+ * absent), or it merely exists.
+ */
+export type StoreCondition = { key: string; value: string | null } | { key: string; exists: true };
+
+/** Whether `batchIf` wrote, and what the condition keys held when it decided (in order). */
+export interface BatchIfResult {
+  applied: boolean;
+  current: (string | null)[];
+}
 
 export interface Store {
   /** What backs this store, for log lines and readiness. */
@@ -32,6 +48,12 @@ export interface Store {
   /** Atomic get-and-delete: of many concurrent takers exactly one gets the value. */
   take(key: string): Promise<string | null>;
   del(...keys: string[]): Promise<number>;
+  /**
+   * Writes `value` (deletes the key when it is null) only while the key holds exactly `expected`
+   * (is absent when that is null); true when it did. Atomic: of concurrent writers that read the
+   * same value, one wins. A value written this way has no TTL.
+   */
+  compareAndSet(key: string, expected: string | null, value: string | null): Promise<boolean>;
   sadd(key: string, members: string[], ttl?: number): Promise<void>;
   srem(key: string, members: string[]): Promise<void>;
   smembers(key: string): Promise<string[]>;
@@ -41,10 +63,18 @@ export interface Store {
   ttl(key: string): Promise<number | null>;
   /**
    * Runs the operations atomically and in order, in one round trip (MULTI/EXEC). Results come
-   * back in the same order: the value (or null) for get and take, true when putIfAbsent wrote,
-   * undefined for the rest.
+   * back in the same order: the value (or null) for get and take, true when putIfAbsent or
+   * compareAndSet wrote, undefined for the rest. A compareAndSet that does not match writes
+   * nothing, and the other operations still run.
    */
   batch(ops: StoreOp[]): Promise<BatchResult[]>;
+  /**
+   * Compare and write, in one atomic round trip (a Lua script on Redis): reads every condition
+   * key, and runs the write ops in order only when every condition holds; otherwise writes
+   * nothing. Either way it returns what the condition keys held, so a caller that lost a race
+   * can decide again without another read.
+   */
+  batchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): Promise<BatchIfResult>;
   /** Resolves when the store answers; throws StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -62,6 +92,23 @@ export type BatchResult = string | null | boolean | undefined;
 export function checkOp(op: StoreOp): void {
   checkKey(op.key);
   if ('ttl' in op) checkTtl(op.ttl);
+}
+
+const WRITE_OPS = new Set<StoreOp['op']>(['put', 'del', 'sadd', 'srem', 'expire']);
+
+/** Checks the arguments of `batchIf` before anything is read or written. */
+export function checkBatchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): void {
+  for (const condition of conditions) {
+    checkKey(condition.key);
+    const valid = 'exists' in condition
+      ? condition.exists === true
+      : condition.value === null || typeof condition.value === 'string';
+    if (!valid) throw new TypeError(`store condition on "${condition.key}" must name a value, null, or exists: true`);
+  }
+  for (const op of ops) {
+    if (!WRITE_OPS.has(op.op)) throw new TypeError(`batchIf runs write ops only, not "${op.op}"`);
+    checkOp(op);
+  }
 }
 
 export function checkTtl(ttl: number | undefined): void {

@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { UpstreamFailure } from './errors.js';
 import { mapIdentity, MappingError } from './mapping.js';
 import type { Provider } from './provider.js';
-import { isObject } from './quirks/types.js';
+import { isObject, type ApiRequest } from './quirks/types.js';
 import type { Transaction } from './transaction.js';
 import type { UpstreamIdentity } from './types.js';
 
@@ -80,12 +80,19 @@ export async function exchange(provider: Provider, txn: Transaction, state: stri
   for (const key of RESPONSE_PARAMS) for (const value of params.getAll(key)) current.searchParams.append(key, value);
 
   const oidc = definition.kind === 'oidc';
-  const tokens = await client.authorizationCodeGrant(config, current, {
-    expectedState: state,
-    ...(txn.v ? { pkceCodeVerifier: txn.v } : {}),
-    ...(oidc && txn.n ? { expectedNonce: txn.n } : {}),
-    idTokenExpected: oidc,
-  });
+  const tokenParams: Record<string, string> = {};
+  for (const quirk of quirks) Object.assign(tokenParams, quirk.tokenParams?.(params, entry) ?? {});
+  const tokens = await client.authorizationCodeGrant(
+    config,
+    current,
+    {
+      expectedState: state,
+      ...(txn.v ? { pkceCodeVerifier: txn.v } : {}),
+      ...(oidc && txn.n ? { expectedNonce: txn.n } : {}),
+      idTokenExpected: oidc,
+    },
+    tokenParams,
+  );
 
   const claims = oidc ? (tokens.claims() as Record<string, unknown> | undefined) : undefined;
   if (oidc) {
@@ -102,7 +109,10 @@ export async function exchange(provider: Provider, txn: Transaction, state: stri
     for (const [k, v] of Object.entries(extra?.query ?? {})) url.searchParams.set(k, v);
     for (const quirk of quirks) quirk.apiUrl?.(url, accessToken, entry);
     const headers = new Headers({ accept: 'application/json', 'user-agent': 'login-broker', ...(extra?.headers ?? {}) });
-    let response = await client.fetchProtectedResource(config, accessToken, url, 'GET', undefined, headers);
+    let request: ApiRequest | undefined;
+    for (const quirk of quirks) request = quirk.apiRequest?.(url, accessToken, entry) ?? request;
+    const method = request?.method ?? 'GET';
+    let response = await client.fetchProtectedResource(config, accessToken, url, method, request?.body, headers);
     for (const quirk of quirks) if (quirk.apiResponse) response = await quirk.apiResponse(response);
     return readJson(response, 'API');
   };

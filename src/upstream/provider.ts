@@ -150,14 +150,17 @@ export function resolveProvider(
   /** Every request to this provider: bounded by the timeout, token and API answers passed through the quirks. */
   const boundedFetch: client.CustomFetch = async (url, init) => {
     const signal = init.signal ? AbortSignal.any([init.signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+    const isToken = url === tokenEndpoint();
+    let request = { ...init, signal } as RequestInit;
+    if (isToken) for (const quirk of quirks) if (quirk.tokenRequest) request = quirk.tokenRequest(request);
     const started = performance.now();
     let response: Response;
     try {
-      response = await (baseFetch ?? globalThis.fetch)(url, { ...init, signal } as RequestInit);
+      response = await (baseFetch ?? globalThis.fetch)(url, request);
     } finally {
       metrics?.upstreamRequest(entry.id, stepOf(url), (performance.now() - started) / 1000);
     }
-    if (url === tokenEndpoint()) {
+    if (isToken) {
       let out = response;
       for (const quirk of quirks) if (quirk.tokenResponse) out = await quirk.tokenResponse(out);
       return out;

@@ -1,5 +1,6 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { readForm } from '../http/form-body.js';
 import type { BrokerMetrics } from '../http/metrics.js';
 import type { Store } from '../store/index.js';
 import { devIdentity, devLoginPage } from './dev.js';
@@ -12,22 +13,6 @@ import { handlerFor, type LoginHandlers, type UpstreamIdentity } from './types.j
 
 /** Parameters a form_post answer may carry into the re-issued GET (OAuth 2.0 Form Post Response Mode). */
 const FORWARDED = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'user'];
-const FORM_LIMIT = 64 * 1024;
-
-async function readForm(ctx: Context): Promise<URLSearchParams> {
-  if (!ctx.request.is('application/x-www-form-urlencoded')) {
-    throw new UpstreamPageError(400, 'invalid_request', 'the callback body must be application/x-www-form-urlencoded');
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of ctx.req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > FORM_LIMIT) throw new UpstreamPageError(413, 'invalid_request', 'the callback body is too large');
-    chunks.push(chunk);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
-}
-
 function single(params: URLSearchParams, name: string): string | undefined {
   const values = params.getAll(name);
   if (values.length > 1) throw new UpstreamPageError(400, 'invalid_request', `${name} is repeated (RFC 6749 §3.1)`);
@@ -115,7 +100,7 @@ export function upstreamRouter(
       const site = ctx.get('sec-fetch-site');
       if (site && site !== 'same-origin' && site !== 'none') throw new UpstreamPageError(403, 'access_denied', 'a cross-site form post is not accepted here');
     }
-    const form = await readForm(ctx);
+    const form = await readForm(ctx, { required: true });
     if (provider.kind === 'dev') {
       // Same-origin POST from our own form: the Lax browser cookie is sent, finish here.
       const txn = await take(ctx, single(form, 'state'));

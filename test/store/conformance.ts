@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Store } from '../../src/store/index.js';
+import type { Store, StoreWriteOp } from '../../src/store/index.js';
 import { StoreUnavailable } from '../../src/store/index.js';
 
 export interface StoreFactory {
@@ -65,6 +65,54 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(wins.filter(Boolean)).toHaveLength(1);
       const winner = wins.indexOf(true);
       expect(await store.get('jti')).toBe(String(winner));
+    });
+
+    it('compares and sets: writes only over the expected value, absent for null; a null value deletes', async () => {
+      expect(await store.compareAndSet('cas', 'nope', 'v1')).toBe(false);
+      expect(await store.get('cas')).toBeNull();
+      expect(await store.compareAndSet('cas', null, 'v1')).toBe(true);
+      expect(await store.compareAndSet('cas', null, 'again')).toBe(false);
+      expect(await store.compareAndSet('cas', 'v0', 'v2')).toBe(false);
+      expect(await store.compareAndSet('cas', 'v1', 'v2')).toBe(true);
+      expect(await store.get('cas')).toBe('v2');
+      expect(await store.compareAndSet('cas', 'v1', null)).toBe(false);
+      expect(await store.compareAndSet('cas', 'v2', null)).toBe(true);
+      expect(await store.get('cas')).toBeNull();
+      await store.put('timed', 'x', 30);
+      expect(await store.compareAndSet('timed', 'x', 'y')).toBe(true);
+      expect(await store.ttl('timed')).toBeNull();
+      const tricky = 'a\u0000b\r\n\u{1F600}';
+      await store.put('binary', tricky);
+      expect(await store.compareAndSet('binary', 'a', 'no')).toBe(false);
+      expect(await store.compareAndSet('binary', tricky, `${tricky}!`)).toBe(true);
+      expect(await store.get('binary')).toBe(`${tricky}!`);
+      await store.sadd('a-set', ['m']);
+      await expect(store.compareAndSet('a-set', null, 'v')).rejects.toThrow(TypeError);
+      await expect(store.compareAndSet('', null, 'v')).rejects.toThrow(TypeError);
+    });
+
+    it('gives one winner among concurrent compare-and-sets from the same value', async () => {
+      await store.put('version', 'v0');
+      const writers = Array.from({ length: 20 }, (_, i) => store.compareAndSet('version', 'v0', `v${i + 1}`));
+      const wins = await Promise.all(writers);
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect(await store.get('version')).toBe(`v${wins.indexOf(true) + 1}`);
+    });
+
+    it('compares and sets inside a batch, in one round trip, the other ops running either way', async () => {
+      await store.put('rec', 'old');
+      const before = store.roundTrips;
+      const results = await store.batch([
+        { op: 'compareAndSet', key: 'rec', expected: 'stale', value: 'lost' },
+        { op: 'sadd', key: 'log', members: ['tried'] },
+        { op: 'compareAndSet', key: 'rec', expected: 'old', value: 'new' },
+        { op: 'compareAndSet', key: 'born', expected: null, value: 'here' },
+        { op: 'get', key: 'rec' },
+      ]);
+      expect(store.roundTrips - before).toBe(1);
+      expect(results).toEqual([false, undefined, true, true, 'new']);
+      expect(await store.getMany(['rec', 'born'])).toEqual(['new', 'here']);
+      expect(await store.smembers('log')).toEqual(['tried']);
     });
 
     it('reads several keys in one call', async () => {
@@ -175,6 +223,85 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(outcomes.filter(([taken, marker]) => taken === null && marker === 'used')).toHaveLength(19);
     });
 
+    it('batchIf writes only when every condition holds, in one round trip, and reports what it saw', async () => {
+      await store.put('token', 'record', 30);
+      const before = store.roundTrips;
+      const spend: StoreWriteOp[] = [
+        { op: 'del', key: 'token' },
+        { op: 'put', key: 'next', value: 'record', ttl: 30 },
+        { op: 'put', key: 'used', value: 'marker', ttl: 30 },
+        { op: 'sadd', key: 'family', members: ['next'], ttl: 30 },
+        { op: 'srem', key: 'family', members: ['token'] },
+      ];
+      const conditions = [
+        { key: 'token', value: 'record' },
+        { key: 'used', value: null },
+        { key: 'revoked', value: null },
+      ];
+      expect(await store.batchIf(conditions, spend)).toEqual({ applied: true, current: ['record', null, null] });
+      expect(store.roundTrips - before).toBe(1);
+      expect(await store.getMany(['token', 'next', 'used'])).toEqual([null, 'record', 'marker']);
+      expect(await store.smembers('family')).toEqual(['next']);
+      expect(await store.ttl('next')).toBeGreaterThan(29);
+      // The same step again: the conditions fail, nothing is written, the current values come back.
+      const again = await store.batchIf(conditions, [{ op: 'put', key: 'other', value: 'x' }, ...spend]);
+      expect(again).toEqual({ applied: false, current: [null, 'marker', null] });
+      expect(await store.get('other')).toBeNull();
+      expect(await store.smembers('family')).toEqual(['next']);
+    });
+
+    it('batchIf checks existence, and runs with no conditions or no ops', async () => {
+      await store.put('present', 'anything');
+      expect(await store.batchIf([{ key: 'present', exists: true }], [{ op: 'put', key: 'a', value: '1' }])).toEqual({
+        applied: true,
+        current: ['anything'],
+      });
+      expect(await store.batchIf([{ key: 'absent', exists: true }], [{ op: 'put', key: 'b', value: '1' }])).toEqual({
+        applied: false,
+        current: [null],
+      });
+      expect(await store.batchIf([], [{ op: 'expire', key: 'a', ttl: 0.15 }])).toEqual({ applied: true, current: [] });
+      expect(await store.batchIf([{ key: 'a', value: '1' }], [])).toEqual({ applied: true, current: ['1'] });
+      expect(await store.getMany(['a', 'b'])).toEqual(['1', null]);
+      await sleep(300);
+      expect(await store.get('a')).toBeNull();
+    });
+
+    it('batchIf is a compare-and-set: of 20 concurrent writers on one condition exactly one applies', async () => {
+      await store.put('token', 'v1', 30);
+      const outcomes = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          store.batchIf([{ key: 'token', value: 'v1' }], [
+            { op: 'put', key: 'token', value: `v2-${i}`, ttl: 30 },
+            { op: 'sadd', key: 'winners', members: [String(i)] },
+          ]),
+        ),
+      );
+      const winners = outcomes.flatMap((o, i) => (o.applied ? [i] : []));
+      expect(winners).toHaveLength(1);
+      expect(await store.get('token')).toBe(`v2-${winners[0]}`);
+      expect(await store.smembers('winners')).toEqual([String(winners[0])]);
+      // Every loser saw the winner's value in the same atomic step.
+      expect(outcomes.filter((o) => !o.applied && o.current[0] === `v2-${winners[0]}`)).toHaveLength(19);
+    });
+
+    it('batchIf is all or nothing: a wrong type or bad argument writes nothing', async () => {
+      await store.put('str', 'x');
+      await expect(
+        store.batchIf([], [{ op: 'put', key: 'first', value: '1' }, { op: 'sadd', key: 'str', members: ['m'] }]),
+      ).rejects.toThrow(TypeError);
+      expect(await store.get('first')).toBeNull();
+      await store.sadd('aset', ['m']);
+      const first: StoreWriteOp = { op: 'put', key: 'first', value: '1' };
+      await expect(store.batchIf([{ key: 'aset', value: null }], [first])).rejects.toThrow(TypeError);
+      const badTtl: StoreWriteOp = { op: 'put', key: 'k', value: 'v', ttl: -1 };
+      await expect(store.batchIf([], [first, badTtl])).rejects.toThrow(RangeError);
+      // Reads and takes are refused: batchIf reads through its conditions only.
+      await expect(store.batchIf([], [{ op: 'take', key: 'str' } as never])).rejects.toThrow(TypeError);
+      await expect(store.batchIf([{ key: '', value: null }], [])).rejects.toThrow(TypeError);
+      expect(await store.getMany(['first', 'k', 'str'])).toEqual([null, null, 'x']);
+    });
+
     it('keeps stores with different prefixes apart on the same backend', async () => {
       const other = await open(`${prefix}other:`);
       await store.put('shared-name', 'mine');
@@ -183,6 +310,11 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(await other.get('shared-name')).toBe('theirs');
       expect(await other.take('shared-name')).toBe('theirs');
       expect(await store.get('shared-name')).toBe('mine');
+      const put: StoreWriteOp = { op: 'put', key: 'shared-name', value: 'again' };
+      const again = await other.batchIf([{ key: 'shared-name', value: null }], [put]);
+      expect(again).toEqual({ applied: true, current: [null] });
+      expect(await store.get('shared-name')).toBe('mine');
+      expect(await other.get('shared-name')).toBe('again');
     });
 
     it('stores large values whole', async () => {

@@ -1,6 +1,9 @@
 import { RedisStore } from '../../src/store/index.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A throwaway redis-server on a free loopback port: nothing on disk, gone when stopped. */
 export interface RedisServer {
@@ -10,6 +13,16 @@ export interface RedisServer {
   /** Stops the server but remembers the port, so `restart()` brings the same address back. */
   pause(): Promise<void>;
   restart(): Promise<void>;
+  /** The running server's process id (for SIGSTOP/SIGCONT); undefined while it is stopped. */
+  readonly pid: number | undefined;
+}
+
+export interface RedisServerOptions {
+  /**
+   * Keep the data across `pause()`/`restart()`: an append-only file, fsync'd before every
+   * answer, in a temporary directory removed by `stop()`.
+   */
+  persistent?: boolean;
 }
 
 const binary = process.env.REDIS_SERVER_BIN ?? 'redis-server';
@@ -41,9 +54,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort();
-  let child: ChildProcess | undefined = await launch(port);
+  const dir = options.persistent ? mkdtempSync(join(tmpdir(), 'lb-redis-')) : undefined;
+  let child: ChildProcess | undefined = await launch(port, dir);
   const halt = async () => {
     const running = child;
     child = undefined;
@@ -56,18 +70,26 @@ export async function startRedisServer(): Promise<RedisServer> {
   return {
     port,
     url: `redis://127.0.0.1:${port}/0`,
-    stop: halt,
+    stop: async () => {
+      await halt();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
     pause: halt,
     restart: async () => {
-      child = await launch(port);
+      child = await launch(port, dir);
+    },
+    get pid() {
+      return child?.exitCode === null ? child.pid : undefined;
     },
   };
 }
 
-async function launch(port: number): Promise<ChildProcess> {
+async function launch(port: number, dir: string | undefined): Promise<ChildProcess> {
+  const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
   const child = spawn(
     binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--daemonize', 'no']
+      .concat(['--loglevel', 'warning']),
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';

@@ -23,6 +23,17 @@ interface Scenario {
   form_user?: unknown;
   iss_param?: boolean;
   callback_error?: Record<string, string>;
+  /** More parameters on the provider's successful answer (VK ID's device_id). */
+  callback_params?: Record<string, string>;
+  /** oidc: a userinfo answer (the discovery document then names a userinfo endpoint). */
+  userinfo?: Record<string, unknown>;
+  /** The profile request's method when it is not GET (RPC-style APIs). */
+  profile_method?: 'POST';
+  expect_profile_body?: Record<string, string>;
+  expect_auth_params?: Record<string, string>;
+  expect_token_params?: Record<string, string>;
+  /** The token request's media type, when not a form (Notion documents JSON). */
+  expect_token_content_type?: string;
   expected?: Record<string, unknown>;
   expected_absent?: string[];
   expect_fail?: string;
@@ -69,8 +80,8 @@ function pathOf(url: string): string {
 }
 
 describe('provider files', () => {
-  it('ships at least 15 providers, each with fixtures', () => {
-    expect(shipped.length).toBeGreaterThanOrEqual(15);
+  it('ships at least 35 providers, each with fixtures', () => {
+    expect(shipped.length).toBeGreaterThanOrEqual(35);
     for (const name of shipped) expect(scenarios(name).length, name).toBeGreaterThan(0);
   });
 
@@ -86,6 +97,8 @@ describe('provider files', () => {
             ...(provider === 'apple' ? { apple: APPLE } : {}),
             ...(scenario.entry ?? {}),
           };
+          // null in a fixture's entry removes the key (a public client has no secret).
+          for (const [k, v] of Object.entries(entry)) if (v === null) delete (entry as Record<string, unknown>)[k];
           const h = await startHarness([entry]);
           try {
             await run(h, provider, scenario);
@@ -122,12 +135,16 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
         authorization_endpoint: authorizationEndpoint,
         token_endpoint: tokenEndpoint,
         jwks_uri: `${base}/jwks`,
+        ...(scenario.userinfo ? { userinfo_endpoint: `${base}/userinfo` } : {}),
         response_types_supported: ['code'],
         subject_types_supported: ['public'],
         id_token_signing_alg_values_supported: ['RS256'],
         code_challenge_methods_supported: ['S256'],
       });
     nock(origin(issuer)).get(`${pathOf(base)}/jwks`.replace(/^\/\//, '/')).optionally().reply(200, { keys: [key.jwk] });
+    if (scenario.userinfo) {
+      nock(origin(issuer)).get(`${pathOf(base)}/userinfo`.replace(/^\/\//, '/')).reply(200, scenario.userinfo);
+    }
   }
 
   const browser = new Browser();
@@ -144,9 +161,11 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
   else expect(q.has('code_challenge')).toBe(false);
   if (oidc) expect(q.get('nonce')!.length).toBeGreaterThanOrEqual(43);
   if (def.response_mode === 'form_post') expect(q.get('response_mode')).toBe('form_post');
+  for (const [name, value] of Object.entries(scenario.expect_auth_params ?? {})) expect(q.get(name), name).toBe(value);
 
   let tokenBody: URLSearchParams | undefined;
   let tokenAuthHeader: string | undefined;
+  let tokenContentType: string | undefined;
   if (scenario.token || scenario.id_token_claims) {
     const body: Record<string, unknown> = { token_type: 'Bearer', ...(scenario.token ?? {}) };
     // The documented token shapes, with a recognisable access token (it must never leak).
@@ -161,16 +180,19 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
       })
       .reply(function () {
         tokenAuthHeader = this.req.headers.authorization as string | undefined;
+        tokenContentType = this.req.headers['content-type'] as string | undefined;
         return [scenario.token_status ?? 200, body];
       });
   }
   const profileRequests: URL[] = [];
   const profileAuth: (string | undefined)[] = [];
   const profileHeaders: Record<string, unknown>[] = [];
+  const profileBodies: string[] = [];
   if (def.profile && (scenario.profile !== undefined || scenario.profile_raw !== undefined)) {
     nock(origin(def.profile.url))
-      .get((uri) => uri.split('?')[0] === pathOf(def.profile!.url))
-      .reply(function (uri) {
+      .intercept((uri) => uri.split('?')[0] === pathOf(def.profile!.url), scenario.profile_method ?? 'GET')
+      .reply(function (uri, body) {
+        profileBodies.push(typeof body === 'string' ? body : JSON.stringify(body));
         profileRequests.push(new URL(uri, def.profile!.url));
         profileAuth.push(this.req.headers.authorization as string | undefined);
         profileHeaders.push(this.req.headers);
@@ -182,7 +204,7 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
   }
 
   // The provider's answer.
-  const answer = new URLSearchParams(scenario.callback_error ?? { code: 'auth-code-1' });
+  const answer = new URLSearchParams(scenario.callback_error ?? { code: 'auth-code-1', ...scenario.callback_params });
   answer.set('state', state);
   if (scenario.iss_param) answer.set('iss', def.issuer!);
   let response: Response;
@@ -240,7 +262,15 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
     } else if (def.token_auth === 'client_secret_post') {
       expect(tokenBody?.get('client_secret')).toBe('app-secret');
     }
+    for (const [name, value] of Object.entries(scenario.expect_token_params ?? {})) {
+      expect(tokenBody?.get(name), name).toBe(value);
+    }
+    expect(tokenContentType).toContain(scenario.expect_token_content_type ?? 'application/x-www-form-urlencoded');
     for (const header of profileAuth) expect(header).toBe('Bearer at-secret-value');
+    expect(profileRequests.length).toBe(def.profile ? 1 : 0);
+    if (scenario.expect_profile_body) {
+      expect(Object.fromEntries(new URLSearchParams(profileBodies[0]))).toEqual(scenario.expect_profile_body);
+    }
     for (const headers of profileHeaders) expect(headers).toMatchObject(scenario.expect_profile_header ?? {});
     if (def.quirks.includes('facebook-appsecret-proof')) {
       expect(profileRequests[0]?.searchParams.get('fields')).toBe('id,name,email,first_name,last_name,picture');

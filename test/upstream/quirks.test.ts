@@ -11,6 +11,12 @@ import { github200Errors } from '../../src/upstream/quirks/github-200-errors.js'
 import { githubEmails } from '../../src/upstream/quirks/github-emails.js';
 import { slackOkFalse } from '../../src/upstream/quirks/slack-ok-false.js';
 import { twitchScopeArray } from '../../src/upstream/quirks/twitch-scope-array.js';
+import { dropboxRpcPost } from '../../src/upstream/quirks/dropbox-rpc-post.js';
+import { kakaoEmailValid } from '../../src/upstream/quirks/kakao-email-valid.js';
+import { naver200Errors } from '../../src/upstream/quirks/naver-200-errors.js';
+import { notionJsonToken } from '../../src/upstream/quirks/notion-json-token.js';
+import { tiktokClientKey } from '../../src/upstream/quirks/tiktok-client-key.js';
+import { vkId } from '../../src/upstream/quirks/vk-id.js';
 import type { EnrichInput } from '../../src/upstream/quirks/types.js';
 import type { UpstreamIdentity } from '../../src/upstream/types.js';
 
@@ -152,5 +158,89 @@ describe('twitch-scope-array', () => {
     expect(await twitchScopeArray.tokenResponse!(ok)).toBe(ok);
     const bad = json({ error: 'invalid_grant' }, 400);
     expect(await twitchScopeArray.tokenResponse!(bad)).toBe(bad);
+  });
+});
+
+describe('dropbox-rpc-post', () => {
+  it('makes the API call a POST without a body (the token stays in the header)', () => {
+    const url = new URL('https://api.dropboxapi.com/2/users/get_current_account');
+    expect(dropboxRpcPost.apiRequest!(url, 'at', entry())).toEqual({ method: 'POST' });
+  });
+});
+
+describe('vk-id', () => {
+  it('repeats the callback device_id and state at the token endpoint, and nothing else', () => {
+    const callback = new URLSearchParams({ code: 'c', state: 's', device_id: 'dev-1', type: 'code_v2' });
+    expect(vkId.tokenParams!(callback, entry())).toEqual({ device_id: 'dev-1', state: 's' });
+    expect(vkId.tokenParams!(new URLSearchParams({ code: 'c' }), entry())).toEqual({});
+  });
+  it('posts client_id and the access token as a form to user_info (RFC 6750 §2.2)', () => {
+    const request = vkId.apiRequest!(new URL('https://id.vk.com/oauth2/user_info'), 'at-1', entry());
+    expect(request?.method).toBe('POST');
+    expect(Object.fromEntries(request!.body!)).toEqual({ client_id: 'cid', access_token: 'at-1' });
+  });
+  it('drops the id_token from a good token answer, keeps the rest; leaves errors alone', async () => {
+    const answer = json({ access_token: 'a', token_type: 'Bearer', id_token: 'x.y.z', user_id: 1 });
+    const out = await vkId.tokenResponse!(answer);
+    expect(await out.json()).toEqual({ access_token: 'a', token_type: 'Bearer', user_id: 1 });
+    const bad = json({ error: 'invalid_grant', id_token: 'x' }, 400);
+    expect(await vkId.tokenResponse!(bad)).toBe(bad);
+    const plain = json({ access_token: 'a' });
+    expect(await vkId.tokenResponse!(plain)).toBe(plain);
+  });
+});
+
+describe('notion-json-token', () => {
+  it('sends the form parameters as a JSON body, keeping the other headers', () => {
+    const form = { grant_type: 'authorization_code', code: 'c', redirect_uri: 'https://b/cb' };
+    const init = notionJsonToken.tokenRequest!({
+      method: 'POST',
+      headers: { authorization: 'Basic x', 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams(form),
+    });
+    const headers = new Headers(init.headers);
+    expect(headers.get('content-type')).toBe('application/json');
+    expect(headers.get('authorization')).toBe('Basic x');
+    expect(JSON.parse(init.body as string)).toEqual(form);
+  });
+  it('leaves a body that is not a form alone', () => {
+    const init = { method: 'POST', body: '{}' };
+    expect(notionJsonToken.tokenRequest!(init)).toBe(init);
+  });
+});
+
+describe('tiktok-client-key', () => {
+  it('names the client client_key in the authorization and token requests', () => {
+    expect(tiktokClientKey.authorizationParams!(entry())).toEqual({ client_key: 'cid' });
+    expect(tiktokClientKey.tokenParams!(new URLSearchParams(), entry())).toEqual({ client_key: 'cid' });
+  });
+});
+
+describe('kakao-email-valid', () => {
+  const kakao = (account: Record<string, unknown>): UpstreamIdentity => ({
+    ...identity(),
+    email_verified: true,
+    raw: { profile: { id: 1, kakao_account: account } },
+  });
+  it('keeps verified only while is_email_valid is true', async () => {
+    const valid = kakao({ is_email_valid: true, is_email_verified: true });
+    await kakaoEmailValid.enrich!(enrichInput(valid, {}));
+    expect(valid.email_verified).toBe(true);
+    for (const flag of [false, 'true', undefined]) {
+      const id = kakao({ is_email_valid: flag, is_email_verified: true });
+      await kakaoEmailValid.enrich!(enrichInput(id, {}));
+      expect(id.email_verified, String(flag)).toBe(false);
+    }
+  });
+});
+
+describe('naver-200-errors', () => {
+  it('turns a 200 with {error} into a 400 with the same body; leaves a token alone', async () => {
+    const error = { error: 'invalid_request', error_description: 'no valid data in session' };
+    const out = await naver200Errors.tokenResponse!(json(error));
+    expect(out.status).toBe(400);
+    expect(await out.json()).toEqual(error);
+    const good = json({ access_token: 'x', token_type: 'bearer' });
+    expect(await naver200Errors.tokenResponse!(good)).toBe(good);
   });
 });

@@ -1,7 +1,7 @@
 import { constantTimeEqual, s256 } from '../crypto.js';
 import { invalidGrant, invalidRequest } from '../errors.js';
 import type { Grant } from './grant.js';
-import { userTokens } from './issue.js';
+import { refreshTerms, userTokens } from './issue.js';
 
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
@@ -26,30 +26,14 @@ export const authorizationCodeGrant: Grant = {
     }
     if (taken.status !== 'ok') throw invalidGrant('the authorization code is invalid or expired');
     const record = taken.record;
-    if (record.client_id !== client.client_id) throw invalidGrant('the authorization code was issued to another client');
-    if (redirectUri !== record.redirect_uri) {
+    if (record.clientId !== client.client_id) throw invalidGrant('the authorization code was issued to another client');
+    if (redirectUri !== record.redirectUri) {
       throw invalidGrant('redirect_uri must be the one of the authorization request (RFC 6749 §4.1.3)');
     }
     if (verifier === undefined) throw invalidGrant('code_verifier is required (PKCE)');
-    if (!constantTimeEqual(s256(verifier), record.code_challenge)) throw invalidGrant('code_verifier does not match the code_challenge');
+    if (!constantTimeEqual(s256(verifier), record.codeChallenge)) throw invalidGrant('code_verifier does not match the code_challenge');
 
-    const now = Math.floor(Date.now() / 1000);
-    const offline = record.scope.split(' ').includes('offline_access');
-    const { response, ops } = await userTokens(
-      oauth,
-      {
-        clientId: client.client_id,
-        userId: record.user_id,
-        scope: record.scope,
-        grantId: record.grant_id,
-        authTime: record.auth_time,
-        sid: record.sid,
-        nonce: record.nonce,
-        resource: record.resource,
-        claims: record.claims,
-      },
-      record.refresh ? { expires_at: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline } : undefined,
-    );
+    const { response, ops } = await userTokens(oauth, record, record.refresh ? refreshTerms(oauth, record.scope) : undefined);
     if (ops.length > 0) await oauth.store.batch(ops);
     return response;
   },

@@ -1,6 +1,5 @@
-import { SUPPORTED_SCOPES } from '../claims.js';
 import { invalidScope, invalidTarget } from '../errors.js';
-import { scopeSet } from '../params.js';
+import { machineScopes } from '../scope-policy.js';
 import type { Grant } from './grant.js';
 
 /**
@@ -11,10 +10,7 @@ import type { Grant } from './grant.js';
 export const clientCredentialsGrant: Grant = {
   grantType: 'client_credentials',
   async handle(_ctx, client, params, oauth) {
-    const machineScopes = [...client.scopes].filter((s) => !SUPPORTED_SCOPES.includes(s));
-    const requested = params.get('scope', { max: 1000 });
-    const scopes = requested === undefined ? machineScopes : scopeSet(requested);
-    const refused = scopes.filter((s) => !machineScopes.includes(s));
+    const { scopes, refused } = machineScopes(params.get('scope', { max: 1000 }), client);
     if (refused.length > 0) throw invalidScope(`scope not available to client_credentials for this client: ${refused.join(' ')}`);
     const resource = params.get('resource', { max: 2048 });
     if (resource !== undefined && !client.resources.includes(resource)) throw invalidTarget('this resource is not allowed for this client (RFC 8707)');

@@ -1,31 +1,34 @@
-import type { OAuthContext } from '../context.js';
-import type { RefreshRecord } from '../token-records.js';
 import type { StoreOp } from '../../store/index.js';
+import type { OAuthContext } from '../context.js';
+import type { GrantFacts, RefreshRecord } from '../grant-records.js';
+import { scopeSet } from '../params.js';
 import type { TokenResponse } from './grant.js';
 
-export interface UserGrant {
-  clientId: string;
-  userId: string;
-  scope: string;
-  grantId: string;
-  authTime: number;
-  sid?: string;
+/** What the tokens of a user grant are made from: the grant's facts and the user's claims. */
+export interface IssueInput extends GrantFacts {
   nonce?: string;
-  resource?: string;
   claims: Record<string, unknown>;
+}
+
+/** The terms of a new refresh token chain. */
+export type RefreshTerms = Pick<RefreshRecord, 'expiresAt' | 'offline'>;
+
+/** A new chain lives `refresh_token_absolute_ttl_s` from now, offline when offline_access was granted. */
+export function refreshTerms(oauth: OAuthContext, scope: string): RefreshTerms {
+  const now = Math.floor(Date.now() / 1000);
+  return { expiresAt: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline: scopeSet(scope).includes('offline_access') };
 }
 
 /**
  * The token response of a user grant: an access token, an ID token when `openid` was granted,
- * and (when `refresh` is given) a new refresh token whose writes are returned for the caller's
- * batch. Two signatures, no store round trip.
+ * and (with `refresh`) the first refresh token of a new chain, whose writes are returned for the
+ * caller's batch. Two signatures, no store round trip.
  */
 export async function userTokens(
   oauth: OAuthContext,
-  grant: UserGrant,
-  refresh: Omit<RefreshRecord, 'client_id' | 'user_id' | 'scope' | 'grant_id' | 'auth_time' | 'sid' | 'resource'> | undefined,
-  refreshScope = grant.scope,
-): Promise<{ response: TokenResponse; ops: StoreOp[]; refreshHash?: string }> {
+  grant: IssueInput,
+  refresh?: RefreshTerms,
+): Promise<{ response: TokenResponse; ops: StoreOp[] }> {
   const at = await oauth.tokens.accessToken({
     clientId: grant.clientId,
     subject: grant.userId,
@@ -35,7 +38,7 @@ export async function userTokens(
     authTime: grant.authTime,
   });
   const response: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: at.expiresIn, scope: grant.scope };
-  if (grant.scope.split(' ').includes('openid')) {
+  if (scopeSet(grant.scope).includes('openid')) {
     response.id_token = await oauth.tokens.idToken({
       clientId: grant.clientId,
       subject: grant.userId,
@@ -47,16 +50,8 @@ export async function userTokens(
     });
   }
   if (!refresh) return { response, ops: [] };
-  const rt = oauth.records.newRefreshToken({
-    ...refresh,
-    client_id: grant.clientId,
-    user_id: grant.userId,
-    scope: refreshScope,
-    grant_id: grant.grantId,
-    auth_time: grant.authTime,
-    sid: grant.sid,
-    resource: grant.resource,
-  });
+  const { grantId, clientId, userId, scope, authTime, sid, resource } = grant;
+  const rt = oauth.records.newRefreshToken({ grantId, clientId, userId, scope, authTime, sid, resource, ...refresh });
   response.refresh_token = rt.token;
-  return { response, ops: rt.ops, refreshHash: rt.hash };
+  return { response, ops: rt.ops };
 }

@@ -8,9 +8,11 @@ import type { Client } from '../clients.js';
 import type { OAuthContext } from '../context.js';
 import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from '../errors.js';
 import { scopeSet } from '../params.js';
-import { newGrantId } from '../token-records.js';
+import { nowS } from '../../lib/clock.js';
+import { newGrantId } from '../record-keys.js';
+import { mayRefresh, passwordScopes } from '../scope-policy.js';
 import type { Grant } from './grant.js';
-import { userTokens } from './issue.js';
+import { refreshTerms, userTokens } from './issue.js';
 
 /**
  * The resource-owner password credentials grant (RFC 6749 §4.3): legacy, opt-in (RFC 9700 §2.4).
@@ -23,13 +25,6 @@ import { userTokens } from './issue.js';
 const FAILED = 'the username or password is incorrect';
 
 /** The scope of a password grant: what was asked (or the client's OIDC scopes), all allowed to it. */
-function grantedScope(requested: string | undefined, clientScopes: Set<string>): string[] {
-  const asked = requested === undefined ? SUPPORTED_SCOPES.filter((s) => clientScopes.has(s) && s !== 'offline_access') : scopeSet(requested);
-  const refused = asked.filter((s) => !clientScopes.has(s) || !SUPPORTED_SCOPES.includes(s));
-  if (refused.length > 0) throw invalidScope(`scope not allowed for this client: ${refused.join(' ')}`);
-  return asked;
-}
-
 const tag = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 12);
 
 export const passwordGrant: Grant = {
@@ -52,7 +47,8 @@ export const passwordGrant: Grant = {
     } else {
       throw invalidRequest(`provider is required: one of ${[...sources.keys()].join(', ')}`);
     }
-    const scopes = grantedScope(params.get('scope', { max: 1000 }), client.scopes);
+    const { scopes, refused } = passwordScopes(params.get('scope', { max: 1000 }), client);
+    if (refused.length > 0) throw invalidScope(`scope not allowed for this client: ${refused.join(' ')}`);
     const log = ctx.state.log ?? oauth.log;
     // Logged instead of the login: a short hash (people type passwords into the username field).
     const who = { client: client.client_id, provider: source!.id, login_tag: tag(normalizeLogin(login)), ip: ctx.ip };
@@ -118,16 +114,11 @@ async function prepareTokens(
   ip: string,
 ) {
   const { user, created, ops: userOps } = await oauth.users.resolve(identity, oauth.loginPolicy(sourceId), ip);
-  const offline = scopes.includes('offline_access');
-  const firstPartyRefresh = client.first_party && oauth.config.tokens.first_party_refresh_without_offline_access;
-  const refresh = client.grant_types.includes('refresh_token') && (offline || firstPartyRefresh);
-  const scope = scopes.join(' ');
-  const now = Math.floor(Date.now() / 1000);
   const claims = userClaims(user, scopes);
-  const { response, ops } = await userTokens(
-    oauth,
-    { clientId: client.client_id, userId: user.id, scope, grantId: newGrantId(), authTime: now, claims },
-    refresh ? { expires_at: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline } : undefined,
-  );
+  const scope = scopes.join(' ');
+  const tokens = oauth.config.tokens;
+  const refresh = mayRefresh(client, scopes.includes('offline_access'), tokens.first_party_refresh_without_offline_access);
+  const grant = { grantId: newGrantId(), clientId: client.client_id, userId: user.id, scope, authTime: nowS(), claims };
+  const { response, ops } = await userTokens(oauth, grant, refresh ? refreshTerms(oauth, scope) : undefined);
   return { response, ops: [...userOps, ...ops], userId: user.id, created };
 }

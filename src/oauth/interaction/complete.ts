@@ -7,7 +7,8 @@ import type { AuthorizationRequest } from '../authorize-request.js';
 import { userClaims } from '../claims.js';
 import type { OAuthContext } from '../context.js';
 import { scopeSet } from '../params.js';
-import { newGrantId } from '../token-records.js';
+import type { CodeRecord } from '../grant-records.js';
+import { newGrantId } from '../record-keys.js';
 import { implicitTokens } from './implicit.js';
 
 /**
@@ -26,19 +27,18 @@ export async function completeAuthorization(
   const claims = userClaims(user, scopeSet(request.scope));
   let values: Record<string, string | undefined>;
   if (request.response_type === 'code') {
-    const grantId = newGrantId();
-    const record = {
-      client_id: request.client_id,
-      redirect_uri: request.redirect_uri,
-      user_id: user.id,
+    const record: CodeRecord = {
+      grantId: newGrantId(),
+      clientId: request.client_id,
+      userId: user.id,
       scope: request.scope,
-      nonce: request.nonce,
-      code_challenge: request.code_challenge!,
-      auth_time: session.auth_time,
+      authTime: session.auth_time,
       sid: session.sid,
-      grant_id: grantId,
-      claims,
       resource: request.resource,
+      redirectUri: request.redirect_uri,
+      codeChallenge: request.code_challenge!,
+      nonce: request.nonce,
+      claims,
       refresh: request.refresh,
     };
     const { code, op } = oauth.records.newCode(record);

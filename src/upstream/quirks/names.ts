@@ -11,6 +11,12 @@ export const QUIRK_NAMES = [
   'entra-tenant-issuer',
   'slack-ok-false',
   'twitch-scope-array',
+  'dropbox-rpc-post',
+  'vk-id',
+  'notion-json-token',
+  'tiktok-client-key',
+  'kakao-email-valid',
+  'naver-200-errors',
 ] as const;
 
 export type QuirkName = (typeof QUIRK_NAMES)[number];

@@ -13,6 +13,12 @@ export interface EnrichInput {
   api(url: string): Promise<unknown>;
 }
 
+/** An API request a quirk turns into a POST (an RPC-style profile endpoint). */
+export interface ApiRequest {
+  method: 'POST';
+  body?: URLSearchParams;
+}
+
 /**
  * A named departure from the specs, referenced from a provider file. Each hook is optional and
  * small; the login path calls them at fixed points.
@@ -25,10 +31,16 @@ export interface Quirk {
   authorizationParams?(entry: ProviderEntry): Record<string, string>;
   /** The client secret to send, when it is not a static value. */
   clientSecret?(entry: ProviderEntry): Promise<string>;
+  /** Extra token request parameters, from the callback's (VK ID's device_id). */
+  tokenParams?(callback: URLSearchParams, entry: ProviderEntry): Record<string, string>;
+  /** Rewrites the token request before it is sent (a JSON body where the provider wants one). */
+  tokenRequest?(init: RequestInit): RequestInit;
   /** Rewrites a token endpoint answer before openid-client reads it. */
   tokenResponse?(response: Response): Promise<Response>;
   /** Rewrites a profile/API answer before it is read. */
   apiResponse?(response: Response): Promise<Response>;
+  /** An API call that is not a plain GET: the method and body to use instead. */
+  apiRequest?(url: URL, accessToken: string, entry: ProviderEntry): ApiRequest | undefined;
   /** Changes an API URL before the call (e.g. adds a proof parameter). */
   apiUrl?(url: URL, accessToken: string, entry: ProviderEntry): void;
   /** Checks verified ID-token claims; returns a reason to reject. */
