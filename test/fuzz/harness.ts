@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { startApp, type RunningApp } from '../support/app.js';
 import { BASE_CONFIG, SECRETS } from '../support/broker-fixture.js';
@@ -49,40 +50,57 @@ export async function startTarget(store?: Store): Promise<FuzzTarget> {
     const back = await loginWithDev(ua, url, { username: 'fuzzy', email: 'fuzzy@example.com', email_verified: true });
     return { code: back.searchParams.get('code')!, verifier };
   };
-  const first = await code();
-  const redeemed = await fetch(`${broker.url}/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`web:${SECRETS.web}`).toString('base64')}` },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code: first.code, code_verifier: first.verifier, redirect_uri: REDIRECT }),
-  });
-  const tokens = (await redeemed.json()) as { access_token: string; refresh_token: string; id_token: string };
+  const redeem = async (grant: { code: string; verifier: string }) => {
+    const answer = await fetch(`${broker.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`web:${SECRETS.web}`).toString('base64')}` },
+      body: new URLSearchParams({ grant_type: 'authorization_code', code: grant.code, code_verifier: grant.verifier, redirect_uri: REDIRECT }),
+    });
+    return (await answer.json()) as { access_token: string; refresh_token: string; id_token: string };
+  };
+  // Separate grants: rotating or revoking the refresh token must not end the access token's grant.
+  const forAccess = await redeem(await code());
+  const forRefresh = await redeem(await code());
   const unused = await code();
 
-  // A pending interaction (the chooser) in a second browser, with its CSRF token.
-  const chooser = new UserAgent();
-  const start = await chooser.get(`${broker.url}/authorize?client_id=web&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`);
-  const interactionUrl = location(start, broker.url);
-  const page = await (await chooser.get(interactionUrl)).text();
-  const upstreamState = new URL(location(await ua.get(`${broker.url}/authorize?client_id=web&response_type=code&scope=openid&prompt=login&provider=dev&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${'b'.repeat(43)}&code_challenge_method=S256`), broker.url)).searchParams.get('state') ?? 'none';
+  // A pending interaction (the chooser: two providers, prompt=login) and its CSRF token.
+  const authorize = (extra: string) =>
+    `${broker.url}/authorize?client_id=web&response_type=code&scope=openid&prompt=login&redirect_uri=${encodeURIComponent(REDIRECT)}` +
+    `&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256${extra}`;
+  const interactionUrl = location(await ua.get(authorize('')), broker.url);
+  const page = await (await ua.get(interactionUrl)).text();
+  const account = await (await ua.get(`${broker.url}/account`)).text();
+  const upstreamState = location(await ua.get(authorize('&provider=dev')), broker.url).searchParams.get('state') ?? 'none';
 
   const refs: Record<Ref, string> = {
     client_id: 'web',
     redirect_uri: REDIRECT,
-    access_token: tokens.access_token,
-    refresh_token: tokens.refresh_token,
-    id_token: tokens.id_token,
+    access_token: forAccess.access_token,
+    refresh_token: forRefresh.refresh_token,
+    id_token: forAccess.id_token,
     code: unused.code,
     interaction: interactionUrl.pathname.split('/').pop()!,
     provider: 'dev',
     csrf: formValue(page, 'csrf'),
+    account_csrf: formValue(account, 'csrf'),
+    consent_csrf: purposeToken(ua, `consent:${interactionUrl.pathname.split('/').pop()!}`),
+    logout_csrf: purposeToken(ua, 'logout'),
     state: upstreamState,
   };
-  const cookie = [...ua.cookies, ...chooser.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  const cookie = [...ua.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
   return { broker, base: new URL(broker.url), refs, cookie, secrets: [...Object.values(SECRETS), COOKIE_SECRET] };
 }
 
+/** The anti-CSRF token of a purpose for this browser, as src/http/csrf.ts computes it. */
+function purposeToken(ua: UserAgent, purpose: string): string {
+  const id = ua.cookies.get('lb_bid') ?? '';
+  const binding = createHash('sha256').update(id).digest('base64url');
+  return createHmac('sha256', binding).update(purpose).digest('base64url');
+}
+
+/** Strings as sent: lone surrogates cannot be UTF-8 encoded, so they become U+FFFD. */
 function resolve(value: Value, target: FuzzTarget): string {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   if ('ref' in value) return target.refs[value.ref];
   return value.char.repeat(value.huge);
 }

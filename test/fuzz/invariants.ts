@@ -1,4 +1,4 @@
-import { linkKey } from '../../src/identity/users.js';
+import { claimOwner, linkKey, parseUser, userKey } from '../../src/identity/user-records.js';
 import type { Store } from '../../src/store/index.js';
 import type { RawRequest, RawResponse } from './send.js';
 
@@ -46,15 +46,26 @@ export function broken(answer: Answer, context: { base: string; secrets: string[
   return undefined;
 }
 
-/** Nothing half-written: every user's identities are linked to that user. */
+/** User ids from store keys (`user:{id}`, or `user:id` from before per-user hash tags). */
+export function userIdsOf(keys: Iterable<string>, prefix: string): string[] {
+  const ids: string[] = [];
+  for (const key of keys) {
+    if (!key.startsWith(`${prefix}user:`)) continue;
+    const id = key.slice(prefix.length + 'user:'.length);
+    ids.push(id.startsWith('{') && id.endsWith('}') ? id.slice(1, -1) : id);
+  }
+  return ids;
+}
+
+/** Nothing half-written: every identity a user lists is linked to that user. */
 export async function storeBroken(store: Store, userIds: () => string[]): Promise<string | undefined> {
   for (const id of userIds()) {
-    const text = await store.get(`user:${id}`);
+    const text = await store.get(userKey(id));
     if (!text) continue;
-    const user = JSON.parse(text) as { identities: { provider: string; issuer: string; subject: string }[] };
+    const user = parseUser(text);
     for (const identity of user.identities) {
-      const owner = await store.get(linkKey(identity));
-      if (owner !== id) return `user ${id} has the identity ${identity.provider}/${identity.subject} without its link (link → ${owner})`;
+      const owner = claimOwner(await store.get(linkKey(identity)));
+      if (owner !== id) return `user ${id} lists the identity ${identity.provider}/${identity.subject} without its link (link → ${owner})`;
     }
   }
   return undefined;

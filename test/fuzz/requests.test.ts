@@ -6,7 +6,7 @@ import { MemoryStore, RedisStore } from '../../src/store/index.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { fuzzCase, value, type FuzzCase, type Value } from './generators.js';
 import { materialize, REDIRECT, startTarget, type FuzzTarget } from './harness.js';
-import { broken, storeBroken } from './invariants.js';
+import { broken, storeBroken, userIdsOf } from './invariants.js';
 import { agent, send, type RawRequest } from './send.js';
 
 /**
@@ -15,9 +15,12 @@ import { agent, send, type RawRequest } from './send.js';
  * `npm run fuzz -- --runs=N [--seed=S]` runs more. A failure prints its seed and path and (with
  * FUZZ_RECORD=1, as `npm run fuzz` sets) is kept in regressions.json, which every run replays.
  */
-const RUNS = Number(process.env.FUZZ_RUNS ?? 1500);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_201);
 const STORE_TIMEOUT_MS = 2000;
+/** Time for a property's fresh cases, and for a test (vitest's own limit): generous per case. */
+const TIME_LIMIT_MS = Math.max(240_000, RUNS * 20);
+const TEST_TIMEOUT_MS = TIME_LIMIT_MS + 60_000;
 const REGRESSIONS = new URL('./regressions.json', import.meta.url);
 
 interface Regression {
@@ -43,7 +46,7 @@ async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, predicate: (va
   for (const r of regressions.filter((r) => r.property === name)) {
     await fc.assert(property, { seed: r.seed, path: r.path, endOnFailure: true });
   }
-  const details = await fc.check(property, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: 240_000 });
+  const details = await fc.check(property, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: TIME_LIMIT_MS });
   record(name, details);
   if (details.failed) {
     const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
@@ -52,14 +55,22 @@ async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, predicate: (va
 }
 
 function userIdsIn(backing: Map<string, unknown>, prefix: string): () => string[] {
-  return () => [...backing.keys()].filter((k) => k.startsWith(`${prefix}user:`)).map((k) => k.slice(prefix.length + 'user:'.length));
+  return () => userIdsOf(backing.keys(), prefix);
 }
+
+/** Answers by route and status (FUZZ_STATS=1 prints them): how deep the cases reach. */
+const seen = new Map<string, number>();
 
 async function expectSound(target: FuzzTarget, request: RawRequest, storeStopped = false) {
   const response = await send(target.base, request, STORE_TIMEOUT_MS + 1000);
+  if (process.env.FUZZ_STATS === '1') {
+    const key = `${request.method} ${request.path.split("?")[0]!.slice(0, 60)} → ${response.status}${process.env.FUZZ_STATS_BODY && response.status === 403 ? response.body.slice(response.body.indexOf("problem"), response.body.indexOf("problem") + 120) : ""}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
   const problem = broken({ request, response }, { base: target.base.pathname.replace(/\/$/, ''), secrets: target.secrets, storeStopped });
   if (problem) {
-    const shown = { method: request.method, path: request.path.slice(0, 300), headers: request.headers, body: request.body?.toString('latin1').slice(0, 300) };
+    const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, v.length > 200 ? `${v.slice(0, 200)}…(${v.length})` : v]));
+    const shown = { method: request.method, path: request.path.slice(0, 300), headers, body: request.body?.toString('latin1').slice(0, 300), size: request.body?.length };
     throw new Error(`${problem}\nrequest: ${JSON.stringify(shown)}\nanswer: ${response.status} ${response.body.slice(0, 500)}`);
   }
   return response;
@@ -106,6 +117,7 @@ describe('fuzz: generated requests against the real app (memory store)', () => {
   });
   afterAll(async () => {
     await target?.broker.close();
+    if (process.env.FUZZ_STATS === '1') console.log([...seen].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n}\t${k}`).join('\n'));
   });
 
   it(`every route, ${RUNS} cases: no 5xx, no hang, no stack or secret, JSON on API routes`, async () => {
@@ -113,7 +125,7 @@ describe('fuzz: generated requests against the real app (memory store)', () => {
       await expectSound(target, materialize(c, target));
     }, RUNS);
     expect(await storeBroken(target.broker.store, userIdsIn(backing, 'lb:'))).toBeUndefined();
-  }, 300_000);
+  }, TEST_TIMEOUT_MS);
 
   it(`dev logins with fuzzed fields, ${Math.ceil(RUNS / 10)} cases: sound answers, no user without its link`, async () => {
     await check('dev-logins', devLoginForm, async (form) => {
@@ -121,7 +133,7 @@ describe('fuzz: generated requests against the real app (memory store)', () => {
       const problem = await storeBroken(target.broker.store, userIdsIn(backing, 'lb:'));
       if (problem) throw new Error(problem);
     }, Math.ceil(RUNS / 10));
-  }, 300_000);
+  }, TEST_TIMEOUT_MS);
 });
 
 describe.skipIf(!redisServerAvailable())('fuzz: on Redis, then with Redis stopped', () => {
@@ -144,7 +156,7 @@ describe.skipIf(!redisServerAvailable())('fuzz: on Redis, then with Redis stoppe
       await expectSound(target, materialize(c, target));
     }, runs);
     const client = (target.broker.store as RedisStore).client;
-    const ids = (await client.keys('lb:user:*')).map((k) => k.slice('lb:user:'.length));
+    const ids = userIdsOf(await client.keys('lb:user:*'), 'lb:');
     expect(await storeBroken(target.broker.store, () => ids)).toBeUndefined();
     await redis.pause();
     try {
@@ -157,5 +169,5 @@ describe.skipIf(!redisServerAvailable())('fuzz: on Redis, then with Redis stoppe
     } finally {
       await redis.restart();
     }
-  }, 300_000);
+  }, TEST_TIMEOUT_MS);
 });
