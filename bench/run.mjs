@@ -1,4 +1,4 @@
-// npm run bench [-- --quick] [-- --cpu-prof] [-- --only=cold_login,sso_login]
+// npm run bench [-- --quick] [-- --cpu-prof] [-- --only=cold_login,sso_login] [-- --metrics]
 // Starts a throwaway Redis per server, the broker (dist/, NODE_ENV=production) as its own
 // process, the reference (oidc-provider 8) as its own process, the stub upstream IdP, and the
 // load driver; measures each scenario on the broker and the reference in alternating
@@ -25,12 +25,15 @@ const { values: opts } = parseArgs({
     quick: { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     only: { type: 'string' },
+    // The brokers also serve Prometheus metrics (on a port of their own), to measure their cost.
+    metrics: { type: 'boolean', default: false },
   },
   strict: true,
 });
 // `npm run bench --quick` (without the `--`) reaches us as npm_config_quick.
 const quick = opts.quick || process.env.npm_config_quick === 'true';
 const cpuProf = opts['cpu-prof'] || process.env.npm_config_cpu_prof === 'true';
+const withMetrics = opts.metrics || process.env.npm_config_metrics === 'true';
 
 const MODE = quick
   ? { name: 'quick', warmupMs: 300, repMs: 500, reps: 3, seqLogins: 20, ceilingMs: 600, budgetMs: 180_000 }
@@ -159,7 +162,7 @@ async function main() {
   mkdirSync(RESULTS, { recursive: true });
   const ticks = clockTicks();
 
-  log(`mode ${MODE.name}: starting redis ×2, stub upstream, broker ×2, reference`);
+  log(`mode ${MODE.name}${withMetrics ? ', metrics on' : ''}: starting redis ×2, stub upstream, broker ×2, reference`);
   const [brokerRedis, refRedis] = await Promise.all([startRedis(), startRedis()]);
   const [stubPort, rsPort, esPort, refPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const stubUrl = `http://127.0.0.1:${stubPort}`;
@@ -182,6 +185,7 @@ async function main() {
       providers: [{ id: 'stub', use: 'oidc', issuer: stubUrl, client_id: UPSTREAM.client_id, client_secret: UPSTREAM.client_secret }],
       clients: BROKER_CLIENTS,
       keys: { algorithm },
+      ...(withMetrics ? { metrics: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
     };
     const file = join(tmp, `${name}.yaml`);
     writeFileSync(file, JSON.stringify(config, null, 2)); // JSON is YAML
@@ -332,6 +336,7 @@ async function main() {
     const report = {
       date: new Date().toISOString(),
       mode: MODE,
+      metrics: withMetrics,
       concurrency: CONCURRENCY,
       machine: machine(),
       ceilings,

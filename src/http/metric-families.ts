@@ -110,7 +110,12 @@ export class HistogramFamily implements ScrapedMetric {
     labelNames: readonly string[],
     readonly buckets: readonly number[],
   ) {
-    this.cells = new Cells(labelNames, (labels) => ({ labels, counts: new Float64Array(buckets.length), sum: 0, count: 0 }));
+    this.cells = new Cells(labelNames, (labels) => ({
+      labels,
+      counts: new Float64Array(buckets.length),
+      sum: 0,
+      count: 0,
+    }));
   }
 
   observe(cell: HistogramCell, value: number): void {

@@ -28,7 +28,13 @@ export const NO_METRICS: BrokerMetrics = {
 
 /** The store's counters as metrics read them (src/store/stats.ts has that shape). */
 export interface StoreReadings {
-  readonly stats: { roundTrips: number; commands: number; unavailable: number; refused: number; limiterRoundTrips: number };
+  readonly stats: {
+    roundTrips: number;
+    commands: number;
+    unavailable: number;
+    refused: number;
+    limiterRoundTrips: number;
+  };
   isUp(): boolean;
 }
 
@@ -45,23 +51,59 @@ interface RouteCells {
 /** The broker's Prometheus metrics, in a registry of their own (GET /metrics on its own port). */
 export class Metrics implements BrokerMetrics {
   readonly registry = new Registry();
-  readonly #requests = new CounterFamily('login_broker_http_requests_total', 'HTTP requests answered, by route pattern, method and status', ['route', 'method', 'status']);
-  readonly #duration = new HistogramFamily('login_broker_http_request_duration_seconds', 'Time to answer an HTTP request, by route pattern', ['route'], HTTP_BUCKETS);
-  readonly #logins = new CounterFamily('login_broker_logins_total', 'Finished upstream logins, by provider and outcome', ['provider', 'outcome']);
+  readonly #requests = new CounterFamily(
+    'login_broker_http_requests_total',
+    'HTTP requests answered, by route pattern, method and status',
+    ['route', 'method', 'status'],
+  );
+  readonly #duration = new HistogramFamily(
+    'login_broker_http_request_duration_seconds',
+    'Time to answer an HTTP request, by route pattern',
+    ['route'],
+    HTTP_BUCKETS,
+  );
+  readonly #logins = new CounterFamily(
+    'login_broker_logins_total',
+    'Finished upstream logins, by provider and outcome',
+    ['provider', 'outcome'],
+  );
   readonly #upstreamDuration = new HistogramFamily(
     'login_broker_upstream_request_duration_seconds',
     'Time until a provider answered (headers), by provider and step',
     ['provider', 'step'],
     UPSTREAM_BUCKETS,
   );
-  readonly #upstreamErrors = new CounterFamily('login_broker_upstream_errors_total', 'Failed upstream logins and discoveries, by provider and kind', ['provider', 'kind']);
-  readonly #tokens = new CounterFamily('login_broker_tokens_issued_total', 'Successful token responses, by grant type', ['grant_type']);
-  readonly #tokenErrors = new CounterFamily('login_broker_token_errors_total', 'Error answers of the token, introspection and revocation endpoints', ['endpoint', 'error']);
-  readonly #rateLimited = new CounterFamily('login_broker_rate_limited_total', 'Requests refused with 429, by limit', ['limit']);
+  readonly #upstreamErrors = new CounterFamily(
+    'login_broker_upstream_errors_total',
+    'Failed upstream logins and discoveries, by provider and kind',
+    ['provider', 'kind'],
+  );
+  readonly #tokens = new CounterFamily(
+    'login_broker_tokens_issued_total',
+    'Successful token responses, by grant type',
+    ['grant_type'],
+  );
+  readonly #tokenErrors = new CounterFamily(
+    'login_broker_token_errors_total',
+    'Error answers of the token, introspection and revocation endpoints',
+    ['endpoint', 'error'],
+  );
+  readonly #rateLimited = new CounterFamily('login_broker_rate_limited_total', 'Requests refused with 429, by limit', [
+    'limit',
+  ]);
   readonly #routes = new Map<string, RouteCells>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
-    for (const metric of [this.#requests, this.#duration, this.#logins, this.#upstreamDuration, this.#upstreamErrors, this.#tokens, this.#tokenErrors, this.#rateLimited]) {
+    for (const metric of [
+      this.#requests,
+      this.#duration,
+      this.#logins,
+      this.#upstreamDuration,
+      this.#upstreamErrors,
+      this.#tokens,
+      this.#tokenErrors,
+      this.#rateLimited,
+    ]) {
       this.registry.registerMetric(metric as never);
     }
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
@@ -72,19 +114,34 @@ export class Metrics implements BrokerMetrics {
     const s = store.stats;
     const read = (name: string, help: string, type: 'counter' | 'gauge', value: () => number) =>
       this.registry.registerMetric(new ReadMetric(name, help, type, () => [{ value: value(), labels: {} }]) as never);
-    read('login_broker_store_commands_total', 'Commands sent to the store (each op of a batch is one)', 'counter', () => s.commands);
+    read(
+      'login_broker_store_commands_total',
+      'Commands sent to the store (each op of a batch is one)',
+      'counter',
+      () => s.commands,
+    );
     read(
       'login_broker_store_round_trips_total',
       'Round trips to the store, the rate limiters’ included',
       'counter',
       () => s.roundTrips + s.limiterRoundTrips,
     );
-    read('login_broker_store_up', 'Whether the store is answering (1) or not (0), as this process last saw it', 'gauge', () => (store.isUp() ? 1 : 0));
+    read(
+      'login_broker_store_up',
+      'Whether the store is answering (1) or not (0), as this process last saw it',
+      'gauge',
+      () => (store.isUp() ? 1 : 0),
+    );
     this.registry.registerMetric(
-      new ReadMetric('login_broker_store_errors_total', 'Failed store calls: unavailable (down, timed out) or refused', 'counter', () => [
-        { value: s.unavailable, labels: { kind: 'unavailable' } },
-        { value: s.refused, labels: { kind: 'refused' } },
-      ]) as never,
+      new ReadMetric(
+        'login_broker_store_errors_total',
+        'Failed store calls: unavailable (down, timed out) or refused',
+        'counter',
+        () => [
+          { value: s.unavailable, labels: { kind: 'unavailable' } },
+          { value: s.refused, labels: { kind: 'refused' } },
+        ],
+      ) as never,
     );
   }
 

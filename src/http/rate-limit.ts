@@ -97,7 +97,10 @@ export class Limit {
     } catch (err) {
       if (!this.#storeFailing) {
         this.#storeFailing = true;
-        this.options.log.warn({ limit: this.name, err: { message: (err as Error).message } }, 'rate limit not checked: the store does not answer');
+        this.options.log.warn(
+          { limit: this.name, err: { message: (err as Error).message } },
+          'rate limit not checked: the store does not answer',
+        );
       }
       return;
     }
@@ -108,7 +111,10 @@ export class Limit {
     }
     this.#remember(this.#blocked, hashed, now + count.msBeforeNext);
     const retryAfter = Math.max(1, Math.ceil(count.msBeforeNext / 1000));
-    this.options.log.warn({ limit: this.name, ...context, retry_after_s: retryAfter }, 'rate limit reached: refusing until the window ends');
+    this.options.log.warn(
+      { limit: this.name, ...context, retry_after_s: retryAfter },
+      'rate limit reached: refusing until the window ends',
+    );
     this.#refuse(retryAfter);
   }
 
@@ -152,7 +158,12 @@ const INTERACTION_POST = /^\/interaction\/[^/]+\/(?:login|consent)$/;
  * Which browser limit a request falls under, matched like the router matches (case-insensitive,
  * one trailing slash allowed), so a spelling the router accepts cannot slip past the limit.
  */
-export function browserLimitFor(limits: BrowserLimits, base: string, method: string, rawPath: string): Limit | undefined {
+export function browserLimitFor(
+  limits: BrowserLimits,
+  base: string,
+  method: string,
+  rawPath: string,
+): Limit | undefined {
   let path = rawPath.toLowerCase();
   if (base) {
     if (!path.startsWith(base)) return undefined;
@@ -160,7 +171,8 @@ export function browserLimitFor(limits: BrowserLimits, base: string, method: str
   }
   if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
   if (path === '/authorize') return limits.authorize;
-  if (path.startsWith('/callback/') || (path.startsWith('/upstream/') && path.endsWith('/login'))) return limits.callback;
+  if (path.startsWith('/callback/') || (path.startsWith('/upstream/') && path.endsWith('/login')))
+    return limits.callback;
   if (method !== 'POST') return undefined;
   if (INTERACTION_POST.test(path)) return limits.interaction;
   if (path.startsWith('/account/')) return limits.account;

@@ -41,7 +41,8 @@ export function openRateWindow(store: Store, name: string, limit: number, window
         const res = await limiter.consume(key, points);
         return { allowed: true, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
       } catch (err) {
-        if (err instanceof RateLimiterRes) return { allowed: false, consumed: err.consumedPoints, msBeforeNext: err.msBeforeNext };
+        if (err instanceof RateLimiterRes)
+          return { allowed: false, consumed: err.consumedPoints, msBeforeNext: err.msBeforeNext };
         stats.unavailable++;
         throw new StoreUnavailable(`rate limiter: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       }

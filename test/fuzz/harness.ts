@@ -13,10 +13,15 @@ export const COOKIE_SECRET = 'fuzz-cookie-secret-0123456789abcdef-0123';
 
 /** Limits high enough that the fuzzer explores the routes instead of meeting 429s. */
 const OPEN_LIMITS = Object.fromEntries(
-  ['authorize', 'callback', 'interaction', 'account', 'client_auth_failures', 'client_auth_failures_per_ip', 'token_requests'].map((name) => [
-    name,
-    { limit: 10_000_000, window_s: 60 },
-  ]),
+  [
+    'authorize',
+    'callback',
+    'interaction',
+    'account',
+    'client_auth_failures',
+    'client_auth_failures_per_ip',
+    'token_requests',
+  ].map((name) => [name, { limit: 10_000_000, window_s: 60 }]),
 );
 
 export interface FuzzTarget {
@@ -31,7 +36,16 @@ export interface FuzzTarget {
 /** The real app with real state to aim at: a signed-in browser, tokens, a code, an interaction. */
 export async function startTarget(store?: Store): Promise<FuzzTarget> {
   const broker = await startApp(
-    { ...BASE_CONFIG, providers: [{ id: 'dev', use: 'dev' }, { id: 'dev2', use: 'dev' }], session: { cookie_secrets: [COOKIE_SECRET] }, rate_limits: OPEN_LIMITS, metrics: { listen: { port: 0 } } },
+    {
+      ...BASE_CONFIG,
+      providers: [
+        { id: 'dev', use: 'dev' },
+        { id: 'dev2', use: 'dev' },
+      ],
+      session: { cookie_secrets: [COOKIE_SECRET] },
+      rate_limits: OPEN_LIMITS,
+      metrics: { listen: { port: 0 } },
+    },
     store ? { store } : {},
   );
   const ua = new UserAgent();
@@ -53,8 +67,16 @@ export async function startTarget(store?: Store): Promise<FuzzTarget> {
   const redeem = async (grant: { code: string; verifier: string }) => {
     const answer = await fetch(`${broker.url}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`web:${SECRETS.web}`).toString('base64')}` },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code: grant.code, code_verifier: grant.verifier, redirect_uri: REDIRECT }),
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`web:${SECRETS.web}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code: grant.code,
+        code_verifier: grant.verifier,
+        redirect_uri: REDIRECT,
+      }),
     });
     return (await answer.json()) as { access_token: string; refresh_token: string; id_token: string };
   };
@@ -65,12 +87,14 @@ export async function startTarget(store?: Store): Promise<FuzzTarget> {
 
   // A pending interaction (the chooser: two providers, prompt=login) and its CSRF token.
   const authorize = (extra: string) =>
-    `${broker.url}/authorize?client_id=web&response_type=code&scope=openid&prompt=login&redirect_uri=${encodeURIComponent(REDIRECT)}` +
+    `${broker.url}/authorize?client_id=web&response_type=code&scope=openid&prompt=login` +
+    `&redirect_uri=${encodeURIComponent(REDIRECT)}` +
     `&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256${extra}`;
   const interactionUrl = location(await ua.get(authorize('')), broker.url);
   const page = await (await ua.get(interactionUrl)).text();
   const account = await (await ua.get(`${broker.url}/account`)).text();
-  const upstreamState = location(await ua.get(authorize('&provider=dev')), broker.url).searchParams.get('state') ?? 'none';
+  const upstreamState =
+    location(await ua.get(authorize('&provider=dev')), broker.url).searchParams.get('state') ?? 'none';
 
   const refs: Record<Ref, string> = {
     client_id: 'web',
@@ -100,7 +124,8 @@ function purposeToken(ua: UserAgent, purpose: string): string {
 
 /** Strings as sent: lone surrogates cannot be UTF-8 encoded, so they become U+FFFD. */
 function resolve(value: Value, target: FuzzTarget): string {
-  if (typeof value === 'string') return value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  if (typeof value === 'string')
+    return value.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
   if ('ref' in value) return target.refs[value.ref];
   return value.char.repeat(value.huge);
 }
@@ -156,7 +181,10 @@ function authorizationOf(shape: AuthShape, target: FuzzTarget): string | undefin
       return undefined;
     case 'basic': {
       const id = resolve(shape.id, target);
-      const secret = typeof shape.secret === 'object' && 'secretOf' in shape.secret ? SECRETS[shape.secret.secretOf as keyof typeof SECRETS] : resolve(shape.secret, target);
+      const secret =
+        typeof shape.secret === 'object' && 'secretOf' in shape.secret
+          ? SECRETS[shape.secret.secretOf as keyof typeof SECRETS]
+          : resolve(shape.secret, target);
       return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
     }
     case 'bearer':

@@ -3,7 +3,17 @@ import type { Store } from '../../src/store/index.js';
 import type { RawRequest, RawResponse } from './send.js';
 
 /** API routes answer JSON, errors included, whatever the Accept header says. */
-const API_ROUTES = ['/token', '/introspect', '/revoke', '/userinfo', '/jwks', '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server', '/healthz', '/readyz'];
+const API_ROUTES = [
+  '/token',
+  '/introspect',
+  '/revoke',
+  '/userinfo',
+  '/jwks',
+  '/.well-known/openid-configuration',
+  '/.well-known/oauth-authorization-server',
+  '/healthz',
+  '/readyz',
+];
 
 /** The route a path reaches as the router matches it (case-insensitive, one trailing slash). */
 export function apiRoute(path: string, base: string): string | undefined {
@@ -13,7 +23,13 @@ export function apiRoute(path: string, base: string): string | undefined {
   return API_ROUTES.find((r) => r === p);
 }
 
-const STACK = [/\n\s+at [^\n]*:\d+:\d+/, /node_modules/, /file:\/\//, /\/(?:src|dist|test)\/[\w/-]+\.[tj]s/, /\bat (?:async )?\w+ \(/];
+const STACK = [
+  /\n\s+at [^\n]*:\d+:\d+/,
+  /node_modules/,
+  /file:\/\//,
+  /\/(?:src|dist|test)\/[\w/-]+\.[tj]s/,
+  /\bat (?:async )?\w+ \(/,
+];
 
 export interface Answer {
   request: RawRequest;
@@ -24,7 +40,10 @@ export interface Answer {
  * What must hold for every answer: no 5xx (but the store's 503 while it is stopped), no stack
  * trace, no configured secret, JSON on API routes. Returns the broken rule, or undefined.
  */
-export function broken(answer: Answer, context: { base: string; secrets: string[]; storeStopped: boolean }): string | undefined {
+export function broken(
+  answer: Answer,
+  context: { base: string; secrets: string[]; storeStopped: boolean },
+): string | undefined {
   const { request, response } = answer;
   const { status, body } = response;
   if (status >= 500 && !(status === 503 && context.storeStopped)) return `answered ${status}`;
@@ -34,14 +53,16 @@ export function broken(answer: Answer, context: { base: string; secrets: string[
   const route = apiRoute(request.path, context.base);
   if (route && request.method !== 'HEAD' && body.length > 0) {
     const type = String(response.headers['content-type'] ?? '');
-    if (!/^application\/(?:[\w.+-]+\+)?json/.test(type)) return `the API route ${route} answered ${status} with ${type || 'no content type'}`;
+    if (!/^application\/(?:[\w.+-]+\+)?json/.test(type))
+      return `the API route ${route} answered ${status} with ${type || 'no content type'}`;
     let parsed: unknown;
     try {
       parsed = JSON.parse(Buffer.from(body, 'latin1').toString('utf8'));
     } catch {
       return `the API route ${route} answered ${status} with a body that is not JSON`;
     }
-    if (status >= 400 && typeof (parsed as { error?: unknown })?.error !== 'string') return `the API route ${route} answered ${status} without an error code`;
+    if (status >= 400 && typeof (parsed as { error?: unknown })?.error !== 'string')
+      return `the API route ${route} answered ${status} without an error code`;
   }
   return undefined;
 }
@@ -65,7 +86,10 @@ export async function storeBroken(store: Store, userIds: () => string[]): Promis
     const user = parseUser(text);
     for (const identity of user.identities) {
       const owner = claimOwner(await store.get(linkKey(identity)));
-      if (owner !== id) return `user ${id} lists the identity ${identity.provider}/${identity.subject} without its link (link → ${owner})`;
+      if (owner !== id) {
+        const who = `${identity.provider}/${identity.subject}`;
+        return `user ${id} lists the identity ${who} without its link (link → ${owner})`;
+      }
     }
   }
   return undefined;

@@ -34,14 +34,24 @@ const regressions: Regression[] = JSON.parse(readFileSync(REGRESSIONS, 'utf8')) 
 
 function record<T>(property: string, details: fc.RunDetails<T>): void {
   if (process.env.FUZZ_RECORD !== '1' || !details.failed || details.counterexamplePath === null) return;
-  const entry: Regression = { property, seed: details.seed, path: details.counterexamplePath, note: String(details.errorInstance).slice(0, 300) };
+  const entry: Regression = {
+    property,
+    seed: details.seed,
+    path: details.counterexamplePath,
+    note: String(details.errorInstance).slice(0, 300),
+  };
   if (regressions.some((r) => r.property === property && r.seed === entry.seed && r.path === entry.path)) return;
   regressions.push(entry);
   writeFileSync(REGRESSIONS, `${JSON.stringify(regressions, null, 2)}\n`);
 }
 
 /** Runs a property: first its recorded regressions, then `runs` fresh cases from the seed. */
-async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, predicate: (value: T) => Promise<void>, runs: number): Promise<void> {
+async function check<T>(
+  name: string,
+  arbitrary: fc.Arbitrary<T>,
+  predicate: (value: T) => Promise<void>,
+  runs: number,
+): Promise<void> {
   const property = fc.asyncProperty(arbitrary, predicate);
   for (const r of regressions.filter((r) => r.property === name)) {
     await fc.assert(property, { seed: r.seed, path: r.path, endOnFailure: true });
@@ -50,7 +60,10 @@ async function check<T>(name: string, arbitrary: fc.Arbitrary<T>, predicate: (va
   record(name, details);
   if (details.failed) {
     const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
-    throw new Error(`${name}: ${why}\n${fc.defaultReportMessage(details)}\nreplay: FUZZ_SEED=${details.seed} (path ${details.counterexamplePath})`);
+    throw new Error(
+      `${name}: ${why}\n${fc.defaultReportMessage(details)}\n` +
+        `replay: FUZZ_SEED=${details.seed} (path ${details.counterexamplePath})`,
+    );
   }
 }
 
@@ -64,14 +77,27 @@ const seen = new Map<string, number>();
 async function expectSound(target: FuzzTarget, request: RawRequest, storeStopped = false) {
   const response = await send(target.base, request, STORE_TIMEOUT_MS + 1000);
   if (process.env.FUZZ_STATS === '1') {
-    const key = `${request.method} ${request.path.split("?")[0]!.slice(0, 60)} → ${response.status}${process.env.FUZZ_STATS_BODY && response.status === 403 ? response.body.slice(response.body.indexOf("problem"), response.body.indexOf("problem") + 120) : ""}`;
+    const key = `${request.method} ${request.path.split('?')[0]!.slice(0, 60)} → ${response.status}`;
     seen.set(key, (seen.get(key) ?? 0) + 1);
   }
-  const problem = broken({ request, response }, { base: target.base.pathname.replace(/\/$/, ''), secrets: target.secrets, storeStopped });
+  const problem = broken(
+    { request, response },
+    { base: target.base.pathname.replace(/\/$/, ''), secrets: target.secrets, storeStopped },
+  );
   if (problem) {
-    const headers = Object.fromEntries(Object.entries(request.headers).map(([k, v]) => [k, v.length > 200 ? `${v.slice(0, 200)}…(${v.length})` : v]));
-    const shown = { method: request.method, path: request.path.slice(0, 300), headers, body: request.body?.toString('latin1').slice(0, 300), size: request.body?.length };
-    throw new Error(`${problem}\nrequest: ${JSON.stringify(shown)}\nanswer: ${response.status} ${response.body.slice(0, 500)}`);
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).map(([k, v]) => [k, v.length > 200 ? `${v.slice(0, 200)}…(${v.length})` : v]),
+    );
+    const shown = {
+      method: request.method,
+      path: request.path.slice(0, 300),
+      headers,
+      body: request.body?.toString('latin1').slice(0, 300),
+      size: request.body?.length,
+    };
+    throw new Error(
+      `${problem}\nrequest: ${JSON.stringify(shown)}\nanswer: ${response.status} ${response.body.slice(0, 500)}`,
+    );
   }
   return response;
 }
@@ -88,24 +114,45 @@ const devLoginForm = fc.record({
 type DevLoginForm = Record<string, unknown> & { extra: [string, Value][] };
 
 async function fuzzedDevLogin(target: FuzzTarget, form: DevLoginForm, storeStopped = false) {
-  const start = await expectSound(target, {
-    method: 'GET',
-    path: `/authorize?client_id=web&response_type=code&scope=openid%20email&provider=dev&prompt=login&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${'c'.repeat(43)}&code_challenge_method=S256`,
-    headers: { cookie: target.cookie },
-  }, storeStopped);
+  const start = await expectSound(
+    target,
+    {
+      method: 'GET',
+      path:
+        '/authorize?client_id=web&response_type=code&scope=openid%20email&provider=dev&prompt=login' +
+        `&redirect_uri=${encodeURIComponent(REDIRECT)}&code_challenge=${'c'.repeat(43)}&code_challenge_method=S256`,
+      headers: { cookie: target.cookie },
+    },
+    storeStopped,
+  );
   const location = start.headers.location;
   if (typeof location !== 'string') return;
   const state = new URL(location, target.base).searchParams.get('state') ?? '';
-  const resolve = (v: unknown) => (typeof v === 'string' ? v : v && typeof v === 'object' && 'ref' in v ? target.refs[(v as { ref: keyof FuzzTarget['refs'] }).ref] : 'x'.repeat((v as { huge?: number })?.huge ?? 1));
+  const resolve = (v: unknown) =>
+    typeof v === 'string'
+      ? v
+      : v && typeof v === 'object' && 'ref' in v
+        ? target.refs[(v as { ref: keyof FuzzTarget['refs'] }).ref]
+        : 'x'.repeat((v as { huge?: number })?.huge ?? 1);
   const fields = new URLSearchParams({ state });
-  for (const key of ['username', 'name', 'email', 'email_verified']) if (form[key] !== undefined) fields.append(key, resolve(form[key]));
+  for (const key of ['username', 'name', 'email', 'email_verified'])
+    if (form[key] !== undefined) fields.append(key, resolve(form[key]));
   for (const [k, v] of form.extra) fields.append(k, resolve(v));
-  await expectSound(target, {
-    method: 'POST',
-    path: '/callback/dev',
-    headers: { cookie: target.cookie, 'content-type': 'application/x-www-form-urlencoded', origin: target.base.origin, 'sec-fetch-site': 'same-origin' },
-    body: Buffer.from(fields.toString()),
-  }, storeStopped);
+  await expectSound(
+    target,
+    {
+      method: 'POST',
+      path: '/callback/dev',
+      headers: {
+        cookie: target.cookie,
+        'content-type': 'application/x-www-form-urlencoded',
+        origin: target.base.origin,
+        'sec-fetch-site': 'same-origin',
+      },
+      body: Buffer.from(fields.toString()),
+    },
+    storeStopped,
+  );
 }
 
 describe('fuzz: generated requests against the real app (memory store)', () => {
@@ -117,23 +164,47 @@ describe('fuzz: generated requests against the real app (memory store)', () => {
   });
   afterAll(async () => {
     await target?.broker.close();
-    if (process.env.FUZZ_STATS === '1') console.log([...seen].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n}\t${k}`).join('\n'));
+    if (process.env.FUZZ_STATS === '1')
+      console.log(
+        [...seen]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => `${n}\t${k}`)
+          .join('\n'),
+      );
   });
 
-  it(`every route, ${RUNS} cases: no 5xx, no hang, no stack or secret, JSON on API routes`, async () => {
-    await check('requests', fuzzCase, async (c: FuzzCase) => {
-      await expectSound(target, materialize(c, target));
-    }, RUNS);
-    expect(await storeBroken(target.broker.store, userIdsIn(backing, 'lb:'))).toBeUndefined();
-  }, TEST_TIMEOUT_MS);
+  it(
+    `every route, ${RUNS} cases: no 5xx, no hang, no stack or secret, JSON on API routes`,
+    async () => {
+      await check(
+        'requests',
+        fuzzCase,
+        async (c: FuzzCase) => {
+          await expectSound(target, materialize(c, target));
+        },
+        RUNS,
+      );
+      expect(await storeBroken(target.broker.store, userIdsIn(backing, 'lb:'))).toBeUndefined();
+    },
+    TEST_TIMEOUT_MS,
+  );
 
-  it(`dev logins with fuzzed fields, ${Math.ceil(RUNS / 10)} cases: sound answers, no user without its link`, async () => {
-    await check('dev-logins', devLoginForm, async (form) => {
-      await fuzzedDevLogin(target, form);
-      const problem = await storeBroken(target.broker.store, userIdsIn(backing, 'lb:'));
-      if (problem) throw new Error(problem);
-    }, Math.ceil(RUNS / 10));
-  }, TEST_TIMEOUT_MS);
+  it(
+    `dev logins with fuzzed fields, ${Math.ceil(RUNS / 10)} cases: sound answers, no user without its link`,
+    async () => {
+      await check(
+        'dev-logins',
+        devLoginForm,
+        async (form) => {
+          await fuzzedDevLogin(target, form);
+          const problem = await storeBroken(target.broker.store, userIdsIn(backing, 'lb:'));
+          if (problem) throw new Error(problem);
+        },
+        Math.ceil(RUNS / 10),
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
 });
 
 describe.skipIf(!redisServerAvailable())('fuzz: on Redis, then with Redis stopped', () => {
@@ -151,23 +222,42 @@ describe.skipIf(!redisServerAvailable())('fuzz: on Redis, then with Redis stoppe
   });
 
   const runs = Math.ceil(RUNS / 5);
-  it(`${runs} cases on Redis, then ${runs} with the store stopped: only its 503, quickly`, async () => {
-    await check('requests-redis', fuzzCase, async (c: FuzzCase) => {
-      await expectSound(target, materialize(c, target));
-    }, runs);
-    const client = (target.broker.store as RedisStore).client;
-    const ids = userIdsOf(await client.keys('lb:user:*'), 'lb:');
-    expect(await storeBroken(target.broker.store, () => ids)).toBeUndefined();
-    await redis.pause();
-    try {
-      await check('requests-store-stopped', fuzzCase, async (c: FuzzCase) => {
-        await expectSound(target, materialize(c, target), true);
-      }, runs);
-      await check('dev-logins-store-stopped', devLoginForm, async (form) => {
-        await fuzzedDevLogin(target, form, true);
-      }, Math.ceil(runs / 5));
-    } finally {
-      await redis.restart();
-    }
-  }, TEST_TIMEOUT_MS);
+  it(
+    `${runs} cases on Redis, then ${runs} with the store stopped: only its 503, quickly`,
+    async () => {
+      await check(
+        'requests-redis',
+        fuzzCase,
+        async (c: FuzzCase) => {
+          await expectSound(target, materialize(c, target));
+        },
+        runs,
+      );
+      const client = (target.broker.store as RedisStore).client;
+      const ids = userIdsOf(await client.keys('lb:user:*'), 'lb:');
+      expect(await storeBroken(target.broker.store, () => ids)).toBeUndefined();
+      await redis.pause();
+      try {
+        await check(
+          'requests-store-stopped',
+          fuzzCase,
+          async (c: FuzzCase) => {
+            await expectSound(target, materialize(c, target), true);
+          },
+          runs,
+        );
+        await check(
+          'dev-logins-store-stopped',
+          devLoginForm,
+          async (form) => {
+            await fuzzedDevLogin(target, form, true);
+          },
+          Math.ceil(runs / 5),
+        );
+      } finally {
+        await redis.restart();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
 });

@@ -51,7 +51,12 @@ export function send(base: URL, req: RawRequest, timeoutMs: number): Promise<Raw
         });
         res.on('end', () => {
           clearTimeout(timer);
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('latin1'), ms: performance.now() - started });
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('latin1'),
+            ms: performance.now() - started,
+          });
         });
         res.on('error', (err) => {
           clearTimeout(timer);

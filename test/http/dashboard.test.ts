@@ -11,7 +11,8 @@ async function exposed(): Promise<Set<string>> {
   const names = new Set<string>();
   for (const metric of await metrics.registry.getMetricsAsJSON()) {
     names.add(metric.name);
-    if (metric.type === 'histogram') for (const suffix of ['_bucket', '_sum', '_count']) names.add(metric.name + suffix);
+    if (String(metric.type) === 'histogram')
+      for (const suffix of ['_bucket', '_sum', '_count']) names.add(metric.name + suffix);
   }
   return names;
 }
@@ -20,8 +21,13 @@ const used = (text: string) => new Set(text.match(/\b(?:login_broker|process|nod
 
 describe('monitoring documents', () => {
   it('the Grafana dashboard queries only metrics the broker exposes', async () => {
-    const dashboard = JSON.parse(readFileSync(`${ROOT}contrib/grafana/login-broker.json`, 'utf8')) as { panels: { targets?: { expr: string }[] }[] };
-    const exprs = dashboard.panels.flatMap((p) => p.targets ?? []).map((t) => t.expr).join('\n');
+    const dashboard = JSON.parse(readFileSync(`${ROOT}contrib/grafana/login-broker.json`, 'utf8')) as {
+      panels: { targets?: { expr: string }[] }[];
+    };
+    const exprs = dashboard.panels
+      .flatMap((p) => p.targets ?? [])
+      .map((t) => t.expr)
+      .join('\n');
     const names = await exposed();
     expect([...used(exprs)].filter((n) => !names.has(n))).toEqual([]);
     expect(used(exprs).size).toBeGreaterThan(10);

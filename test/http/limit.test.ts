@@ -66,7 +66,9 @@ describe('Limit', () => {
 });
 
 describe('browserLimitFor', () => {
-  const limits = { authorize: 'a', callback: 'c', interaction: 'i', account: 'x' } as unknown as Parameters<typeof browserLimitFor>[0];
+  const limits = { authorize: 'a', callback: 'c', interaction: 'i', account: 'x' } as unknown as Parameters<
+    typeof browserLimitFor
+  >[0];
   const cases: [string, string, string, string | undefined][] = [
     ['', 'GET', '/authorize', 'a'],
     ['', 'POST', '/Authorize/', 'a'],

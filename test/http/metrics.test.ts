@@ -12,7 +12,14 @@ import { UserAgent } from '../support/user-agent.js';
 
 const REDIRECT = 'http://127.0.0.1:5000/cb';
 const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
-const DEV_AUTHORIZE = { client_id: 'web', redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', provider: 'dev', code_challenge_method: 'S256' };
+const DEV_AUTHORIZE = {
+  client_id: 'web',
+  redirect_uri: REDIRECT,
+  response_type: 'code',
+  scope: 'openid',
+  provider: 'dev',
+  code_challenge_method: 'S256',
+};
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 /** One sample of the Prometheus text format: name{labels} → value (0 when absent). */
@@ -61,7 +68,9 @@ describe('GET /metrics on its own listener, from the real app', () => {
       rate_limits: { client_auth_failures: { limit: 3, window_s: 60 } },
     });
     const idp = new Provider(idpIssuer, {
-      clients: [{ client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${broker.url}/callback/corp`] }],
+      clients: [
+        { client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${broker.url}/callback/corp`] },
+      ],
       claims: { openid: ['sub'], email: ['email', 'email_verified'] },
       features: { devInteractions: { enabled: true } },
       pkce: { required: () => true },
@@ -101,7 +110,8 @@ describe('GET /metrics on its own listener, from the real app', () => {
       let res: Response;
       if (url.origin === idpIssuer && /^\/interaction\/[^/]+$/.test(url.pathname)) {
         const page = await (await ua.get(url)).text();
-        const prompt = /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
+        const prompt =
+          /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
         res = await ua.postForm(url, prompt === 'login' ? { prompt, login: 'carol', password: 'any' } : { prompt });
       } else {
         res = await ua.get(url);
@@ -122,20 +132,30 @@ describe('GET /metrics on its own listener, from the real app', () => {
     const callback = await walkCorp(auth.url);
     await oidc.authorizationCodeGrant(config, callback, auth.checks);
     const after = await scrape();
-    const moved = (name: string, labels?: Record<string, string>) => after.value(name, labels) - before.value(name, labels);
+    const moved = (name: string, labels?: Record<string, string>) =>
+      after.value(name, labels) - before.value(name, labels);
 
     expect(moved('login_broker_logins_total', { provider: 'corp', outcome: 'success' })).toBe(1);
     expect(moved('login_broker_tokens_issued_total', { grant_type: 'authorization_code' })).toBe(1);
     for (const step of ['discovery', 'token', 'jwks', 'userinfo']) {
-      expect(moved('login_broker_upstream_request_duration_seconds_count', { provider: 'corp', step }), step).toBeGreaterThanOrEqual(1);
+      expect(
+        moved('login_broker_upstream_request_duration_seconds_count', { provider: 'corp', step }),
+        step,
+      ).toBeGreaterThanOrEqual(1);
     }
     // Routes are the router's patterns, never the raw path (which holds the provider id here).
-    expect(moved('login_broker_http_requests_total', { route: '/callback/:provider', method: 'GET', status: '303' })).toBe(1);
+    expect(
+      moved('login_broker_http_requests_total', { route: '/callback/:provider', method: 'GET', status: '303' }),
+    ).toBe(1);
     expect(moved('login_broker_http_requests_total', { route: '/token', method: 'POST', status: '200' })).toBe(1);
-    expect(moved('login_broker_http_request_duration_seconds_count', { route: '/authorize' })).toBeGreaterThanOrEqual(1);
+    expect(moved('login_broker_http_request_duration_seconds_count', { route: '/authorize' })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(after.text).not.toContain('route="/callback/corp"');
     expect(moved('login_broker_store_round_trips_total')).toBeGreaterThan(0);
-    expect(moved('login_broker_store_commands_total')).toBeGreaterThanOrEqual(moved('login_broker_store_round_trips_total'));
+    expect(moved('login_broker_store_commands_total')).toBeGreaterThanOrEqual(
+      moved('login_broker_store_round_trips_total'),
+    );
     expect(after.value('login_broker_store_up')).toBe(1);
     // prom-client's default process metrics are there too.
     expect(after.value('process_cpu_seconds_total')).toBeGreaterThan(0);
@@ -144,14 +164,20 @@ describe('GET /metrics on its own listener, from the real app', () => {
   it('counts a denied dev login and the failure class of an upstream login', async () => {
     const before = await scrape();
     const url = new URL(`${broker.url}/authorize`);
-    url.search = new URLSearchParams({ ...DEV_AUTHORIZE, code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()) }).toString();
+    url.search = new URLSearchParams({
+      ...DEV_AUTHORIZE,
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    }).toString();
     // Arriving on the other provider's callback is a mix-up, whatever the answer says.
     const ua = new UserAgent();
     const upstream = new URL((await ua.get(url)).headers.get('location')!);
     const state = upstream.searchParams.get('state')!;
     await ua.get(`${broker.url}/callback/corp?state=${encodeURIComponent(state)}&error=access_denied`);
     const after = await scrape();
-    expect(after.value('login_broker_logins_total', { provider: 'dev', outcome: 'mixup' }) - before.value('login_broker_logins_total', { provider: 'dev', outcome: 'mixup' })).toBe(1);
+    expect(
+      after.value('login_broker_logins_total', { provider: 'dev', outcome: 'mixup' }) -
+        before.value('login_broker_logins_total', { provider: 'dev', outcome: 'mixup' }),
+    ).toBe(1);
     expect(after.value('login_broker_upstream_errors_total', { provider: 'dev', kind: 'mixup' })).toBe(1);
   });
 
@@ -171,7 +197,8 @@ describe('GET /metrics on its own listener, from the real app', () => {
     });
     expect(introspect.status).toBe(401);
     const after = await scrape();
-    const moved = (name: string, labels?: Record<string, string>) => after.value(name, labels) - before.value(name, labels);
+    const moved = (name: string, labels?: Record<string, string>) =>
+      after.value(name, labels) - before.value(name, labels);
     expect(moved('login_broker_http_requests_total', { route: 'unmatched', method: 'GET', status: '404' })).toBe(1);
     expect(after.text).not.toMatch(/route="\/no\/such/);
     expect(moved('login_broker_token_errors_total', { endpoint: 'token', error: 'invalid_client' })).toBe(1);
@@ -190,7 +217,10 @@ describe('GET /metrics on its own listener, from the real app', () => {
     for (let i = 0; i < 5; i++) statuses.push((await attempt()).status);
     expect(statuses).toEqual([401, 401, 401, 429, 429]);
     const after = await scrape();
-    expect(after.value('login_broker_rate_limited_total', { limit: 'client_auth_failures' }) - before.value('login_broker_rate_limited_total', { limit: 'client_auth_failures' })).toBe(2);
+    expect(
+      after.value('login_broker_rate_limited_total', { limit: 'client_auth_failures' }) -
+        before.value('login_broker_rate_limited_total', { limit: 'client_auth_failures' }),
+    ).toBe(2);
   });
 
   it('serves nothing else: /metrics is not on the public port, other paths 404 here', async () => {
@@ -202,10 +232,16 @@ describe('GET /metrics on its own listener, from the real app', () => {
   it('a dev login counts as a success of the dev provider', async () => {
     const before = await scrape();
     const url = new URL(`${broker.url}/authorize`);
-    url.search = new URLSearchParams({ ...DEV_AUTHORIZE, code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()) }).toString();
+    url.search = new URLSearchParams({
+      ...DEV_AUTHORIZE,
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    }).toString();
     const back = await loginWithDev(new UserAgent(), url, { username: 'dora' });
     expect(back.searchParams.get('code')).toBeTruthy();
     const after = await scrape();
-    expect(after.value('login_broker_logins_total', { provider: 'dev', outcome: 'success' }) - before.value('login_broker_logins_total', { provider: 'dev', outcome: 'success' })).toBe(1);
+    expect(
+      after.value('login_broker_logins_total', { provider: 'dev', outcome: 'success' }) -
+        before.value('login_broker_logins_total', { provider: 'dev', outcome: 'success' }),
+    ).toBe(1);
   });
 });

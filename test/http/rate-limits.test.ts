@@ -8,14 +8,21 @@ const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 const AUTHORIZE = '/authorize?client_id=web&response_type=code&redirect_uri=http%3A%2F%2F127.0.0.1%3A5000%2Fcb';
 
 function tokenRequest(url: string, authorization: string, headers: Record<string, string> = {}) {
-  return fetch(`${url}/token`, { method: 'POST', headers: { ...FORM, authorization, ...headers }, body: 'grant_type=client_credentials' });
+  return fetch(`${url}/token`, {
+    method: 'POST',
+    headers: { ...FORM, authorization, ...headers },
+    body: 'grant_type=client_credentials',
+  });
 }
 
 async function expectJson429(res: Response) {
   expect(res.status).toBe(429);
   expect(Number(res.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
   expect(res.headers.get('content-type')).toContain('application/json');
-  expect(await res.json()).toMatchObject({ error: 'temporarily_unavailable', error_description: expect.stringMatching(/too many requests/) });
+  expect(await res.json()).toMatchObject({
+    error: 'temporarily_unavailable',
+    error_description: expect.stringMatching(/too many requests/),
+  });
 }
 
 async function expectPage429(res: Response) {
@@ -31,9 +38,16 @@ describe('rate limits on the memory store', () => {
 
   it('per IP at /authorize: 429 with Retry-After and the error page, whatever the spelling of the path', async () => {
     broker = await startApp({ ...BASE_CONFIG, rate_limits: { authorize: { limit: 3, window_s: 60 } } });
-    const paths = [AUTHORIZE, AUTHORIZE.replace('/authorize', '/AUTHORIZE'), AUTHORIZE.replace('/authorize', '/authorize/')];
-    for (const path of paths) expect((await fetch(`${broker.url}${path}`, { redirect: 'manual' })).status).not.toBe(429);
-    await expectPage429(await fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual', headers: { accept: 'application/json' } }));
+    const paths = [
+      AUTHORIZE,
+      AUTHORIZE.replace('/authorize', '/AUTHORIZE'),
+      AUTHORIZE.replace('/authorize', '/authorize/'),
+    ];
+    for (const path of paths)
+      expect((await fetch(`${broker.url}${path}`, { redirect: 'manual' })).status).not.toBe(429);
+    await expectPage429(
+      await fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual', headers: { accept: 'application/json' } }),
+    );
     // Other routes are not limited by it.
     expect((await fetch(`${broker.url}/.well-known/openid-configuration`)).status).toBe(200);
     // Logged once per window, however many refusals follow.
@@ -46,9 +60,14 @@ describe('rate limits on the memory store', () => {
   it('per IP on the callbacks and the chooser and account POSTs', async () => {
     broker = await startApp({
       ...BASE_CONFIG,
-      rate_limits: { callback: { limit: 1, window_s: 60 }, interaction: { limit: 1, window_s: 60 }, account: { limit: 1, window_s: 60 } },
+      rate_limits: {
+        callback: { limit: 1, window_s: 60 },
+        interaction: { limit: 1, window_s: 60 },
+        account: { limit: 1, window_s: 60 },
+      },
     });
-    const post = (path: string) => fetch(`${broker.url}${path}`, { method: 'POST', headers: FORM, body: 'a=b', redirect: 'manual' });
+    const post = (path: string) =>
+      fetch(`${broker.url}${path}`, { method: 'POST', headers: FORM, body: 'a=b', redirect: 'manual' });
     expect((await fetch(`${broker.url}/callback/dev?state=x`)).status).toBe(400);
     await expectPage429(await fetch(`${broker.url}/upstream/dev/login?state=x`));
     expect((await post('/interaction/abc/login')).status).not.toBe(429);
@@ -59,20 +78,27 @@ describe('rate limits on the memory store', () => {
     await expectPage429(await post('/account/unlink'));
   });
 
-  it('failed client authentications per IP and client id: over the limit even the right secret is refused', async () => {
+  it('failed client authentications per IP and client id: over the limit the right secret is refused', async () => {
     broker = await startApp({ ...BASE_CONFIG, rate_limits: { client_auth_failures: { limit: 2, window_s: 60 } } });
     expect((await tokenRequest(broker.url, basic('machine', 'wrong'))).status).toBe(401);
     expect((await tokenRequest(broker.url, basic('machine', 'wrong'))).status).toBe(401);
     await expectJson429(await tokenRequest(broker.url, basic('machine', 'wrong')));
     await expectJson429(await tokenRequest(broker.url, basic('machine', SECRETS.machine)));
     // Introspection and revocation share the count; another client id from the same IP does not.
-    const introspect = await fetch(`${broker.url}/introspect`, { method: 'POST', headers: { ...FORM, authorization: basic('machine', SECRETS.machine) }, body: 'token=x' });
+    const introspect = await fetch(`${broker.url}/introspect`, {
+      method: 'POST',
+      headers: { ...FORM, authorization: basic('machine', SECRETS.machine) },
+      body: 'token=x',
+    });
     await expectJson429(introspect);
     expect((await tokenRequest(broker.url, basic('web', SECRETS.web))).status).not.toBe(429);
   });
 
   it('failed client authentications per IP, whatever the client id', async () => {
-    broker = await startApp({ ...BASE_CONFIG, rate_limits: { client_auth_failures_per_ip: { limit: 2, window_s: 60 } } });
+    broker = await startApp({
+      ...BASE_CONFIG,
+      rate_limits: { client_auth_failures_per_ip: { limit: 2, window_s: 60 } },
+    });
     expect((await tokenRequest(broker.url, basic('machine', 'wrong'))).status).toBe(401);
     expect((await tokenRequest(broker.url, basic('web', 'wrong'))).status).toBe(401);
     await expectJson429(await tokenRequest(broker.url, basic('other', 'wrong')));
@@ -88,15 +114,21 @@ describe('rate limits on the memory store', () => {
     await expectJson429(await tokenRequest(broker.url, basic('machine', SECRETS.machine)));
   });
 
-  it('trust_proxy decides the address: without it X-Forwarded-For is ignored, with it each address counts apart', async () => {
+  it('trust_proxy decides the address: X-Forwarded-For is ignored without it, counted with it', async () => {
     broker = await startApp({ ...BASE_CONFIG, rate_limits: { authorize: { limit: 1, window_s: 60 } } });
-    const from = (ip: string) => fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual', headers: { 'x-forwarded-for': ip } });
+    const from = (ip: string) =>
+      fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual', headers: { 'x-forwarded-for': ip } });
     expect((await from('203.0.113.1')).status).not.toBe(429);
     expect((await from('203.0.113.2')).status).toBe(429);
     await broker.close();
 
-    broker = await startApp({ ...BASE_CONFIG, trust_proxy: true, rate_limits: { authorize: { limit: 1, window_s: 60 } } });
-    const proxied = (ip: string) => fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual', headers: { 'x-forwarded-for': ip } });
+    broker = await startApp({
+      ...BASE_CONFIG,
+      trust_proxy: true,
+      rate_limits: { authorize: { limit: 1, window_s: 60 } },
+    });
+    const proxied = (ip: string) =>
+      fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual', headers: { 'x-forwarded-for': ip } });
     expect((await proxied('203.0.113.1')).status).not.toBe(429);
     expect((await proxied('203.0.113.2')).status).not.toBe(429);
     expect((await proxied('203.0.113.1')).status).toBe(429);
@@ -104,7 +136,8 @@ describe('rate limits on the memory store', () => {
 
   it('limit 0 switches a limit off', async () => {
     broker = await startApp({ ...BASE_CONFIG, rate_limits: { authorize: { limit: 0 } } });
-    for (let i = 0; i < 5; i++) expect((await fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual' })).status).not.toBe(429);
+    for (let i = 0; i < 5; i++)
+      expect((await fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual' })).status).not.toBe(429);
   });
 });
 
@@ -116,8 +149,14 @@ describe.skipIf(!redisServerAvailable())('rate limits shared through one Redis',
 
   beforeAll(async () => {
     redis = await startRedisServer();
-    a = await startApp({ ...BASE_CONFIG, rate_limits: limits }, { store: await openRedisStore(redis.url, { commandTimeoutMs: 500 }) });
-    b = await startApp({ ...BASE_CONFIG, rate_limits: limits }, { store: await openRedisStore(redis.url, { commandTimeoutMs: 500 }) });
+    a = await startApp(
+      { ...BASE_CONFIG, rate_limits: limits },
+      { store: await openRedisStore(redis.url, { commandTimeoutMs: 500 }) },
+    );
+    b = await startApp(
+      { ...BASE_CONFIG, rate_limits: limits },
+      { store: await openRedisStore(redis.url, { commandTimeoutMs: 500 }) },
+    );
   });
   afterAll(async () => {
     await a?.close();
@@ -127,7 +166,8 @@ describe.skipIf(!redisServerAvailable())('rate limits shared through one Redis',
 
   it('two instances count together: the limit holds across them, with Retry-After', async () => {
     const statuses: number[] = [];
-    for (const broker of [a, b, a, b]) statuses.push((await fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual' })).status);
+    for (const broker of [a, b, a, b])
+      statuses.push((await fetch(`${broker.url}${AUTHORIZE}`, { redirect: 'manual' })).status);
     expect(statuses).not.toContain(429);
     await expectPage429(await fetch(`${a.url}${AUTHORIZE}`, { redirect: 'manual' }));
     await expectPage429(await fetch(`${b.url}${AUTHORIZE}`, { redirect: 'manual' }));
