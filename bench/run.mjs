@@ -27,6 +27,8 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     // The brokers also serve Prometheus metrics (on a port of their own), to measure their cost.
     metrics: { type: 'boolean', default: false },
+    // The brokers run without rate limits (limit 0), to measure what the limits cost.
+    'no-rate-limits': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -34,11 +36,13 @@ const { values: opts } = parseArgs({
 const quick = opts.quick || process.env.npm_config_quick === 'true';
 const cpuProf = opts['cpu-prof'] || process.env.npm_config_cpu_prof === 'true';
 const withMetrics = opts.metrics || process.env.npm_config_metrics === 'true';
+const withLimits = !(opts['no-rate-limits'] || process.env.npm_config_no_rate_limits === 'true');
 
 const MODE = quick
   ? { name: 'quick', warmupMs: 300, repMs: 500, reps: 3, seqLogins: 20, ceilingMs: 600, budgetMs: 180_000 }
   : { name: 'full', warmupMs: 2000, repMs: 3000, reps: 5, seqLogins: 100, ceilingMs: 2000, budgetMs: 600_000 };
 const CONCURRENCY = { request: 16, login: 8 };
+const RATE_LIMITS = ['authorize', 'callback', 'interaction', 'account', 'client_auth_failures', 'client_auth_failures_per_ip', 'token_requests'];
 
 const ROWS = [
   { id: 'cc_rs256', label: 'client_credentials RS256', scenario: 'client_credentials', alg: 'RS256', broker: 'rs', conc: 'request', unit: 'req/s' },
@@ -162,7 +166,7 @@ async function main() {
   mkdirSync(RESULTS, { recursive: true });
   const ticks = clockTicks();
 
-  log(`mode ${MODE.name}${withMetrics ? ', metrics on' : ''}: starting redis ×2, stub upstream, broker ×2, reference`);
+  log(`mode ${MODE.name}${withMetrics ? ', metrics on' : ''}${withLimits ? '' : ', rate limits off'}: starting redis ×2, stub upstream, broker ×2, reference`);
   const [brokerRedis, refRedis] = await Promise.all([startRedis(), startRedis()]);
   const [stubPort, rsPort, esPort, refPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const stubUrl = `http://127.0.0.1:${stubPort}`;
@@ -186,6 +190,9 @@ async function main() {
       clients: BROKER_CLIENTS,
       keys: { algorithm },
       ...(withMetrics ? { metrics: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
+      // One driver on one address makes every request: the limits stay on (their cost is measured)
+      // but high enough never to refuse.
+      rate_limits: Object.fromEntries(RATE_LIMITS.map((name) => [name, { limit: withLimits ? 100_000_000 : 0, window_s: 60 }])),
     };
     const file = join(tmp, `${name}.yaml`);
     writeFileSync(file, JSON.stringify(config, null, 2)); // JSON is YAML
@@ -337,6 +344,7 @@ async function main() {
       date: new Date().toISOString(),
       mode: MODE,
       metrics: withMetrics,
+      rateLimits: withLimits,
       concurrency: CONCURRENCY,
       machine: machine(),
       ceilings,
