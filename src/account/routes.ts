@@ -82,8 +82,10 @@ export function accountArea(deps: AccountDeps): AccountArea {
     checkForm(ctx);
     const provider = (ctx.state.form as URLSearchParams).get('provider') ?? '';
     if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
+    const target = await deps.login.begin(ctx, { providerId: provider, context: { kind: 'account' }, work: ctx.state.work });
+    await ctx.state.work.commit();
     ctx.status = 303;
-    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { kind: 'account' } }));
+    ctx.redirect(target);
   });
 
   router.post('/account/link/:provider', page, form, async (ctx) => {
@@ -93,8 +95,11 @@ export function accountArea(deps: AccountDeps): AccountArea {
     const provider = String(ctx.params.provider ?? '');
     if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
     // The transaction carries the user and session it was started for: it links only into them.
+    const context = { kind: 'link', userId: session.uid, sid: session.sid } as const;
+    const target = await deps.login.begin(ctx, { providerId: provider, context, work: ctx.state.work });
+    await ctx.state.work.commit();
     ctx.status = 303;
-    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { kind: 'link', userId: session.uid, sid: session.sid } }));
+    ctx.redirect(target);
   });
 
   router.post('/account/unlink', page, form, async (ctx) => {
@@ -155,8 +160,8 @@ export function accountArea(deps: AccountDeps): AccountArea {
   const signInHandler: LoginHandler<AccountContext> = {
     async finish(ctx, { identity, provider }) {
       ctx.state.page = true;
-      const { user, ops } = await deps.users.resolve(identity, deps.policy(provider), ctx.ip);
-      await deps.store.batch(ops);
+      const { user } = await deps.users.resolve(identity, ctx.state.work, deps.policy(provider), ctx.ip);
+      await ctx.state.work.commit();
       await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
       ctx.status = 303;
       ctx.redirect(`${deps.base}/account`);
