@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { browserBinding } from '../../http/browser-id.js';
 import type { AuthorizationRequest } from '../authorize-request.js';
 import type { OAuthContext } from '../context.js';
 import { newInteraction } from './record.js';
@@ -10,7 +11,7 @@ import { newInteraction } from './record.js';
  */
 export async function beginInteraction(ctx: Context, oauth: OAuthContext, request: AuthorizationRequest): Promise<void> {
   const { work } = ctx.state;
-  const { id, op } = newInteraction({ request, binding: ctx.state.browserBinding });
+  const { id, op } = newInteraction({ request, binding: browserBinding(ctx) });
   work.add(op);
   const buttons = oauth.login.buttons();
   const providerId = request.provider ?? (buttons.length === 1 ? buttons[0]!.id : undefined);

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { browserBinding } from '../../http/browser-id.js';
 import type { User } from '../../identity/users.js';
 import type { SsoSession } from '../../session/sessions.js';
 import { AuthorizationError, type AuthorizationRequest } from '../authorize-request.js';
@@ -32,7 +33,7 @@ export async function authorizeSignedIn(
           state: request.state,
         });
       }
-      const { id, op } = newInteraction({ request, binding: ctx.state.browserBinding, consentFor: user.id });
+      const { id, op } = newInteraction({ request, binding: browserBinding(ctx), consentFor: user.id });
       await work.commit(op);
       ctx.status = 303;
       ctx.redirect(`${oauth.base}/interaction/${id}/consent`);
