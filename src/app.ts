@@ -15,6 +15,7 @@ import { PasswordSourceUnavailable, type PasswordSource } from './identity/passw
 import { createOAuth, oauthRouter, signInHandler } from './oauth/index.js';
 import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
 import type { Store } from './store/index.js';
+import { unitOfWork } from './request-state.js';
 import { createUpstream, UpstreamFailure, type Fetch, type Upstream } from './upstream/index.js';
 import { demoRouter } from './ui/demo.js';
 import { renderErrorPage } from './ui/error-page.js';
@@ -144,6 +145,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   });
   app.use(browserId({ https, path: base || '/' }));
   app.use(sessionMiddleware(app, store, config.session, { https }));
+  app.use(unitOfWork(store));
   app.use(areas.routes());
   return app;
 }

@@ -1,23 +1,21 @@
 import type { Context } from 'koa';
 import * as client from 'openid-client';
-import type { Store } from '../store/index.js';
 import type { CallbackConnector, LoginStart } from './connector.js';
 import { UpstreamFailure, UpstreamPageError } from './errors.js';
 import type { UpstreamLog } from './log.js';
-import { newTransaction, saveTransaction } from './transaction.js';
+import { newTransaction, transactionOp } from './transaction.js';
 import type { BeginLogin, ProviderButton, UpstreamLogin } from './types.js';
 
 /**
- * Starting logins, whatever the connector: one store round trip, which saves the transaction
- * (state hash, browser binding, context, and what the connector keeps: nonce, PKCE verifier)
- * together with the caller's writes.
+ * Starting logins, whatever the connector: the transaction (state hash, browser binding, context,
+ * and what the connector keeps: nonce, PKCE verifier) goes into the caller's unit of work, which
+ * the caller commits with its other writes.
  */
 export function upstreamLogin(deps: {
-  store: Store;
   log: UpstreamLog;
   connectors: ReadonlyMap<string, CallbackConnector>;
 }): UpstreamLogin {
-  const { store, log, connectors } = deps;
+  const { log, connectors } = deps;
 
   /** The connector's start; a provider that cannot be reached is a 503 page, and nothing is stored. */
   async function start(connector: CallbackConnector, state: string, loginHint?: string): Promise<LoginStart> {
@@ -49,7 +47,7 @@ export function upstreamLogin(deps: {
       }
       const state = client.randomState();
       const { url, secrets } = await start(connector, state, input.loginHint);
-      await saveTransaction(store, state, newTransaction(connector.id, binding, input.context, secrets), input.ops);
+      input.work.add(transactionOp(state, newTransaction(connector.id, binding, input.context, secrets)));
       return url;
     },
   };
