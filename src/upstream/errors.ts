@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import { BrokerError, type ErrorCode } from '../http/broker-error.js';
 import { MappingError } from './mapping.js';
 import type { LoginFailureCode } from './types.js';
+import { safeText } from '../lib/text.js';
 
 /** A callback or login start refused before any handler: an error page (the route is a page). */
 export class UpstreamPageError extends BrokerError {
@@ -21,10 +22,8 @@ export class UpstreamFailure extends Error {
   }
 }
 
-/** Provider-supplied text for logs and descriptions: printable ASCII, bounded. */
-export function safeToken(text: string, max = 64): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
-}
+/** Provider-supplied text for logs and descriptions: the safe subset of ASCII, bounded. */
+export const safeToken = (text: string, max = 64): string => safeText(text, max);
 
 type Thrown = { name?: string; code?: string; message?: string; cause?: unknown };
 

@@ -5,8 +5,9 @@ import type { Store } from '../store/index.js';
 import type { CallbackConnector } from './connector.js';
 import { classify, UpstreamFailure, UpstreamPageError } from './errors.js';
 import type { UpstreamLog } from './log.js';
-import { sameBinding, secretsOf, takeTransaction, type Transaction } from './transaction.js';
+import { secretsOf, takeTransaction, type Transaction } from './transaction.js';
 import { handlerFor, type LoginHandlers, type UpstreamIdentity } from './types.js';
+import { constantTimeEqual } from '../lib/constant-time.js';
 
 /** Parameters a form_post answer may carry into the re-issued GET (OAuth 2.0 Form Post Response Mode). */
 const FORWARDED = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'user'];
@@ -39,7 +40,7 @@ export function upstreamRouter(
     const gone = 'this login is unknown, expired or already finished; start again';
     if (!txn) throw new UpstreamPageError(400, 'invalid_request', gone);
     const binding: unknown = ctx.state.browserBinding;
-    if (typeof binding !== 'string' || !sameBinding(binding, txn.b)) {
+    if (typeof binding !== 'string' || !constantTimeEqual(binding, txn.b)) {
       // Login CSRF (docs/security.md C-CSRF-02): someone else's transaction arriving in this browser.
       log.warn({ provider: txn.p }, 'login transaction presented by another browser');
       throw new UpstreamPageError(400, 'invalid_request', 'this login was started in another browser; start again');

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Store, StoreOp } from '../store/index.js';
 import type { LoginSecrets } from './connector.js';
 import { isLoginContext, type LoginContext } from './types.js';
@@ -66,11 +66,4 @@ export async function takeTransaction(store: Store, state: string): Promise<Tran
   } catch {
     return undefined;
   }
-}
-
-/** Constant-time comparison over digests (equal lengths whatever the input). */
-export function sameBinding(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return timingSafeEqual(da, db);
 }
