@@ -2,14 +2,16 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Config } from '../config/schema.js';
 import { csrfProblem, csrfToken } from '../http/csrf.js';
-import { OAuthError } from '../oauth/errors.js';
+
 import { formBody } from '../http/form-body.js';
 import { recentAudit } from '../identity/audit.js';
 import { LinkConflict, type LoginPolicy, type Users } from '../identity/users.js';
 import { currentSession, startSession } from '../session/sessions.js';
 import type { Store } from '../store/index.js';
 import { renderAccount, renderAccountSignIn } from '../ui/account.js';
-import type { LoginHandler, LoginContext, UpstreamLogin } from '../upstream/types.js';
+import type { LoginContext, LoginFailureCode, LoginHandler, UpstreamLogin } from '../upstream/types.js';
+import { BrokerError } from '../http/broker-error.js';
+import { nowS } from '../lib/clock.js';
 
 export interface AccountDeps {
   config: Config;
@@ -19,8 +21,6 @@ export interface AccountDeps {
   policy: (providerId: string) => LoginPolicy;
   base: string;
 }
-
-const pageError = (status: number, error: string, description: string) => new OAuthError(error, description, status);
 
 /**
  * The account pages: the user's profile and sign-in methods, linking another provider (a login
@@ -45,15 +45,10 @@ export function accountArea(deps: AccountDeps): AccountArea {
   const label = (id: string) => deps.login.buttons().find((b) => b.id === id)?.label ?? id;
 
   const checkForm = (ctx: Context) => {
-    const problem = csrfProblem(ctx, 'account', (ctx.state.form as URLSearchParams).get('csrf'), origin);
-    if (problem) throw pageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
+    const problem = csrfProblem(ctx, 'account', ctx.state.form.get('csrf'), origin);
+    if (problem) throw new BrokerError('invalid_request', `${problem} (CSRF check failed)`, 403);
   };
-  const page = async (ctx: Context, next: () => Promise<unknown>) => {
-    ctx.state.page = true;
-    await next();
-  };
-
-  router.get('/account', page, async (ctx) => {
+  router.get('/account', async (ctx) => {
     const session = currentSession(ctx, deps.config.session);
     const user = session && (await deps.users.get(session.uid));
     ctx.type = 'html';
@@ -78,30 +73,35 @@ export function accountArea(deps: AccountDeps): AccountArea {
     });
   });
 
-  router.post('/account/login', page, form, async (ctx) => {
+  router.post('/account/login', form, async (ctx) => {
     checkForm(ctx);
-    const provider = (ctx.state.form as URLSearchParams).get('provider') ?? '';
-    if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
+    const provider = ctx.state.form.get('provider') ?? '';
+    if (!deps.login.has(provider)) throw new BrokerError('invalid_request', 'unknown sign-in provider', 400);
+    const target = await deps.login.begin(ctx, { providerId: provider, context: { kind: 'account' }, work: ctx.state.work });
+    await ctx.state.work.commit();
     ctx.status = 303;
-    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { kind: 'account' } }));
+    ctx.redirect(target);
   });
 
-  router.post('/account/link/:provider', page, form, async (ctx) => {
+  router.post('/account/link/:provider', form, async (ctx) => {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
-    if (!session) throw pageError(400, 'invalid_request', 'sign in first to link another sign-in method');
+    if (!session) throw new BrokerError('invalid_request', 'sign in first to link another sign-in method', 400);
     const provider = String(ctx.params.provider ?? '');
-    if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
+    if (!deps.login.has(provider)) throw new BrokerError('invalid_request', 'unknown sign-in provider', 400);
     // The transaction carries the user and session it was started for: it links only into them.
+    const context = { kind: 'link', userId: session.uid, sid: session.sid } as const;
+    const target = await deps.login.begin(ctx, { providerId: provider, context, work: ctx.state.work });
+    await ctx.state.work.commit();
     ctx.status = 303;
-    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { kind: 'link', userId: session.uid, sid: session.sid } }));
+    ctx.redirect(target);
   });
 
-  router.post('/account/unlink', page, form, async (ctx) => {
+  router.post('/account/unlink', form, async (ctx) => {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
-    if (!session) throw pageError(400, 'invalid_request', 'sign in first');
-    const age = Math.floor(Date.now() / 1000) - session.auth_time;
+    if (!session) throw new BrokerError('invalid_request', 'sign in first', 400);
+    const age = nowS() - session.auth_time;
     if (age > deps.config.account.reauth_max_age_s) {
       ctx.type = 'html';
       ctx.status = 403;
@@ -113,7 +113,7 @@ export function accountArea(deps: AccountDeps): AccountArea {
       });
       return;
     }
-    const params = ctx.state.form as URLSearchParams;
+    const params = ctx.state.form;
     await deps.users.unlink(session.uid, params.get('provider') ?? '', params.get('subject') ?? '', ctx.ip);
     ctx.state.log?.info({ audit: 'unlink', user: session.uid, provider: params.get('provider'), ip: ctx.ip }, 'unlinked an identity');
     ctx.status = 303;
@@ -121,30 +121,28 @@ export function accountArea(deps: AccountDeps): AccountArea {
   });
 
   // A failed link or account sign-in has no app to go back to: an error page.
-  const failPage = async (ctx: Context, { error, description }: { error: string; description: string }) => {
-    ctx.state.page = true;
-    throw pageError(400, error, description);
+  const failPage = async (ctx: Context, { error, description }: { error: LoginFailureCode; description: string }) => {
+    throw new BrokerError(error, description, 400);
   };
 
   const linkHandler: LoginHandler<LinkContext> = {
     async finish(ctx, { context, identity, provider }) {
-      ctx.state.page = true;
       const session = currentSession(ctx, deps.config.session);
       if (!session || session.uid !== context.userId || session.sid !== context.sid) {
-        throw pageError(400, 'invalid_request', 'you signed out or changed account while linking; nothing was linked');
+        throw new BrokerError('invalid_request', 'you signed out or changed account while linking; nothing was linked', 400);
       }
       try {
         await deps.users.link(session.uid, identity, ctx.ip);
       } catch (err) {
         if (err instanceof LinkConflict) {
           const text = `This ${label(provider)} account is already linked to another user here. Nothing was changed.`;
-          throw pageError(409, err.error, text);
+          throw new BrokerError(err.error, text, 409);
         }
         throw err;
       }
       ctx.state.log?.info({ audit: 'link', user: session.uid, provider, ip: ctx.ip }, 'linked an identity');
       // A new cookie id after a change of what the session can do (no fixation).
-      const authTime = Math.floor(Date.now() / 1000);
+      const authTime = nowS();
       await startSession(ctx, { uid: session.uid, sid: session.sid, auth_time: authTime, provider });
       ctx.status = 303;
       ctx.redirect(`${deps.base}/account?notice=linked`);
@@ -154,10 +152,9 @@ export function accountArea(deps: AccountDeps): AccountArea {
 
   const signInHandler: LoginHandler<AccountContext> = {
     async finish(ctx, { identity, provider }) {
-      ctx.state.page = true;
-      const { user, ops } = await deps.users.resolve(identity, deps.policy(provider), ctx.ip);
-      await deps.store.batch(ops);
-      await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
+      const { user } = await deps.users.resolve(identity, ctx.state.work, deps.policy(provider), ctx.ip);
+      await ctx.state.work.commit();
+      await startSession(ctx, { uid: user.id, auth_time: nowS(), provider });
       ctx.status = 303;
       ctx.redirect(`${deps.base}/account`);
     },

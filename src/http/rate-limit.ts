@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Middleware } from 'koa';
+import { BrokerError } from './broker-error.js';
 
 /** A fixed-window counter in the store (src/store/rate-window.ts has this shape). */
 export interface WindowCounter {
@@ -14,22 +15,17 @@ interface LimitLog {
  * Over a limit: 429 with Retry-After (RFC 6585 §4). The code is RFC 6749's
  * temporarily_unavailable (§4.1.2.1: "temporary overloading"); the status and Retry-After say
  * why and for how long. Rendered by the error handler like any error: a JSON error on API
- * routes, the error page on browser routes.
+ * routes, the error page on browser routes (the route's kind decides).
  */
-export class RateLimited extends Error {
+export class RateLimited extends BrokerError {
   override readonly name = 'RateLimited';
-  readonly status = 429;
-  readonly error = 'temporarily_unavailable';
-  readonly expose = true;
-  readonly error_description: string;
-  readonly headers: Record<string, string>;
+  override readonly headers: Record<string, string>;
 
   constructor(
     readonly limit: string,
     readonly retryAfterS: number,
   ) {
-    super(`rate limit ${limit}: retry after ${retryAfterS} s`);
-    this.error_description = `too many requests; try again in ${retryAfterS} s`;
+    super('temporarily_unavailable', `too many requests; try again in ${retryAfterS} s`, 429);
     this.headers = { 'Retry-After': String(retryAfterS) };
   }
 }
@@ -181,20 +177,14 @@ export function browserLimitFor(
 
 /**
  * Per client IP (ctx.ip: the socket's address, or X-Forwarded-For's last hop with trust_proxy)
- * on the browser routes, before the session is read. Refusals render as the error page.
+ * on the browser routes, before the session is read. Refusals render as the error page (these
+ * routes are pages: app.ts ROUTE_KINDS).
  */
 export function browserRateLimits(limits: BrowserLimits, base: string): Middleware {
   const prefix = base.toLowerCase();
   return async (ctx, next) => {
     const limit = browserLimitFor(limits, prefix, ctx.method, ctx.path);
-    if (limit) {
-      try {
-        await limit.take(ctx.ip, { ip: ctx.ip });
-      } catch (err) {
-        ctx.state.page = true;
-        throw err;
-      }
-    }
+    if (limit) await limit.take(ctx.ip, { ip: ctx.ip });
     await next();
   };
 }

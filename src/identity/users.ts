@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { BrokerError } from '../http/broker-error.js';
 import type { Store, StoreOp } from '../store/index.js';
+import type { UnitOfWork } from '../store/unit-of-work.js';
 import { auditOp, type AuditEntry } from './audit.js';
 import {
   claimOwner,
@@ -15,53 +17,9 @@ import {
   type StoredUser,
   type UserRecord,
 } from './user-records.js';
-
+import type { ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
 export { linkKey } from './user-records.js';
-
-export interface Profile {
-  name?: string;
-  given_name?: string;
-  family_name?: string;
-  preferred_username?: string;
-  picture?: string;
-  locale?: string;
-  /** The primary email: the first verified one, else the first one. */
-  email?: string;
-  email_verified?: boolean;
-}
-
-/** What a login at any provider yields (structurally, upstream's UpstreamIdentity). */
-export interface ExternalIdentity extends Omit<Profile, 'email_verified'> {
-  provider: string;
-  issuer: string;
-  subject: string;
-  email_verified: boolean;
-}
-
-export interface EmailAddress {
-  value: string;
-  verified: boolean;
-  /** The provider that told us. */
-  source: string;
-}
-
-export interface LinkedIdentity {
-  provider: string;
-  issuer: string;
-  subject: string;
-  username?: string;
-  linked_at: number;
-}
-
-export interface User {
-  /** Stable and opaque: the `sub` apps see. Never the upstream id or an email. */
-  id: string;
-  created_at: number;
-  updated_at: number;
-  profile: Profile;
-  emails: EmailAddress[];
-  identities: LinkedIdentity[];
-}
+export type { EmailAddress, ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
 
 /** Per-provider policy for logins (provider entry `sync` and `link_by_email`). */
 export interface LoginPolicy {
@@ -71,33 +29,32 @@ export interface LoginPolicy {
 
 export const DEFAULT_POLICY: LoginPolicy = { sync: 'force', linkByEmail: false };
 
-export class LinkConflict extends Error {
-  readonly status = 409;
-  readonly error = 'identity_already_linked';
-  readonly expose = true;
-  constructor(readonly error_description: string) {
-    super(error_description);
+/** The identity is linked to another user: nothing is moved (409). */
+export class LinkConflict extends BrokerError {
+  constructor(description: string) {
+    super('identity_already_linked', description, 409);
   }
 }
 
 /** Other requests kept changing the same user faster than this one could write: try again. */
-export class UserBusy extends Error {
-  readonly status = 503;
-  readonly error = 'temporarily_unavailable';
-  readonly error_description = 'the account is being changed by another request; try again';
-  readonly headers = { 'Retry-After': '1' };
-  readonly expose = true;
+export class UserBusy extends BrokerError {
   constructor() {
-    super('the account is being changed by another request; try again');
+    super('temporarily_unavailable', 'the account is being changed by another request; try again', 503);
+    this.headers = { 'Retry-After': '1' };
   }
 }
 
-export class UnlinkRefused extends Error {
-  readonly status = 400;
-  readonly error = 'invalid_request';
-  readonly expose = true;
-  constructor(readonly error_description: string) {
-    super(error_description);
+/** The unlink is not allowed: not this user's identity, or their last way to sign in. */
+export class UnlinkRefused extends BrokerError {
+  constructor(description: string) {
+    super('invalid_request', description);
+  }
+}
+
+/** The signed-in user's record is gone (deleted while the session lived). */
+export class AccountGone extends BrokerError {
+  constructor() {
+    super('invalid_request', 'your account no longer exists');
   }
 }
 
@@ -184,8 +141,15 @@ export interface ResolveResult {
   user: User;
   created: boolean;
   linkedByEmail: boolean;
-  /** The writes to make: the caller batches them with the session and the code (one round trip). */
-  ops: StoreOp[];
+}
+
+/** A login's user, and the writes that go with it into the request's unit of work. */
+type Resolved = ResolveResult & { ops: StoreOp[] };
+
+/** The user's writes go with the request's other writes (session, code: one round trip). */
+function addWrites({ ops, ...result }: Resolved, work: UnitOfWork): ResolveResult {
+  work.add(...ops);
+  return result;
 }
 
 type Change = { user: StoredUser; ops?: StoreOp[] } | undefined;
@@ -229,7 +193,12 @@ export class Users {
    * with `link_by_email`, the user whose verified email this provider also verified, or a new
    * user. Nothing links by an unverified email (nOAuth; Grafana CVE-2023-3128).
    */
-  async resolve(identity: ExternalIdentity, policy: LoginPolicy = DEFAULT_POLICY, ip?: string): Promise<ResolveResult> {
+  async resolve(
+    identity: ExternalIdentity,
+    work: UnitOfWork,
+    policy: LoginPolicy = DEFAULT_POLICY,
+    ip?: string,
+  ): Promise<ResolveResult> {
     const email = policy.linkByEmail && identity.email && identity.email_verified === true ? identity.email : undefined;
     for (let attempt = 0; attempt < RESOLVE_ATTEMPTS; attempt++) {
       // One round trip for the link row, and with link_by_email for the email's owner too.
@@ -238,19 +207,19 @@ export class Users {
         : [await this.store.get(linkKey(identity))];
       if (claim !== null) {
         const found = await this.#signIn(claim, identity, policy);
-        if (found) return found;
+        if (found) return addWrites(found, work);
         continue;
       }
       const owner = email && emailOwner ? await this.#verifiedOwner(emailOwner, email) : undefined;
       const result = owner ? await this.#autoLink(owner, identity, policy, ip) : await this.#create(identity, ip);
       // Undefined: another request claimed the identity a moment ago; look again.
-      if (result) return result;
+      if (result) return addWrites(result, work);
     }
     throw new UserBusy();
   }
 
   /** A login of a linked identity; undefined when something was repaired and the caller looks again. */
-  async #signIn(claim: string, identity: ExternalIdentity, policy: LoginPolicy): Promise<ResolveResult | undefined> {
+  async #signIn(claim: string, identity: ExternalIdentity, policy: LoginPolicy): Promise<Resolved | undefined> {
     const id = claimOwner(claim)!;
     const record = await loadUser(this.store, id);
     if (!record) {
@@ -273,7 +242,7 @@ export class Users {
     return { user: publicUser(user), created: false, linkedByEmail: false, ops };
   }
 
-  async #create(identity: ExternalIdentity, ip?: string): Promise<ResolveResult | undefined> {
+  async #create(identity: ExternalIdentity, ip?: string): Promise<Resolved | undefined> {
     const id = newUserId();
     const claim = newClaim(id);
     if (!(await this.store.putIfAbsent(linkKey(identity), claim))) return undefined;
@@ -292,7 +261,7 @@ export class Users {
     identity: ExternalIdentity,
     policy: LoginPolicy,
     ip?: string,
-  ): Promise<ResolveResult | undefined> {
+  ): Promise<Resolved | undefined> {
     const claim = newClaim(owner.user.id);
     if (!(await this.store.putIfAbsent(linkKey(identity), claim))) return undefined;
     const audit: AuditEntry = { ...auditEntry('auto-link', identity, ip), reason: 'verified email matched' };
@@ -311,7 +280,7 @@ export class Users {
   async link(userId: string, identity: ExternalIdentity, ip?: string): Promise<User> {
     for (let attempt = 0; attempt < RESOLVE_ATTEMPTS; attempt++) {
       const record = await loadUser(this.store, userId);
-      if (!record) throw new UnlinkRefused('your account no longer exists');
+      if (!record) throw new AccountGone();
       const pending = pendingFor(record.user, identity);
       if (pending.length) {
         await this.#finishUnlinks(record, pending);
@@ -359,7 +328,7 @@ export class Users {
       const identities = user.identities.filter((i) => i !== target);
       return { user: { ...user, identities, unlinking: [...(user.unlinking ?? []), pending] } };
     });
-    if (!decided) throw new UnlinkRefused('your account no longer exists');
+    if (!decided) throw new AccountGone();
     const finished = await this.#finishUnlinks(decided, (decided.user.unlinking ?? []).filter(matches));
     return publicUser((finished ?? decided).user);
   }

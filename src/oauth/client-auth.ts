@@ -2,7 +2,8 @@ import type { Context } from 'koa';
 import { AUTH_METHODS } from '../config/clients.js';
 import { secretMatches, type Client, type ClientRegistry } from './clients.js';
 import { NO_CLIENT_LIMITS, type ClientLimits } from './client-limits.js';
-import { invalidClient, invalidRequest, OAuthError } from './errors.js';
+import { BrokerError } from '../http/broker-error.js';
+import { invalidClient, invalidRequest } from './errors.js';
 import { Params } from './params.js';
 
 export type AuthMethod = (typeof AUTH_METHODS)[number];
@@ -117,7 +118,7 @@ export async function clientRequest(
   try {
     client = authenticateClient(ctx, params, registry, endpoint);
   } catch (err) {
-    if (err instanceof OAuthError && err.error === 'invalid_client') await limits.failed(ctx.ip, clientId);
+    if (err instanceof BrokerError && err.error === 'invalid_client') await limits.failed(ctx.ip, clientId);
     throw err;
   }
   if (endpoint === 'token') await limits.tokenRequest(client.client_id);

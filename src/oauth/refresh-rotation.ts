@@ -1,8 +1,10 @@
 import type { Store, StoreCondition, StoreWriteOp } from '../store/index.js';
 import { tokenHash } from './crypto.js';
-import { OAuthError } from './errors.js';
+
 import { grantOf, mintToken, recordKeys as k } from './record-keys.js';
 import { parseRecord, refreshCodec, serializeRecord, type RefreshRecord } from './grant-records.js';
+import { BrokerError } from '../http/broker-error.js';
+import { nowS } from '../lib/clock.js';
 
 /** What is left of a refresh token once it was rotated: `rt-used:<hash>`. */
 export interface UsedRefresh {
@@ -50,7 +52,6 @@ export type RotationOutcome =
 // Each lost race means another request rotated this chain; more than this many is abuse.
 const MAX_ATTEMPTS = 16;
 
-const nowS = () => Math.floor(Date.now() / 1000);
 
 /**
  * Refresh token rotation with reuse detection (RFC 9700 §4.14.2), as one conditional store
@@ -111,7 +112,7 @@ export class RefreshRotation {
       snapshot = snapshotOf(snapshot.hash, snapshot.grantId, current, plan.successor);
     }
     const busy = 'too many concurrent uses of this refresh token; try again shortly';
-    throw new OAuthError('temporarily_unavailable', busy, 503);
+    throw new BrokerError('temporarily_unavailable', busy, 503);
   }
 
   /** A live token: spend it, write its successor, leave the used marker. */

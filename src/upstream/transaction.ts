@@ -1,5 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Store, StoreOp } from '../store/index.js';
+import type { LoginSecrets } from './connector.js';
 import { isLoginContext, type LoginContext } from './types.js';
 
 /** Login transactions live 10 minutes (docs/security.md C-CSRF-04). */
@@ -19,13 +20,34 @@ export interface Transaction {
   v?: string;
 }
 
+/** The transaction of a login that starts now, with what its connector keeps for the callback. */
+export function newTransaction(
+  provider: string,
+  binding: string,
+  context: LoginContext,
+  secrets: LoginSecrets,
+): Transaction {
+  return {
+    p: provider,
+    b: binding,
+    c: context,
+    ...(secrets.nonce ? { n: secrets.nonce } : {}),
+    ...(secrets.verifier ? { v: secrets.verifier } : {}),
+  };
+}
+
+/** What the connector kept, for its finish. */
+export function secretsOf(txn: Transaction): LoginSecrets {
+  return { ...(txn.n ? { nonce: txn.n } : {}), ...(txn.v ? { verifier: txn.v } : {}) };
+}
+
 export function transactionKey(state: string): string {
   return `txn:${createHash('sha256').update(state).digest('base64url')}`;
 }
 
-/** One round trip: the transaction and the caller's writes, atomically. */
-export async function saveTransaction(store: Store, state: string, txn: Transaction, ops: StoreOp[] = []): Promise<void> {
-  await store.batch([{ op: 'put', key: transactionKey(state), value: JSON.stringify(txn), ttl: TRANSACTION_TTL_S }, ...ops]);
+/** The write that stores a transaction under its state's hash. */
+export function transactionOp(state: string, txn: Transaction): StoreOp {
+  return { op: 'put', key: transactionKey(state), value: JSON.stringify(txn), ttl: TRANSACTION_TTL_S };
 }
 
 function isTransaction(value: unknown): value is Transaction {
@@ -44,11 +66,4 @@ export async function takeTransaction(store: Store, state: string): Promise<Tran
   } catch {
     return undefined;
   }
-}
-
-/** Constant-time comparison over digests (equal lengths whatever the input). */
-export function sameBinding(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return timingSafeEqual(da, db);
 }

@@ -1,7 +1,8 @@
-import { constantTimeEqual, s256 } from '../crypto.js';
+import { s256 } from '../crypto.js';
 import { invalidGrant, invalidRequest } from '../errors.js';
 import type { Grant } from './grant.js';
 import { refreshTerms, userTokens } from './issue.js';
+import { constantTimeEqual } from '../../lib/constant-time.js';
 
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
@@ -33,8 +34,9 @@ export const authorizationCodeGrant: Grant = {
     if (verifier === undefined) throw invalidGrant('code_verifier is required (PKCE)');
     if (!constantTimeEqual(s256(verifier), record.codeChallenge)) throw invalidGrant('code_verifier does not match the code_challenge');
 
-    const { response, ops } = await userTokens(oauth, record, record.refresh ? refreshTerms(oauth, record.scope) : undefined);
-    if (ops.length > 0) await oauth.store.batch(ops);
+    const { work } = ctx.state;
+    const response = await userTokens(oauth, record, work, record.refresh ? refreshTerms(oauth, record.scope) : undefined);
+    await work.commit();
     return response;
   },
 };

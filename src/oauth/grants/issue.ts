@@ -1,8 +1,9 @@
-import type { StoreOp } from '../../store/index.js';
+import type { UnitOfWork } from '../../store/unit-of-work.js';
 import type { OAuthContext } from '../context.js';
 import type { GrantFacts, RefreshRecord } from '../grant-records.js';
 import { scopeSet } from '../params.js';
 import type { TokenResponse } from './grant.js';
+import { nowS } from '../../lib/clock.js';
 
 /** What the tokens of a user grant are made from: the grant's facts and the user's claims. */
 export interface IssueInput extends GrantFacts {
@@ -15,20 +16,21 @@ export type RefreshTerms = Pick<RefreshRecord, 'expiresAt' | 'offline'>;
 
 /** A new chain lives `refresh_token_absolute_ttl_s` from now, offline when offline_access was granted. */
 export function refreshTerms(oauth: OAuthContext, scope: string): RefreshTerms {
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowS();
   return { expiresAt: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline: scopeSet(scope).includes('offline_access') };
 }
 
 /**
  * The token response of a user grant: an access token, an ID token when `openid` was granted,
- * and (with `refresh`) the first refresh token of a new chain, whose writes are returned for the
- * caller's batch. Two signatures, no store round trip.
+ * and (with `refresh`) the first refresh token of a new chain, whose writes go into `work` for
+ * the caller to commit. Two signatures, no store round trip.
  */
 export async function userTokens(
   oauth: OAuthContext,
   grant: IssueInput,
+  work: UnitOfWork,
   refresh?: RefreshTerms,
-): Promise<{ response: TokenResponse; ops: StoreOp[] }> {
+): Promise<TokenResponse> {
   const at = await oauth.tokens.accessToken({
     clientId: grant.clientId,
     subject: grant.userId,
@@ -49,9 +51,10 @@ export async function userTokens(
       accessToken: at.token,
     });
   }
-  if (!refresh) return { response, ops: [] };
+  if (!refresh) return response;
   const { grantId, clientId, userId, scope, authTime, sid, resource } = grant;
   const rt = oauth.records.newRefreshToken({ grantId, clientId, userId, scope, authTime, sid, resource, ...refresh });
+  work.add(...rt.ops);
   response.refresh_token = rt.token;
-  return { response, ops: rt.ops };
+  return response;
 }
