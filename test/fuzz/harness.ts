@@ -48,6 +48,17 @@ export async function startTarget(store?: Store): Promise<FuzzTarget> {
     },
     store ? { store } : {},
   );
+  const target = { broker, base: new URL(broker.url), refs: {} as Record<Ref, string>, cookie: '' };
+  await renew(target);
+  return { ...target, secrets: [...Object.values(SECRETS), COOKIE_SECRET] };
+}
+
+/**
+ * Fresh state in place of what the cases used up (codes redeemed, interactions finished,
+ * sessions ended, refresh tokens rotated): a new signed-in browser and new values for every ref.
+ */
+export async function renew(target: Pick<FuzzTarget, 'broker' | 'refs' | 'cookie'>): Promise<void> {
+  const { broker } = target;
   const ua = new UserAgent();
   const code = async (): Promise<{ code: string; verifier: string }> => {
     const verifier = oidc.randomPKCECodeVerifier();
@@ -91,28 +102,28 @@ export async function startTarget(store?: Store): Promise<FuzzTarget> {
     `&redirect_uri=${encodeURIComponent(REDIRECT)}` +
     `&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256${extra}`;
   const interactionUrl = location(await ua.get(authorize('')), broker.url);
+  const interaction = interactionUrl.pathname.split('/').pop()!;
   const page = await (await ua.get(interactionUrl)).text();
   const account = await (await ua.get(`${broker.url}/account`)).text();
   const upstreamState =
     location(await ua.get(authorize('&provider=dev')), broker.url).searchParams.get('state') ?? 'none';
 
-  const refs: Record<Ref, string> = {
+  target.refs = {
     client_id: 'web',
     redirect_uri: REDIRECT,
     access_token: forAccess.access_token,
     refresh_token: forRefresh.refresh_token,
     id_token: forAccess.id_token,
     code: unused.code,
-    interaction: interactionUrl.pathname.split('/').pop()!,
+    interaction,
     provider: 'dev',
     csrf: formValue(page, 'csrf'),
     account_csrf: formValue(account, 'csrf'),
-    consent_csrf: purposeToken(ua, `consent:${interactionUrl.pathname.split('/').pop()!}`),
+    consent_csrf: purposeToken(ua, `consent:${interaction}`),
     logout_csrf: purposeToken(ua, 'logout'),
     state: upstreamState,
   };
-  const cookie = [...ua.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
-  return { broker, base: new URL(broker.url), refs, cookie, secrets: [...Object.values(SECRETS), COOKIE_SECRET] };
+  target.cookie = [...ua.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
 }
 
 /** The anti-CSRF token of a purpose for this browser, as src/http/csrf.ts computes it. */

@@ -5,7 +5,7 @@ import { createMemoryBacking } from '../../src/store/memory.js';
 import { MemoryStore, RedisStore } from '../../src/store/index.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { fuzzCase, value, type FuzzCase, type Value } from './generators.js';
-import { materialize, REDIRECT, startTarget, type FuzzTarget } from './harness.js';
+import { materialize, REDIRECT, renew, startTarget, type FuzzTarget } from './harness.js';
 import { broken, storeBroken, userIdsOf } from './invariants.js';
 import { agent, send, type RawRequest } from './send.js';
 
@@ -18,6 +18,8 @@ import { agent, send, type RawRequest } from './send.js';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_201);
 const STORE_TIMEOUT_MS = 2000;
+/** Cases between renewals of the target's state (codes, interactions, sessions get used up). */
+const RENEW_EVERY = 100;
 /** Time for a property's fresh cases, and for a test (vitest's own limit): generous per case. */
 const TIME_LIMIT_MS = Math.max(240_000, RUNS * 20);
 const TEST_TIMEOUT_MS = TIME_LIMIT_MS + 60_000;
@@ -69,6 +71,14 @@ async function check<T>(
 
 function userIdsIn(backing: Map<string, unknown>, prefix: string): () => string[] {
   return () => userIdsOf(backing.keys(), prefix);
+}
+
+/** Renews the target's state every RENEW_EVERY cases (not while the store is stopped). */
+function renewing(target: () => FuzzTarget): () => Promise<void> {
+  let cases = 0;
+  return async () => {
+    if (++cases % RENEW_EVERY === 0) await renew(target());
+  };
 }
 
 /** Answers by route and status (FUZZ_STATS=1 prints them): how deep the cases reach. */
@@ -173,6 +183,7 @@ describe('fuzz: generated requests against the real app (memory store)', () => {
       );
   });
 
+  const renewal = renewing(() => target);
   it(
     `every route, ${RUNS} cases: no 5xx, no hang, no stack or secret, JSON on API routes`,
     async () => {
@@ -180,6 +191,7 @@ describe('fuzz: generated requests against the real app (memory store)', () => {
         'requests',
         fuzzCase,
         async (c: FuzzCase) => {
+          await renewal();
           await expectSound(target, materialize(c, target));
         },
         RUNS,
@@ -222,6 +234,7 @@ describe.skipIf(!redisServerAvailable())('fuzz: on Redis, then with Redis stoppe
   });
 
   const runs = Math.ceil(RUNS / 5);
+  const renewal = renewing(() => target);
   it(
     `${runs} cases on Redis, then ${runs} with the store stopped: only its 503, quickly`,
     async () => {
@@ -229,6 +242,7 @@ describe.skipIf(!redisServerAvailable())('fuzz: on Redis, then with Redis stoppe
         'requests-redis',
         fuzzCase,
         async (c: FuzzCase) => {
+          await renewal();
           await expectSound(target, materialize(c, target));
         },
         runs,
