@@ -42,10 +42,20 @@ async function readJson(response: Response, what: string): Promise<unknown> {
   if (!response.ok) throw new UpstreamFailure('server_error', answered, undefined, 'api_refused');
   const text = await response.text();
   if (text.length > MAX_API_BYTES)
-    throw new UpstreamFailure('server_error', `the provider's ${what} answer is too large`, undefined, 'invalid_response');
+    throw new UpstreamFailure(
+      'server_error',
+      `the provider's ${what} answer is too large`,
+      undefined,
+      'invalid_response',
+    );
   try {
     return JSON.parse(text);
   } catch {
-    throw new UpstreamFailure('server_error', `the provider's ${what} answer is not JSON`, undefined, 'invalid_response');
+    throw new UpstreamFailure(
+      'server_error',
+      `the provider's ${what} answer is not JSON`,
+      undefined,
+      'invalid_response',
+    );
   }
 }

@@ -69,12 +69,22 @@ export function classify(err: unknown): UpstreamFailure {
     const status = err.status;
     const code = safeToken(err.error);
     if (status >= 500 || err.error === 'temporarily_unavailable') {
-      return new UpstreamFailure('temporarily_unavailable', `the provider answered ${code}`, { status }, 'upstream_5xx');
+      return new UpstreamFailure(
+        'temporarily_unavailable',
+        `the provider answered ${code}`,
+        { status },
+        'upstream_5xx',
+      );
     }
     return new UpstreamFailure('access_denied', `the provider refused the code: ${code}`, { status }, 'token_refused');
   }
   if (e.name === 'TypeError' && /fetch failed/.test(e.message ?? '')) {
-    return new UpstreamFailure('temporarily_unavailable', 'the provider could not be reached', undefined, 'unreachable');
+    return new UpstreamFailure(
+      'temporarily_unavailable',
+      'the provider could not be reached',
+      undefined,
+      'unreachable',
+    );
   }
   if (err instanceof client.ClientError) return clientErrorFailure(err);
   // Only the error's name: a message can quote a response body (JSON.parse does), tokens included.
@@ -84,7 +94,12 @@ export function classify(err: unknown): UpstreamFailure {
 function clientErrorFailure(err: client.ClientError): UpstreamFailure {
   const status = err.cause instanceof Response ? err.cause.status : undefined;
   if (err.code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' && status !== undefined && (status >= 500 || status === 429)) {
-    return new UpstreamFailure('temporarily_unavailable', `the provider answered ${status}`, { status }, 'upstream_5xx');
+    return new UpstreamFailure(
+      'temporarily_unavailable',
+      `the provider answered ${status}`,
+      { status },
+      'upstream_5xx',
+    );
   }
   // Verification failures (iss, aud, nonce, signature, alg, state) and malformed answers.
   // The library's own reason (which claim, which check); never a parser's, which quotes the body.
@@ -92,5 +107,10 @@ function clientErrorFailure(err: client.ClientError): UpstreamFailure {
   const why = cause?.name === 'SyntaxError' ? undefined : cause?.message;
   const reason = `${err.message}${why && why !== err.message ? ` (${why})` : ''}`;
   const detail = { code: err.code };
-  return new UpstreamFailure('access_denied', `the provider's answer did not verify: ${reason}`, detail, 'invalid_response');
+  return new UpstreamFailure(
+    'access_denied',
+    `the provider's answer did not verify: ${reason}`,
+    detail,
+    'invalid_response',
+  );
 }

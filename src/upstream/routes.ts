@@ -95,7 +95,12 @@ export function upstreamRouter(
     if (txn.p !== connector.id) return failed(ctx, txn.p, txn, mixedUp);
     if (arrived !== connector.answer) {
       const expected = connector.answer === 'form' ? 'a form POST' : 'a redirect';
-      const wrongWay = new UpstreamFailure('access_denied', `${connector.label} answers with ${expected}`, undefined, 'mixup');
+      const wrongWay = new UpstreamFailure(
+        'access_denied',
+        `${connector.label} answers with ${expected}`,
+        undefined,
+        'mixup',
+      );
       return failed(ctx, connector.id, txn, wrongWay);
     }
     let identity: UpstreamIdentity;
