@@ -40,7 +40,7 @@ function record<T>(property: string, details: fc.RunDetails<T>): void {
     property,
     seed: details.seed,
     path: details.counterexamplePath,
-    note: String(details.errorInstance).slice(0, 300),
+    note: String(details.errorInstance).split('\n')[0]!.slice(0, 200),
   };
   if (regressions.some((r) => r.property === property && r.seed === entry.seed && r.path === entry.path)) return;
   regressions.push(entry);
@@ -56,9 +56,9 @@ async function check<T>(
 ): Promise<void> {
   const property = fc.asyncProperty(arbitrary, predicate);
   for (const r of regressions.filter((r) => r.property === name)) {
-    await fc.assert(property, { seed: r.seed, path: r.path, endOnFailure: true });
+    await fc.assert(property, { seed: r.seed, path: r.path, endOnFailure: true, unbiased: true });
   }
-  const details = await fc.check(property, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: TIME_LIMIT_MS });
+  const details = await fc.check(property, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: TIME_LIMIT_MS, unbiased: true });
   record(name, details);
   if (details.failed) {
     const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
