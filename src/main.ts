@@ -5,7 +5,7 @@ import { createApp } from './app.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './http/log.js';
-import { openStore, type Store } from './store/index.js';
+import { describeStore, openStore, type Store } from './store/index.js';
 
 const USAGE = `Usage: login-broker [--config FILE]
        login-broker users add|set-password|remove USERNAME [--config FILE]   (users --help)
@@ -48,12 +48,6 @@ function parseCommandLine(argv: string[]): { configFile: string } {
   const configFile = values.config ?? process.env.BROKER_CONFIG;
   if (!configFile) fail(`no configuration file: pass --config FILE or set BROKER_CONFIG\n\n${USAGE}`, 2);
   return { configFile };
-}
-
-function describeStore(config: Config): string {
-  if (!config.store?.redis) return 'the embedded in-memory store: state is lost on restart';
-  const url = new URL(config.store.redis);
-  return `Redis at ${url.protocol}//${url.host}${url.pathname} (prefix "${config.store.prefix}")`;
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {
@@ -137,7 +131,7 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   log.info(
     { issuer: config.issuer, host: config.listen.host, port, store: store.kind },
-    `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ${describeStore(config)}`,
+    `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ${describeStore(config.store)}`,
   );
   app.ready().catch((err: Error) => log.warn({ err: { message: err.message } }, 'keys not loaded yet (store unavailable?); retrying on the next request'));
   shutdownOnSignals(server, store, log, () => app.stop());

@@ -21,11 +21,28 @@ const issuer = secureUrl.superRefine((value, ctx) => {
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
+const redisNode = z.strictObject({ host: z.string().min(1), port });
+
+/** Sentinel: the sentinels find the master named `name`, and follow it through a failover. */
+const sentinelTarget = z.strictObject({
+  sentinels: z.array(redisNode).min(1),
+  name: z.string().min(1).default('mymaster'),
+  password: z.string().optional(),
+  sentinel_password: z.string().optional(),
+  db: z.coerce.number().int().min(0).max(15).optional(),
+  tls: z.boolean().optional(),
+});
+
+/** Cluster: a few seed nodes; the client learns the others and which node holds which slot. */
+const clusterTarget = z.strictObject({
+  cluster: z.array(z.union([redisNode, redisUrl])).min(1),
+  password: z.string().optional(),
+  tls: z.boolean().optional(),
+});
+
 export const storeSchema = z.strictObject({
-  redis: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .optional(),
+  redis: z.union([redisUrl, sentinelTarget, clusterTarget]).optional(),
   prefix: z.string().default('lb:'),
   command_timeout_ms: z.coerce.number().int().min(10).max(60_000).default(2000),
 });

@@ -1,16 +1,26 @@
 import { MemoryStore } from './memory.js';
 import { RedisStore } from './redis.js';
 import type { Store } from './store.js';
+import { describeTarget, type RedisTarget } from './topology.js';
 
 export type { BatchIfResult, Store, StoreCondition, StoreOp, StoreWriteOp } from './store.js';
 export { StoreUnavailable } from './errors.js';
 export { MemoryStore } from './memory.js';
 export { RedisStore } from './redis.js';
 
+export type { ClusterTarget, RedisNode, RedisTarget, SentinelTarget } from './topology.js';
+export { CrossSlotError, hashTag, slotOf } from './slots.js';
+
 export interface StoreSettings {
-  redis?: string | undefined;
+  redis?: RedisTarget | undefined;
   prefix: string;
   command_timeout_ms: number;
+}
+
+/** The store a configuration names, for log lines (no credentials). */
+export function describeStore(settings: StoreSettings | undefined): string {
+  if (!settings?.redis) return 'the embedded in-memory store: state is lost on restart';
+  return `${describeTarget(settings.redis)} (prefix "${settings.prefix}")`;
 }
 
 export function openStore(
@@ -19,7 +29,7 @@ export function openStore(
 ): Store {
   if (!settings?.redis) return new MemoryStore({ prefix: settings?.prefix ?? 'lb:' });
   return new RedisStore({
-    url: settings.redis,
+    target: settings.redis,
     prefix: settings.prefix,
     commandTimeoutMs: settings.command_timeout_ms,
     log,

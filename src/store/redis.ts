@@ -1,5 +1,7 @@
-import { Redis, ReplyError } from 'ioredis';
+import { Cluster, ReplyError } from 'ioredis';
 import { StoreUnavailable } from './errors.js';
+import { checkOneSlot } from './slots.js';
+import { connectRedis, describeTarget, isCluster, type RedisClient, type RedisTarget } from './topology.js';
 import {
   checkBatchIf,
   checkKey,
@@ -11,11 +13,20 @@ import {
   type StoreCondition,
   type StoreOp,
   type StoreWriteOp,
+  keysOf,
 } from './store.js';
 
 export interface RedisStoreOptions {
-  url: string;
+  /** Where Redis is: a URL, Sentinel or Cluster. */
+  target?: RedisTarget;
+  /** One Redis by URL (the same as a string target). */
+  url?: string;
   prefix?: string;
+  /**
+   * Refuse a batch or multi-key command across cluster slots even on one Redis, as a cluster
+   * would (tests turn this on; on a cluster it is always on).
+   */
+  refuseCrossSlot?: boolean;
   /** A command that gets no answer within this time fails with StoreUnavailable. */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
@@ -107,37 +118,50 @@ if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1]
 return 1`;
 
 type CasArgs = [key: string, expectedAbsent: string, expected: string, remove: string, value: string];
-type ScriptedRedis = Redis & {
+type Scripts = {
   lbIncr(key: string, ttlMs: number): Promise<number>;
   lbBatchIf(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, ...(string | null)[]]>;
   lbCas(...args: CasArgs): Promise<number>;
 };
+type ScriptedRedis = RedisClient & Scripts;
+type Multi = ReturnType<RedisClient['multi']>;
 
 function casArgs(key: string, expected: string | null, value: string | null): CasArgs {
   return [key, expected === null ? '1' : '0', expected ?? '', value === null ? '1' : '0', value ?? ''];
 }
 
 /**
- * The production store. Commands fail fast while Redis is down (no offline queue), so a
- * request gets a 503 at once instead of hanging; ioredis keeps reconnecting with backoff.
+ * Replies that mean "not now" rather than "wrong command": a cluster without a master for the
+ * slot, a slot moving, a demoted master during a failover, a node still loading its data.
+ */
+const TRANSIENT_REPLY = /^(CLUSTERDOWN|TRYAGAIN|READONLY|LOADING|MASTERDOWN|NOREPLICAS|MOVED|ASK)\b/;
+
+/**
+ * The production store, on one Redis, a Sentinel-watched master or a Redis Cluster (topology.ts).
+ * Commands fail fast while Redis is down (no offline queue), so a request gets a 503 at once
+ * instead of hanging; ioredis keeps reconnecting with backoff.
  */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   #redis: ScriptedRedis;
+  #prefix: string;
+  #cluster: boolean;
+  #refuseCrossSlot: boolean;
   #roundTrips = 0;
   #closing = false;
 
   constructor(options: RedisStoreOptions) {
     const log = options.log;
     let failures = 0;
-    const redis = new Redis(options.url, {
-      keyPrefix: options.prefix ?? '',
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
-      lazyConnect: false,
+    const target = options.target ?? options.url;
+    if (target === undefined) throw new TypeError('RedisStore needs a target (or a url)');
+    this.#prefix = options.prefix ?? '';
+    this.#cluster = isCluster(target);
+    this.#refuseCrossSlot = this.#cluster || (options.refuseCrossSlot ?? false);
+    const redis = connectRedis(target, {
+      prefix: this.#prefix,
+      commandTimeoutMs: options.commandTimeoutMs ?? 2000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
     });
     redis.defineCommand('lbIncr', { numberOfKeys: 1, lua: INCR_WITH_TTL });
     // No numberOfKeys: each call passes its own count first.
@@ -151,7 +175,7 @@ export class RedisStore implements Store {
     });
     redis.on('ready', () => {
       if (failures > 0) log?.info(`redis: connected again after ${failures} failed attempts`);
-      else log?.info('redis: connected');
+      else log?.info(`redis: connected to ${describeTarget(target)}`);
       failures = 0;
     });
     this.#redis = redis as ScriptedRedis;
@@ -161,14 +185,17 @@ export class RedisStore implements Store {
     return this.#roundTrips;
   }
 
+  #oneSlot(what: string, keys: string[]): void {
+    if (this.#refuseCrossSlot) checkOneSlot(what, this.#prefix, keys);
+  }
+
   async #run<T>(command: () => Promise<T>): Promise<T> {
     if (this.#closing) throw new StoreUnavailable('redis store is closed');
     this.#roundTrips++;
     try {
       return await command();
     } catch (err) {
-      if (err instanceof ReplyError) throw new TypeError(`redis refused the command: ${(err as Error).message}`);
-      throw new StoreUnavailable(err instanceof Error ? err.message : String(err), { cause: err });
+      throw storeError(err);
     }
   }
 
@@ -200,6 +227,7 @@ export class RedisStore implements Store {
 
   async getMany(keys: string[]): Promise<(string | null)[]> {
     keys.forEach(checkKey);
+    this.#oneSlot('getMany', keys);
     if (keys.length === 0) return Promise.resolve([]);
     return this.#run(() => this.#redis.mget(keys));
   }
@@ -211,6 +239,7 @@ export class RedisStore implements Store {
 
   async del(...keys: string[]): Promise<number> {
     keys.forEach(checkKey);
+    this.#oneSlot('del', keys);
     if (keys.length === 0) return Promise.resolve(0);
     return this.#run(() => this.#redis.del(...keys));
   }
@@ -248,77 +277,56 @@ export class RedisStore implements Store {
   }
 
   async batch(ops: StoreOp[]): Promise<BatchResult[]> {
-    ops.forEach(checkOp);
+    this.#checkBatch(ops);
     if (ops.length === 0) return [];
     return this.#run(async () => {
       const multi = this.#redis.multi();
-      // How many replies each op produces, to map the replies back to one result per op.
-      const replies: number[] = [];
-      for (const op of ops) {
-        switch (op.op) {
-          case 'get':
-            multi.get(op.key);
-            replies.push(1);
-            break;
-          case 'take':
-            multi.getdel(op.key);
-            replies.push(1);
-            break;
-          case 'putIfAbsent':
-            if (op.ttl === undefined) multi.set(op.key, op.value, 'NX');
-            else multi.set(op.key, op.value, 'PX', toMs(op.ttl), 'NX');
-            replies.push(1);
-            break;
-          case 'put':
-            if (op.ttl === undefined) multi.set(op.key, op.value);
-            else multi.set(op.key, op.value, 'PX', toMs(op.ttl));
-            replies.push(1);
-            break;
-          case 'del':
-            multi.del(op.key);
-            replies.push(1);
-            break;
-          case 'compareAndSet':
-            (multi as unknown as Pick<ScriptedRedis, 'lbCas'>).lbCas(...casArgs(op.key, op.expected, op.value));
-            replies.push(1);
-            break;
-          case 'sadd':
-            if (op.members.length > 0) multi.sadd(op.key, ...op.members);
-            if (op.ttl !== undefined) multi.pexpire(op.key, toMs(op.ttl));
-            replies.push((op.members.length > 0 ? 1 : 0) + (op.ttl !== undefined ? 1 : 0));
-            break;
-          case 'srem':
-            if (op.members.length > 0) multi.srem(op.key, ...op.members);
-            replies.push(op.members.length > 0 ? 1 : 0);
-            break;
-          case 'expire':
-            multi.pexpire(op.key, toMs(op.ttl));
-            replies.push(1);
-            break;
-          case 'decr':
-            multi.eval(DECR_EXISTING, 1, op.key);
-            replies.push(1);
-            break;
-        }
-      }
-      const results = await multi.exec();
-      if (results === null) throw new Error('transaction aborted');
-      const failed = results.find(([err]) => err);
-      if (failed?.[0]) throw failed[0];
-      let at = 0;
-      return ops.map((op, i) => {
-        const reply = results[at]?.[1];
-        at += replies[i]!;
-        if (op.op === 'get' || op.op === 'take') return (reply as string | null) ?? null;
-        if (op.op === 'putIfAbsent') return reply === 'OK';
-        if (op.op === 'compareAndSet') return reply === 1;
-        return undefined;
-      });
+      const replies = queue(multi, ops);
+      return results(ops, replies, await execute(multi));
     });
+  }
+
+  async batches(groups: StoreOp[][]): Promise<BatchResult[][]> {
+    for (const ops of groups) this.#checkBatch(ops);
+    const sent = groups.filter((ops) => ops.length > 0);
+    if (sent.length === 0) return groups.map(() => []);
+    return this.#run(async () => {
+      let answers: BatchResult[][];
+      if (this.#cluster) {
+        // One transaction per group, all sent at once: each to the node of its slot.
+        answers = await Promise.all(
+          sent.map(async (ops) => {
+            const multi = this.#redis.multi();
+            const replies = queue(multi, ops);
+            return results(ops, replies, await execute(multi));
+          }),
+        );
+      } else {
+        // One node holds every slot: one transaction for all groups, stronger than asked for.
+        const multi = this.#redis.multi();
+        const replies = sent.map((ops) => queue(multi, ops));
+        const all = await execute(multi);
+        let at = 0;
+        answers = sent.map((ops, i) => {
+          const count = replies[i]!.reduce((a, b) => a + b, 0);
+          const mine = all.slice(at, at + count);
+          at += count;
+          return results(ops, replies[i]!, mine);
+        });
+      }
+      let next = 0;
+      return groups.map((ops) => (ops.length === 0 ? [] : answers[next++]!));
+    });
+  }
+
+  #checkBatch(ops: StoreOp[]): void {
+    ops.forEach(checkOp);
+    this.#oneSlot('a batch', keysOf(ops));
   }
 
   async batchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): Promise<BatchIfResult> {
     checkBatchIf(conditions, ops);
+    this.#oneSlot('batchIf', [...keysOf(conditions), ...keysOf(ops)]);
     const keys = conditions.map((condition) => condition.key);
     const args: (string | number)[] = [conditions.length];
     for (const condition of conditions) {
@@ -336,9 +344,16 @@ export class RedisStore implements Store {
     });
   }
 
+  /** On a cluster, every master must answer: a slot without a master is an outage. */
   async ping(): Promise<void> {
     return this.#run(async () => {
-      await this.#redis.ping();
+      if (this.#redis instanceof Cluster) {
+        const masters = this.#redis.nodes('master');
+        if (masters.length === 0) throw new Error('no cluster master known yet');
+        await Promise.all(masters.map((node) => node.ping()));
+      } else {
+        await this.#redis.ping();
+      }
     });
   }
 
@@ -352,6 +367,91 @@ export class RedisStore implements Store {
       this.#redis.disconnect();
     }
   }
+}
+
+/** Queues the ops on a transaction; returns how many replies each produces. */
+function queue(multi: Multi, ops: StoreOp[]): number[] {
+  const replies: number[] = [];
+  for (const op of ops) {
+    switch (op.op) {
+      case 'get':
+        multi.get(op.key);
+        replies.push(1);
+        break;
+      case 'take':
+        multi.getdel(op.key);
+        replies.push(1);
+        break;
+      case 'putIfAbsent':
+        if (op.ttl === undefined) multi.set(op.key, op.value, 'NX');
+        else multi.set(op.key, op.value, 'PX', toMs(op.ttl), 'NX');
+        replies.push(1);
+        break;
+      case 'put':
+        if (op.ttl === undefined) multi.set(op.key, op.value);
+        else multi.set(op.key, op.value, 'PX', toMs(op.ttl));
+        replies.push(1);
+        break;
+      case 'del':
+        multi.del(op.key);
+        replies.push(1);
+        break;
+      case 'compareAndSet':
+        (multi as unknown as Pick<Scripts, 'lbCas'>).lbCas(...casArgs(op.key, op.expected, op.value));
+        replies.push(1);
+        break;
+      case 'sadd':
+        if (op.members.length > 0) multi.sadd(op.key, ...op.members);
+        if (op.ttl !== undefined) multi.pexpire(op.key, toMs(op.ttl));
+        replies.push((op.members.length > 0 ? 1 : 0) + (op.ttl !== undefined ? 1 : 0));
+        break;
+      case 'srem':
+        if (op.members.length > 0) multi.srem(op.key, ...op.members);
+        replies.push(op.members.length > 0 ? 1 : 0);
+        break;
+      case 'expire':
+        multi.pexpire(op.key, toMs(op.ttl));
+        replies.push(1);
+        break;
+      case 'decr':
+        multi.eval(DECR_EXISTING, 1, op.key);
+        replies.push(1);
+        break;
+    }
+  }
+  return replies;
+}
+
+type Replies = [error: Error | null, result: unknown][];
+
+async function execute(multi: Multi): Promise<Replies> {
+  const replies = await multi.exec();
+  if (replies === null) throw new Error('transaction aborted');
+  const failed = replies.find(([err]) => err);
+  if (failed?.[0]) throw failed[0];
+  return replies;
+}
+
+/** One result per op, from the replies of its commands. */
+function results(ops: StoreOp[], counts: number[], replies: Replies): BatchResult[] {
+  let at = 0;
+  return ops.map((op, i) => {
+    const reply = replies[at]?.[1];
+    at += counts[i]!;
+    if (op.op === 'get' || op.op === 'take') return (reply as string | null) ?? null;
+    if (op.op === 'putIfAbsent') return reply === 'OK';
+    if (op.op === 'compareAndSet') return reply === 1;
+    return undefined;
+  });
+}
+
+/** A refused command is a programming error (TypeError); anything else means Redis is not there now. */
+function storeError(err: unknown): Error {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ReplyError && !TRANSIENT_REPLY.test(message)) {
+    return new TypeError(`redis refused the command: ${message}`);
+  }
+  return new StoreUnavailable(message, { cause: err });
 }
 
 /** An op's arguments for the BATCH_IF script (its key travels in KEYS). */

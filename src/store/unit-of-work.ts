@@ -1,3 +1,4 @@
+import { hashTagOf } from './slots.js';
 import type { BatchResult, Store, StoreOp } from './store.js';
 
 /** A request ended normally with writes that were never committed: a programming error. */
@@ -15,6 +16,7 @@ export class UncommittedWork extends Error {
 export class UnitOfWork {
   readonly #store: Store;
   #ops: StoreOp[] = [];
+  #separate: StoreOp[] = [];
   #committed = false;
 
   constructor(store: Store) {
@@ -27,9 +29,18 @@ export class UnitOfWork {
     this.#ops.push(...ops);
   }
 
+  /**
+   * Adds writes that need not land atomically with the others (another entity, another cluster
+   * slot): at commit they go out in the same round trip, grouped by slot, each group atomic.
+   */
+  addSeparately(...ops: StoreOp[]): void {
+    if (this.#committed) throw new Error('this unit of work was already committed');
+    this.#separate.push(...ops);
+  }
+
   /** How many writes wait for the commit. */
   get pending(): number {
-    return this.#ops.length;
+    return this.#ops.length + this.#separate.length;
   }
 
   get committed(): boolean {
@@ -44,9 +55,25 @@ export class UnitOfWork {
     if (this.#committed) throw new Error('this unit of work was already committed');
     this.#committed = true;
     const ops = [...this.#ops, ...last];
+    const separate = bySlot(this.#separate);
     this.#ops = [];
-    if (ops.length === 0) return [];
-    const results = await this.#store.batch(ops);
-    return results.slice(ops.length - last.length);
+    this.#separate = [];
+    if (ops.length === 0 && separate.length === 0) return [];
+    if (separate.length === 0) return (await this.#store.batch(ops)).slice(ops.length - last.length);
+    const [results] = await this.#store.batches([ops, ...separate]);
+    return results!.slice(ops.length - last.length);
   }
+}
+
+/**
+ * Ops grouped by hash tag (an untagged key alone), in their order: each group lies in one slot
+ * whatever the store's prefix.
+ */
+function bySlot(ops: StoreOp[]): StoreOp[][] {
+  const groups = new Map<string, StoreOp[]>();
+  for (const op of ops) {
+    const slot = hashTagOf(op.key);
+    groups.set(slot, [...(groups.get(slot) ?? []), op]);
+  }
+  return [...groups.values()];
 }

@@ -6,16 +6,39 @@ describe('UnitOfWork', () => {
   it('writes everything added, and the last ops, in one round trip, returning the last ops results', async () => {
     const store = new MemoryStore({ prefix: 't:' });
     const work = new UnitOfWork(store);
-    work.add({ op: 'put', key: 'a', value: '1' });
-    work.add({ op: 'put', key: 'b', value: '2' });
+    work.add({ op: 'put', key: '{u}a', value: '1' });
+    work.add({ op: 'put', key: '{u}b', value: '2' });
     expect(work.pending).toBe(2);
     const before = store.roundTrips;
-    const results = await work.commit({ op: 'putIfAbsent', key: 'a', value: 'x' }, { op: 'get', key: 'b' });
+    const results = await work.commit({ op: 'putIfAbsent', key: '{u}a', value: 'x' }, { op: 'get', key: '{u}b' });
     expect(store.roundTrips - before).toBe(1);
     expect(results).toEqual([false, '2']);
-    expect(await store.getMany(['a', 'b'])).toEqual(['1', '2']);
+    expect(await store.getMany(['{u}a', '{u}b'])).toEqual(['1', '2']);
     expect(work.committed).toBe(true);
     expect(work.pending).toBe(0);
+  });
+
+  it('refuses writes of several slots added as one atomic step, and writes nothing', async () => {
+    const store = new MemoryStore({ prefix: 't:' });
+    const work = new UnitOfWork(store);
+    work.add({ op: 'put', key: '{u}a', value: '1' }, { op: 'put', key: '{g}b', value: '2' });
+    await expect(work.commit()).rejects.toMatchObject({ name: 'CrossSlotError' });
+    expect(await store.get('{u}a')).toBeNull();
+  });
+
+  it('sends writes added separately in the same round trip, grouped by slot', async () => {
+    const store = new MemoryStore({ prefix: 't:' });
+    const work = new UnitOfWork(store);
+    work.add({ op: 'put', key: '{u}a', value: '1' });
+    work.addSeparately({ op: 'put', key: '{g}code', value: 'c' }, { op: 'put', key: 'plain', value: 'p' });
+    work.addSeparately({ op: 'sadd', key: '{g}rts', members: ['r'] });
+    expect(work.pending).toBe(4);
+    const before = store.roundTrips;
+    expect(await work.commit({ op: 'get', key: '{u}a' })).toEqual(['1']);
+    expect(store.roundTrips - before).toBe(1);
+    expect(await store.getMany(['{g}code'])).toEqual(['c']);
+    expect(await store.get('plain')).toBe('p');
+    expect(await store.smembers('{g}rts')).toEqual(['r']);
   });
 
   it('makes no round trip when there is nothing to write', async () => {
