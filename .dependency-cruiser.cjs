@@ -2,15 +2,17 @@
 const room = (name) => `^src/${name}/`;
 const only = (name, allowed) => ({
   name: `${name}-imports`,
-  comment: `src/${name}/ may import only: ${allowed.join(', ') || 'nothing of ours'}`,
+  comment: `src/${name}/ may import only lib/ and: ${allowed.join(', ') || 'nothing else of ours'}`,
   severity: 'error',
   from: { path: room(name) },
-  to: { path: '^src/', pathNot: [room(name), ...allowed.map((a) => (a.endsWith('.ts') ? `^src/${a}$` : room(a)))] },
+  to: { path: '^src/', pathNot: [room(name), room('lib'), ...allowed.map((a) => (a.endsWith('.ts') ? `^src/${a}$` : room(a)))] },
 });
 
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', from: {}, to: { circular: true } },
+    // lib/: small pure helpers every room may use; it imports nothing of ours.
+    { name: 'lib-imports', severity: 'error', from: { path: room('lib') }, to: { path: '^src/', pathNot: room('lib') } },
     only('config', []),
     only('store', []),
     only('http', []),

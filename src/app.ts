@@ -16,6 +16,7 @@ import { upstreamPasswordSource, UpstreamFailure } from './upstream/password-gra
 import { createOAuth, oauthRouter, signInHandler } from './oauth/index.js';
 import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
 import type { Store } from './store/index.js';
+import { unitOfWork } from './request-state.js';
 import { createUpstream } from './upstream/index.js';
 import type { Fetch } from './upstream/provider.js';
 import { demoRouter } from './ui/demo.js';
@@ -148,6 +149,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   });
   app.use(browserId({ https, path: base || '/' }));
   app.use(sessionMiddleware(app, store, config.session, { https }));
+  app.use(unitOfWork(store));
   app.use(areas.routes());
   return app;
 }

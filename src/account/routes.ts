@@ -45,15 +45,10 @@ export function accountArea(deps: AccountDeps): AccountArea {
   const label = (id: string) => deps.login.buttons().find((b) => b.id === id)?.label ?? id;
 
   const checkForm = (ctx: Context) => {
-    const problem = csrfProblem(ctx, 'account', (ctx.state.form as URLSearchParams).get('csrf'), origin);
+    const problem = csrfProblem(ctx, 'account', ctx.state.form.get('csrf'), origin);
     if (problem) throw pageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
   };
-  const page = async (ctx: Context, next: () => Promise<unknown>) => {
-    ctx.state.page = true;
-    await next();
-  };
-
-  router.get('/account', page, async (ctx) => {
+  router.get('/account', async (ctx) => {
     const session = currentSession(ctx, deps.config.session);
     const user = session && (await deps.users.get(session.uid));
     ctx.type = 'html';
@@ -78,26 +73,31 @@ export function accountArea(deps: AccountDeps): AccountArea {
     });
   });
 
-  router.post('/account/login', page, form, async (ctx) => {
+  router.post('/account/login', form, async (ctx) => {
     checkForm(ctx);
-    const provider = (ctx.state.form as URLSearchParams).get('provider') ?? '';
+    const provider = ctx.state.form.get('provider') ?? '';
     if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
+    const target = await deps.login.begin(ctx, { providerId: provider, context: { kind: 'account' }, work: ctx.state.work });
+    await ctx.state.work.commit();
     ctx.status = 303;
-    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { kind: 'account' } }));
+    ctx.redirect(target);
   });
 
-  router.post('/account/link/:provider', page, form, async (ctx) => {
+  router.post('/account/link/:provider', form, async (ctx) => {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
     if (!session) throw pageError(400, 'invalid_request', 'sign in first to link another sign-in method');
     const provider = String(ctx.params.provider ?? '');
     if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
     // The transaction carries the user and session it was started for: it links only into them.
+    const context = { kind: 'link', userId: session.uid, sid: session.sid } as const;
+    const target = await deps.login.begin(ctx, { providerId: provider, context, work: ctx.state.work });
+    await ctx.state.work.commit();
     ctx.status = 303;
-    ctx.redirect(await deps.login.begin(ctx, { providerId: provider, context: { kind: 'link', userId: session.uid, sid: session.sid } }));
+    ctx.redirect(target);
   });
 
-  router.post('/account/unlink', page, form, async (ctx) => {
+  router.post('/account/unlink', form, async (ctx) => {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
     if (!session) throw pageError(400, 'invalid_request', 'sign in first');
@@ -113,7 +113,7 @@ export function accountArea(deps: AccountDeps): AccountArea {
       });
       return;
     }
-    const params = ctx.state.form as URLSearchParams;
+    const params = ctx.state.form;
     await deps.users.unlink(session.uid, params.get('provider') ?? '', params.get('subject') ?? '', ctx.ip);
     ctx.state.log?.info({ audit: 'unlink', user: session.uid, provider: params.get('provider'), ip: ctx.ip }, 'unlinked an identity');
     ctx.status = 303;
@@ -122,13 +122,11 @@ export function accountArea(deps: AccountDeps): AccountArea {
 
   // A failed link or account sign-in has no app to go back to: an error page.
   const failPage = async (ctx: Context, { error, description }: { error: string; description: string }) => {
-    ctx.state.page = true;
     throw pageError(400, error, description);
   };
 
   const linkHandler: LoginHandler<LinkContext> = {
     async finish(ctx, { context, identity, provider }) {
-      ctx.state.page = true;
       const session = currentSession(ctx, deps.config.session);
       if (!session || session.uid !== context.userId || session.sid !== context.sid) {
         throw pageError(400, 'invalid_request', 'you signed out or changed account while linking; nothing was linked');
@@ -154,9 +152,8 @@ export function accountArea(deps: AccountDeps): AccountArea {
 
   const signInHandler: LoginHandler<AccountContext> = {
     async finish(ctx, { identity, provider }) {
-      ctx.state.page = true;
-      const { user, ops } = await deps.users.resolve(identity, deps.policy(provider), ctx.ip);
-      await deps.store.batch(ops);
+      const { user } = await deps.users.resolve(identity, ctx.state.work, deps.policy(provider), ctx.ip);
+      await ctx.state.work.commit();
       await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
       ctx.status = 303;
       ctx.redirect(`${deps.base}/account`);

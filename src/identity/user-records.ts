@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Store, StoreOp } from '../store/index.js';
 import type { AuditEntry } from './audit.js';
-import type { ExternalIdentity, LinkedIdentity, User } from './users.js';
+import type { ExternalIdentity, LinkedIdentity, User } from './user.js';
 
 /**
  * How users and their links are kept.

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Store, StoreOp } from '../store/index.js';
+import type { UnitOfWork } from '../store/unit-of-work.js';
 import { auditOp, type AuditEntry } from './audit.js';
 import {
   claimOwner,
@@ -15,53 +16,9 @@ import {
   type StoredUser,
   type UserRecord,
 } from './user-records.js';
-
+import type { ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
 export { linkKey } from './user-records.js';
-
-export interface Profile {
-  name?: string;
-  given_name?: string;
-  family_name?: string;
-  preferred_username?: string;
-  picture?: string;
-  locale?: string;
-  /** The primary email: the first verified one, else the first one. */
-  email?: string;
-  email_verified?: boolean;
-}
-
-/** What a login at any provider yields (structurally, upstream's UpstreamIdentity). */
-export interface ExternalIdentity extends Omit<Profile, 'email_verified'> {
-  provider: string;
-  issuer: string;
-  subject: string;
-  email_verified: boolean;
-}
-
-export interface EmailAddress {
-  value: string;
-  verified: boolean;
-  /** The provider that told us. */
-  source: string;
-}
-
-export interface LinkedIdentity {
-  provider: string;
-  issuer: string;
-  subject: string;
-  username?: string;
-  linked_at: number;
-}
-
-export interface User {
-  /** Stable and opaque: the `sub` apps see. Never the upstream id or an email. */
-  id: string;
-  created_at: number;
-  updated_at: number;
-  profile: Profile;
-  emails: EmailAddress[];
-  identities: LinkedIdentity[];
-}
+export type { EmailAddress, ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
 
 /** Per-provider policy for logins (provider entry `sync` and `link_by_email`). */
 export interface LoginPolicy {
@@ -184,8 +141,15 @@ export interface ResolveResult {
   user: User;
   created: boolean;
   linkedByEmail: boolean;
-  /** The writes to make: the caller batches them with the session and the code (one round trip). */
-  ops: StoreOp[];
+}
+
+/** A login's user, and the writes that go with it into the request's unit of work. */
+type Resolved = ResolveResult & { ops: StoreOp[] };
+
+/** The user's writes go with the request's other writes (session, code: one round trip). */
+function addWrites({ ops, ...result }: Resolved, work: UnitOfWork): ResolveResult {
+  work.add(...ops);
+  return result;
 }
 
 type Change = { user: StoredUser; ops?: StoreOp[] } | undefined;
@@ -229,7 +193,12 @@ export class Users {
    * with `link_by_email`, the user whose verified email this provider also verified, or a new
    * user. Nothing links by an unverified email (nOAuth; Grafana CVE-2023-3128).
    */
-  async resolve(identity: ExternalIdentity, policy: LoginPolicy = DEFAULT_POLICY, ip?: string): Promise<ResolveResult> {
+  async resolve(
+    identity: ExternalIdentity,
+    work: UnitOfWork,
+    policy: LoginPolicy = DEFAULT_POLICY,
+    ip?: string,
+  ): Promise<ResolveResult> {
     const email = policy.linkByEmail && identity.email && identity.email_verified === true ? identity.email : undefined;
     for (let attempt = 0; attempt < RESOLVE_ATTEMPTS; attempt++) {
       // One round trip for the link row, and with link_by_email for the email's owner too.
@@ -238,19 +207,19 @@ export class Users {
         : [await this.store.get(linkKey(identity))];
       if (claim !== null) {
         const found = await this.#signIn(claim, identity, policy);
-        if (found) return found;
+        if (found) return addWrites(found, work);
         continue;
       }
       const owner = email && emailOwner ? await this.#verifiedOwner(emailOwner, email) : undefined;
       const result = owner ? await this.#autoLink(owner, identity, policy, ip) : await this.#create(identity, ip);
       // Undefined: another request claimed the identity a moment ago; look again.
-      if (result) return result;
+      if (result) return addWrites(result, work);
     }
     throw new UserBusy();
   }
 
   /** A login of a linked identity; undefined when something was repaired and the caller looks again. */
-  async #signIn(claim: string, identity: ExternalIdentity, policy: LoginPolicy): Promise<ResolveResult | undefined> {
+  async #signIn(claim: string, identity: ExternalIdentity, policy: LoginPolicy): Promise<Resolved | undefined> {
     const id = claimOwner(claim)!;
     const record = await loadUser(this.store, id);
     if (!record) {
@@ -273,7 +242,7 @@ export class Users {
     return { user: publicUser(user), created: false, linkedByEmail: false, ops };
   }
 
-  async #create(identity: ExternalIdentity, ip?: string): Promise<ResolveResult | undefined> {
+  async #create(identity: ExternalIdentity, ip?: string): Promise<Resolved | undefined> {
     const id = newUserId();
     const claim = newClaim(id);
     if (!(await this.store.putIfAbsent(linkKey(identity), claim))) return undefined;
@@ -292,7 +261,7 @@ export class Users {
     identity: ExternalIdentity,
     policy: LoginPolicy,
     ip?: string,
-  ): Promise<ResolveResult | undefined> {
+  ): Promise<Resolved | undefined> {
     const claim = newClaim(owner.user.id);
     if (!(await this.store.putIfAbsent(linkKey(identity), claim))) return undefined;
     const audit: AuditEntry = { ...auditEntry('auto-link', identity, ip), reason: 'verified email matched' };

@@ -15,8 +15,7 @@ import { authorizeSignedIn } from './interaction/signed-in.js';
  */
 export function authorizeEndpoint(oauth: OAuthContext) {
   return async (ctx: Context) => {
-    ctx.state.page = true;
-    const source = ctx.method === 'POST' ? (ctx.state.form as URLSearchParams) : new URLSearchParams(ctx.querystring);
+    const source = ctx.method === 'POST' ? ctx.state.form : new URLSearchParams(ctx.querystring);
     try {
       const request = validateAuthorizationRequest(source, oauth.clients, {
         firstPartyRefresh: oauth.config.tokens.first_party_refresh_without_offline_access,

@@ -17,8 +17,7 @@ const page = (description: string, status = 400) => new OAuthError('invalid_requ
 export function logoutEndpoint(oauth: OAuthContext) {
   const issuerOrigin = new URL(oauth.config.issuer).origin;
   return async (ctx: Context) => {
-    ctx.state.page = true;
-    const source = ctx.method === 'POST' ? (ctx.state.form as URLSearchParams) : new URLSearchParams(ctx.querystring);
+    const source = ctx.method === 'POST' ? ctx.state.form : new URLSearchParams(ctx.querystring);
     const params = new Params(source, (d) => page(d));
     const hint = params.get('id_token_hint', { max: 8192 });
     const redirectUri = params.get('post_logout_redirect_uri', { max: 2048 });

@@ -33,22 +33,11 @@ export function oauthRouter(oauth: OAuthContext): Router {
   const authorize = authorizeEndpoint(oauth);
   router.get('/authorize', optionalForm, authorize);
   router.post('/authorize', form, authorize);
-  router.get('/interaction/:id', (ctx) => {
-    ctx.state.page = true;
-    return showChooser(ctx, oauth);
-  });
-  router.get('/interaction/:id/consent', (ctx) => {
-    ctx.state.page = true;
-    return showConsent(ctx, oauth);
-  });
-  router.post('/interaction/:id/consent', (ctx, next) => {
-    ctx.state.page = true;
-    return next();
-  }, form, (ctx) => decideConsent(ctx, oauth));
-  router.post('/interaction/:id/login', (ctx, next) => {
-    ctx.state.page = true;
-    return next();
-  }, form, (ctx) => chooseProvider(ctx, oauth));
+  // Pages and API routes render their errors by the route kinds declared in app.ts.
+  router.get('/interaction/:id', (ctx) => showChooser(ctx, oauth));
+  router.get('/interaction/:id/consent', (ctx) => showConsent(ctx, oauth));
+  router.post('/interaction/:id/consent', form, (ctx) => decideConsent(ctx, oauth));
+  router.post('/interaction/:id/login', form, (ctx) => chooseProvider(ctx, oauth));
 
   router.post('/token', form, tokenEndpoint(oauth));
   const userinfo = userinfoEndpoint(oauth);
@@ -59,9 +48,6 @@ export function oauthRouter(oauth: OAuthContext): Router {
 
   const logout = logoutEndpoint(oauth);
   router.get('/logout', logout);
-  router.post('/logout', (ctx, next) => {
-    ctx.state.page = true;
-    return next();
-  }, optionalForm, logout);
+  router.post('/logout', optionalForm, logout);
   return router;
 }

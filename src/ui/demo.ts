@@ -62,7 +62,6 @@ export function demoRouter(options: { issuer: string; clientId: string; base: st
   });
 
   router.get('/demo/callback', async (ctx) => {
-    ctx.state.page = true;
     const saved = ctx.cookies.get(COOKIE, { signed: true });
     ctx.cookies.set(COOKIE, '', { path: `${options.base}/demo`, expires: new Date(0) });
     if (!saved) {

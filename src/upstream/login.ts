@@ -1,24 +1,22 @@
 import type { Context } from 'koa';
 import * as client from 'openid-client';
-import type { Store } from '../store/index.js';
 import { UpstreamPageError } from './errors.js';
 import { classify } from './exchange.js';
 import type { UpstreamLog } from './log.js';
 import type { Provider } from './provider.js';
-import { saveTransaction, type Transaction } from './transaction.js';
+import { transactionOp, type Transaction } from './transaction.js';
 import type { BeginLogin, ProviderButton, UpstreamLogin } from './types.js';
 
 /**
- * Starting logins: one store round trip, which saves the transaction (state hash, browser
- * binding, nonce, PKCE verifier, context) together with the caller's writes.
+ * Starting logins: the transaction (state hash, browser binding, nonce, PKCE verifier, context)
+ * goes into the caller's unit of work, which the caller commits with its other writes.
  */
 export function upstreamLogin(deps: {
   issuer: string;
-  store: Store;
   log: UpstreamLog;
   providers: ReadonlyMap<string, Provider>;
 }): UpstreamLogin {
-  const { issuer, store, log, providers } = deps;
+  const { issuer, log, providers } = deps;
   return {
     buttons(): ProviderButton[] {
       return [...providers.values()].map((p) => ({ id: p.id, label: p.label, ...(p.color ? { color: p.color } : {}) }));
@@ -65,7 +63,7 @@ export function upstreamLogin(deps: {
         for (const quirk of provider.quirks) Object.assign(params, quirk.authorizationParams?.(provider.entry) ?? {});
         target = client.buildAuthorizationUrl(configuration, params).href;
       }
-      await saveTransaction(store, state, txn, input.ops);
+      input.work.add(transactionOp(state, txn));
       return target;
     },
   };

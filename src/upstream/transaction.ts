@@ -23,9 +23,9 @@ export function transactionKey(state: string): string {
   return `txn:${createHash('sha256').update(state).digest('base64url')}`;
 }
 
-/** One round trip: the transaction and the caller's writes, atomically. */
-export async function saveTransaction(store: Store, state: string, txn: Transaction, ops: StoreOp[] = []): Promise<void> {
-  await store.batch([{ op: 'put', key: transactionKey(state), value: JSON.stringify(txn), ttl: TRANSACTION_TTL_S }, ...ops]);
+/** The write that stores a transaction under its state's hash. */
+export function transactionOp(state: string, txn: Transaction): StoreOp {
+  return { op: 'put', key: transactionKey(state), value: JSON.stringify(txn), ttl: TRANSACTION_TTL_S };
 }
 
 function isTransaction(value: unknown): value is Transaction {

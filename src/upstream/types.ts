@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import type { StoreOp } from '../store/index.js';
+import type { UnitOfWork } from '../store/unit-of-work.js';
 
 /**
  * What every upstream login yields, whatever the provider: OIDC claim names plus where the
@@ -52,15 +52,15 @@ export interface BeginLogin {
   providerId: string;
   context: LoginContext;
   loginHint?: string;
-  /** Store writes to make in the same round trip as the login transaction. */
-  ops?: StoreOp[];
+  /** The request's unit of work: the login transaction is added to it; the caller commits it. */
+  work: UnitOfWork;
 }
 
 /** What the rest of the broker needs from upstream/: a list of buttons, and a way to start. */
 export interface UpstreamLogin {
   buttons(): ProviderButton[];
   has(providerId: string): boolean;
-  /** Starts a login: stores the transaction, binds it to this browser, returns where to send it. */
+  /** Starts a login bound to this browser: adds its transaction to `work`, returns where to send it. */
   begin(ctx: Context, input: BeginLogin): Promise<string>;
 }
 

@@ -1,4 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { UnitOfWork } from '../../src/store/unit-of-work.js';
 import { recentAudit } from '../../src/identity/audit.js';
 import {
   LinkConflict,
@@ -58,8 +59,9 @@ describe.each(backends)(title, (_name, open) => {
 
   /** One browser's login as the callback does it: resolve, then the caller's batch. */
   const login = async (id: ExternalIdentity, policy: LoginPolicy) => {
-    const result = await users.resolve(id, policy, '203.0.113.7');
-    await shared.batch(result.ops);
+    const work = new UnitOfWork(shared);
+    const result = await users.resolve(id, work, policy, '203.0.113.7');
+    await work.commit();
     return result.user.id;
   };
 
@@ -94,9 +96,10 @@ describe.each(backends)(title, (_name, open) => {
     const home = identity('github', 'stale-1', { email_verified: false });
     const extra = identity('google', 'stale-1g', { email_verified: false });
     const id = await login(home, { sync: 'force', linkByEmail: false });
-    const slow = await users.resolve({ ...home, name: 'Renamed' }, { sync: 'force', linkByEmail: false });
+    const slow = new UnitOfWork(shared);
+    await users.resolve({ ...home, name: 'Renamed' }, slow, { sync: 'force', linkByEmail: false });
     await users.link(id, extra);
-    await shared.batch(slow.ops);
+    await slow.commit();
     expect((await users.get(id))!.identities.map((i) => i.provider).sort()).toEqual(['github', 'google']);
     expect((await users.findByIdentity(extra))!.id).toBe(id);
     expect(await inconsistencies(store, users, [id], [home, extra])).toEqual([]);
@@ -107,9 +110,10 @@ describe.each(backends)(title, (_name, open) => {
     const extra = identity('google', 'stale-2g', { email: 'old@example.org', email_verified: true });
     const id = await login(home, { sync: 'force', linkByEmail: false });
     await users.link(id, extra);
-    const slow = await users.resolve(extra, { sync: 'force', linkByEmail: false });
+    const slow = new UnitOfWork(shared);
+    await users.resolve(extra, slow, { sync: 'force', linkByEmail: false });
     await users.unlink(id, 'google', extra.subject);
-    await shared.batch(slow.ops);
+    await slow.commit();
     const after = await users.get(id);
     expect(after!.identities.map((i) => i.provider)).toEqual(['github']);
     expect(after!.emails.map((e) => e.source)).toEqual(['github']);

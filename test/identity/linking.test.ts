@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { UnitOfWork } from '../../src/store/unit-of-work.js';
 import { recentAudit } from '../../src/identity/audit.js';
 import { LinkConflict, UnlinkRefused, Users, type ExternalIdentity } from '../../src/identity/users.js';
 import { MemoryStore } from '../../src/store/memory.js';
@@ -19,8 +20,9 @@ describe('identity linking policy (docs/security.md "Linking")', () => {
     users = new Users(store);
   });
   const login = async (id: ExternalIdentity, linkByEmail = false, sync: 'import' | 'force' = 'force') => {
-    const result = await users.resolve(id, { linkByEmail, sync }, '203.0.113.9');
-    await store.batch(result.ops);
+    const work = new UnitOfWork(store);
+    const result = await users.resolve(id, work, { linkByEmail, sync }, '203.0.113.9');
+    await work.commit();
     return result;
   };
 

@@ -1,4 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { UnitOfWork } from '../../src/store/unit-of-work.js';
 import { recentAudit } from '../../src/identity/audit.js';
 import { linkKey, UserBusy, Users, type ExternalIdentity, type LoginPolicy } from '../../src/identity/users.js';
 import { MemoryStore, StoreUnavailable, type Store } from '../../src/store/index.js';
@@ -33,8 +34,9 @@ describe('user records and link rows: repair after a request died, older layouts
     users = new Users(store);
   });
   const login = async (id: ExternalIdentity, policy = NO_EMAIL_LINKS, on: Users = users) => {
-    const result = await on.resolve(id, policy, '203.0.113.5');
-    await store.batch(result.ops);
+    const work = new UnitOfWork(store);
+    const result = await on.resolve(id, work, policy, '203.0.113.5');
+    await work.commit();
     return result;
   };
 
@@ -117,13 +119,14 @@ describe('user records and link rows: repair after a request died, older layouts
       return store.roundTrips - before;
     };
     const ann = identity('google', 'ann', { email: 'ann@example.org', email_verified: true });
-    expect(await trips(() => users.resolve(ann).then((r) => store.batch(r.ops)))).toBe(3);
-    expect(await trips(() => users.resolve(ann))).toBe(2);
+    const work = () => new UnitOfWork(store);
+    expect(await trips(async () => { const w = work(); await users.resolve(ann, w); await w.commit(); })).toBe(3);
+    expect(await trips(() => users.resolve(ann, work()))).toBe(2);
     const byEmail: LoginPolicy = { sync: 'import', linkByEmail: true };
-    expect(await trips(() => users.resolve(ann, byEmail))).toBe(2);
+    expect(await trips(() => users.resolve(ann, work(), byEmail))).toBe(2);
     let linked: Awaited<ReturnType<Users['resolve']>> | undefined;
     const github = identity('github', 'ann-gh', { email: 'ann@example.org', email_verified: true });
-    expect(await trips(async () => (linked = await users.resolve(github, byEmail)))).toBe(4);
+    expect(await trips(async () => (linked = await users.resolve(github, work(), byEmail)))).toBe(4);
     expect(linked).toMatchObject({ linkedByEmail: true });
     expect((await users.get(linked!.user.id))!.identities).toHaveLength(2);
   });

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { UnitOfWork } from '../../src/store/unit-of-work.js';
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
 import { Browser, nowS, signingKey, startHarness, unsecuredJwt, type Harness, type SigningKey } from './harness.js';
 
@@ -355,14 +356,18 @@ describe('upstream failures end in fail(), bounded in time', () => {
 });
 
 describe('the transaction', () => {
-  it('begin costs one store round trip, with the caller ops in it; the callback one', async () => {
+  it('begin adds the transaction to the caller\'s unit of work: one round trip with its writes; the callback one', async () => {
     discovery();
     const browser = new Browser();
     await browser.fetch(`${h.issuer}/callback/corp?warm=1`); // gets the browser cookie
     const url = await h.begin(browser, 'corp'); // discovery is cached after this
     const before = h.store.roundTrips;
     const ctx = { state: { browserBinding: 'b' } } as unknown as Parameters<typeof h.upstream.login.begin>[0];
-    await h.upstream.login.begin(ctx, { providerId: 'corp', context: { kind: 'authorize', interaction: 'x' }, ops: [{ op: 'put', key: 'side', value: 'v', ttl: 60 }] });
+    const work = new UnitOfWork(h.store);
+    work.add({ op: 'put', key: 'side', value: 'v', ttl: 60 });
+    await h.upstream.login.begin(ctx, { providerId: 'corp', context: { kind: 'authorize', interaction: 'x' }, work });
+    expect(h.store.roundTrips - before).toBe(0);
+    await work.commit();
     expect(h.store.roundTrips - before).toBe(1);
     expect(await h.store.get('side')).toBe('v');
 
@@ -396,7 +401,8 @@ describe('the transaction', () => {
 
   it('begin with an unknown provider is a 400 page', async () => {
     const ctx = { state: { browserBinding: 'b' } } as unknown as Parameters<typeof h.upstream.login.begin>[0];
-    await expect(h.upstream.login.begin(ctx, { providerId: 'nope', context: { kind: 'account' } })).rejects.toMatchObject({ status: 400, error: 'invalid_request' });
+    const work = new UnitOfWork(h.store);
+    await expect(h.upstream.login.begin(ctx, { providerId: 'nope', context: { kind: 'account' }, work })).rejects.toMatchObject({ status: 400, error: 'invalid_request' });
   });
 
   it('an unknown provider in the callback path is a 404 page', async () => {

@@ -8,6 +8,7 @@ import { providersSchema } from '../../src/config/providers.js';
 import { browserId } from '../../src/http/browser-id.js';
 import { errorHandler } from '../../src/http/errors.js';
 import { MemoryStore, type Store } from '../../src/store/index.js';
+import { UnitOfWork } from '../../src/store/unit-of-work.js';
 import { createUpstream, type Upstream } from '../../src/upstream/index.js';
 import type { LoginContext, LoginHandler } from '../../src/upstream/types.js';
 
@@ -77,7 +78,10 @@ export async function startHarness(entries: unknown[], options: { store?: Store;
   app.use(browserId({ https: false, path: '/' }));
   const start = new Router();
   start.get('/start/:id', async (ctx) => {
-    const url = await upstream.login.begin(ctx, { providerId: ctx.params.id!, context: JSON.parse(String(ctx.query.context ?? DEFAULT_CONTEXT)) as LoginContext });
+    const context = JSON.parse(String(ctx.query.context ?? DEFAULT_CONTEXT)) as LoginContext;
+    const work = new UnitOfWork(store);
+    const url = await upstream.login.begin(ctx, { providerId: ctx.params.id!, context, work });
+    await work.commit();
     ctx.status = 303;
     ctx.set('Location', url);
   });

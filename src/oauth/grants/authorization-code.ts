@@ -33,8 +33,9 @@ export const authorizationCodeGrant: Grant = {
     if (verifier === undefined) throw invalidGrant('code_verifier is required (PKCE)');
     if (!constantTimeEqual(s256(verifier), record.codeChallenge)) throw invalidGrant('code_verifier does not match the code_challenge');
 
-    const { response, ops } = await userTokens(oauth, record, record.refresh ? refreshTerms(oauth, record.scope) : undefined);
-    if (ops.length > 0) await oauth.store.batch(ops);
+    const { work } = ctx.state;
+    const response = await userTokens(oauth, record, work, record.refresh ? refreshTerms(oauth, record.scope) : undefined);
+    await work.commit();
     return response;
   },
 };

@@ -1,4 +1,4 @@
-import type { StoreOp } from '../../store/index.js';
+import type { UnitOfWork } from '../../store/unit-of-work.js';
 import type { OAuthContext } from '../context.js';
 import type { GrantFacts, RefreshRecord } from '../grant-records.js';
 import { scopeSet } from '../params.js';
@@ -21,14 +21,15 @@ export function refreshTerms(oauth: OAuthContext, scope: string): RefreshTerms {
 
 /**
  * The token response of a user grant: an access token, an ID token when `openid` was granted,
- * and (with `refresh`) the first refresh token of a new chain, whose writes are returned for the
- * caller's batch. Two signatures, no store round trip.
+ * and (with `refresh`) the first refresh token of a new chain, whose writes go into `work` for
+ * the caller to commit. Two signatures, no store round trip.
  */
 export async function userTokens(
   oauth: OAuthContext,
   grant: IssueInput,
+  work: UnitOfWork,
   refresh?: RefreshTerms,
-): Promise<{ response: TokenResponse; ops: StoreOp[] }> {
+): Promise<TokenResponse> {
   const at = await oauth.tokens.accessToken({
     clientId: grant.clientId,
     subject: grant.userId,
@@ -49,9 +50,10 @@ export async function userTokens(
       accessToken: at.token,
     });
   }
-  if (!refresh) return { response, ops: [] };
+  if (!refresh) return response;
   const { grantId, clientId, userId, scope, authTime, sid, resource } = grant;
   const rt = oauth.records.newRefreshToken({ grantId, clientId, userId, scope, authTime, sid, resource, ...refresh });
+  work.add(...rt.ops);
   response.refresh_token = rt.token;
-  return { response, ops: rt.ops };
+  return response;
 }

@@ -9,6 +9,7 @@ import type { OAuthContext } from '../context.js';
 import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from '../errors.js';
 import { scopeSet } from '../params.js';
 import { nowS } from '../../lib/clock.js';
+import type { UnitOfWork } from '../../store/unit-of-work.js';
 import { newGrantId } from '../record-keys.js';
 import { mayRefresh, passwordScopes } from '../scope-policy.js';
 import type { Grant } from './grant.js';
@@ -90,21 +91,23 @@ export const passwordGrant: Grant = {
     // The right password: the lock counts take this attempt back in the batch that stores the
     // tokens, or on their own if issuing fails before it.
     const succeeded = lockout.succeededOps(subjects);
+    const { work } = ctx.state;
     let issued;
     try {
-      issued = await prepareTokens(oauth, client, check.identity, source!.id, scopes, ctx.ip);
+      issued = await prepareTokens(oauth, client, check.identity, source!.id, scopes, ctx.ip, work);
     } catch (err) {
+      // Nothing of this request is stored; the lock counts still take the attempt back.
       await oauth.store.batch(succeeded);
       throw err;
     }
-    await oauth.store.batch([...issued.ops, ...succeeded]);
+    await work.commit(...succeeded);
     if (issued.created) log.info({ user: issued.userId, provider: source!.id }, 'created a user at first login');
     log.info({ client: client.client_id, provider: source!.id, user: issued.userId }, 'password grant succeeded');
     return issued.response;
   },
 };
 
-/** Resolves the user and makes the tokens; the returned ops store them both. */
+/** Resolves the user and makes the tokens; their writes go into the request's unit of work. */
 async function prepareTokens(
   oauth: OAuthContext,
   client: Client,
@@ -112,13 +115,14 @@ async function prepareTokens(
   sourceId: string,
   scopes: string[],
   ip: string,
+  work: UnitOfWork,
 ) {
-  const { user, created, ops: userOps } = await oauth.users.resolve(identity, oauth.loginPolicy(sourceId), ip);
+  const { user, created } = await oauth.users.resolve(identity, work, oauth.loginPolicy(sourceId), ip);
   const claims = userClaims(user, scopes);
   const scope = scopes.join(' ');
   const tokens = oauth.config.tokens;
   const refresh = mayRefresh(client, scopes.includes('offline_access'), tokens.first_party_refresh_without_offline_access);
   const grant = { grantId: newGrantId(), clientId: client.client_id, userId: user.id, scope, authTime: nowS(), claims };
-  const { response, ops } = await userTokens(oauth, grant, refresh ? refreshTerms(oauth, scope) : undefined);
-  return { response, ops: [...userOps, ...ops], userId: user.id, created };
+  const response = await userTokens(oauth, grant, work, refresh ? refreshTerms(oauth, scope) : undefined);
+  return { response, userId: user.id, created };
 }

@@ -46,7 +46,7 @@ export const refreshTokenGrant: Grant = {
       throw invalidGrant('the user of this refresh token no longer exists');
     }
     const claims = userClaims(user, narrowed.scopes);
-    const { response } = await userTokens(oauth, { ...record, scope, claims });
+    const response = await userTokens(oauth, { ...record, scope, claims }, ctx.state.work);
     // Last, so nothing can fail once the old token is spent. The new refresh token keeps the
     // original scope (RFC 6749 §6); the access token may be narrower.
     const rotated = await oauth.records.rotateRefreshToken(found, grace);

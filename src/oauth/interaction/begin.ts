@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { browserBinding } from '../../http/browser-id.js';
 import type { AuthorizationRequest } from '../authorize-request.js';
 import type { OAuthContext } from '../context.js';
 import { newInteraction } from './record.js';
@@ -9,15 +10,16 @@ import { newInteraction } from './record.js';
  * transaction when the provider is already known.
  */
 export async function beginInteraction(ctx: Context, oauth: OAuthContext, request: AuthorizationRequest): Promise<void> {
-  const { id, op } = newInteraction({ request, binding: ctx.state.browserBinding });
+  const { work } = ctx.state;
+  const { id, op } = newInteraction({ request, binding: browserBinding(ctx) });
+  work.add(op);
   const buttons = oauth.login.buttons();
   const providerId = request.provider ?? (buttons.length === 1 ? buttons[0]!.id : undefined);
+  const context = { kind: 'authorize', interaction: id } as const;
+  const target = providerId
+    ? await oauth.login.begin(ctx, { providerId, context, loginHint: request.login_hint, work })
+    : `${oauth.base}/interaction/${id}`;
+  await work.commit();
   ctx.status = 303;
-  if (providerId) {
-    const context = { kind: 'authorize', interaction: id } as const;
-    ctx.redirect(await oauth.login.begin(ctx, { providerId, context, loginHint: request.login_hint, ops: [op] }));
-    return;
-  }
-  await oauth.store.batch([op]);
-  ctx.redirect(`${oauth.base}/interaction/${id}`);
+  ctx.redirect(target);
 }

@@ -32,7 +32,9 @@ export async function chooseProvider(ctx: Context, oauth: OAuthContext): Promise
     providerId,
     context: { kind: 'authorize', interaction: id },
     loginHint: interaction.request.login_hint,
+    work: ctx.state.work,
   });
+  await ctx.state.work.commit();
   ctx.status = 303;
   ctx.redirect(url);
 }

@@ -1,7 +1,6 @@
 import type { Context } from 'koa';
 import type { User } from '../../identity/users.js';
 import type { SsoSession } from '../../session/sessions.js';
-import type { StoreOp } from '../../store/index.js';
 import { authorizationRedirect } from '../authorization-response.js';
 import type { AuthorizationRequest } from '../authorize-request.js';
 import { userClaims } from '../claims.js';
@@ -13,7 +12,7 @@ import { implicitTokens } from './implicit.js';
 
 /**
  * Answers the app: a single-use code (code flow) or the tokens in the fragment (implicit).
- * `ops` (the user record write) go in the same round trip as the code.
+ * The code goes in the same round trip as the rest of the request's unit of work.
  */
 export async function completeAuthorization(
   ctx: Context,
@@ -21,7 +20,6 @@ export async function completeAuthorization(
   request: AuthorizationRequest,
   user: User,
   session: SsoSession,
-  ops: StoreOp[] = [],
 ): Promise<void> {
   const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
   const claims = userClaims(user, scopeSet(request.scope));
@@ -42,10 +40,10 @@ export async function completeAuthorization(
       refresh: request.refresh,
     };
     const { code, op } = oauth.records.newCode(record);
-    await oauth.store.batch([...ops, op]);
+    await ctx.state.work.commit(op);
     values = { code };
   } else {
-    if (ops.length) await oauth.store.batch(ops);
+    await ctx.state.work.commit();
     values = await implicitTokens(oauth, request, user.id, session, claims);
   }
   ctx.status = 303;

@@ -48,5 +48,6 @@ export async function decideConsent(ctx: Context, oauth: OAuthContext): Promise<
   if (!user) throw pageError(400, 'invalid_request', 'your account no longer exists');
   const previous = await grantedScopes(oauth.store, user.id, request.client_id);
   const remember = rememberConsentOp(user.id, request.client_id, previous, request.scope);
-  await completeAuthorization(ctx, oauth, request, user, session, [remember]);
+  ctx.state.work.add(remember);
+  await completeAuthorization(ctx, oauth, request, user, session);
 }

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { browserBinding } from '../../http/browser-id.js';
 import type { StoreOp } from '../../store/index.js';
 import type { AuthorizationRequest } from '../authorize-request.js';
 import type { OAuthContext } from '../context.js';
@@ -33,7 +34,7 @@ export async function loadInteraction(ctx: Context, oauth: OAuthContext, id: str
     throw pageError(400, 'invalid_request', 'this sign-in attempt has expired or was already used; start again from the application');
   }
   const interaction = JSON.parse(text) as Interaction;
-  if (!constantTimeEqual(interaction.binding, ctx.state.browserBinding)) {
+  if (!constantTimeEqual(interaction.binding, browserBinding(ctx))) {
     throw pageError(400, 'invalid_request', 'this sign-in attempt was started in another browser; start again from the application');
   }
   return interaction;

@@ -16,7 +16,7 @@ export function signInHandler(oauth: OAuthContext): LoginHandler<AuthorizeContex
   return {
     async finish(ctx, { context, identity, provider }) {
       const interaction = await loadInteraction(ctx, oauth, context.interaction, true);
-      const resolved = await oauth.users.resolve(identity, oauth.loginPolicy(provider), ctx.ip);
+      const resolved = await oauth.users.resolve(identity, ctx.state.work, oauth.loginPolicy(provider), ctx.ip);
       const { user } = resolved;
       if (resolved.created) ctx.state.log?.info({ user: user.id, provider }, 'created a user at first login');
       if (resolved.linkedByEmail) {
@@ -24,7 +24,7 @@ export function signInHandler(oauth: OAuthContext): LoginHandler<AuthorizeContex
         ctx.state.log?.info(entry, 'linked a new identity by verified email');
       }
       const session = await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
-      await authorizeSignedIn(ctx, oauth, interaction.request, user, session, resolved.ops);
+      await authorizeSignedIn(ctx, oauth, interaction.request, user, session);
     },
     async fail(ctx, { context, error, description }) {
       const { request } = await loadInteraction(ctx, oauth, context.interaction, true);

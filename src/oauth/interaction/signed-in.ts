@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
+import { browserBinding } from '../../http/browser-id.js';
 import type { User } from '../../identity/users.js';
 import type { SsoSession } from '../../session/sessions.js';
-import type { StoreOp } from '../../store/index.js';
 import { AuthorizationError, type AuthorizationRequest } from '../authorize-request.js';
 import type { OAuthContext } from '../context.js';
 import { completeAuthorization } from './complete.js';
@@ -10,8 +10,8 @@ import { newInteraction } from './record.js';
 
 /**
  * The user is signed in: answer the app, unless a third-party client still needs the user's
- * consent for some of the scopes (remembered per user, client and scope). `ops` go in the same
- * round trip as whatever this writes.
+ * consent for some of the scopes (remembered per user, client and scope). Commits the request's
+ * unit of work (with the user's writes, when the user just logged in) in one round trip.
  */
 export async function authorizeSignedIn(
   ctx: Context,
@@ -19,26 +19,26 @@ export async function authorizeSignedIn(
   request: AuthorizationRequest,
   user: User,
   session: SsoSession,
-  ops: StoreOp[] = [],
 ): Promise<void> {
+  const { work } = ctx.state;
   const client = oauth.clients.get(request.client_id);
   if (client && !client.first_party) {
     const missing = missingScopes(await grantedScopes(oauth.store, user.id, client.client_id), request.scope);
     if (missing.length > 0 || request.prompt.includes('consent')) {
       if (request.prompt.includes('none')) {
-        if (ops.length) await oauth.store.batch(ops);
+        await work.commit();
         throw new AuthorizationError('consent_required', 'the user has not consented to this application yet (prompt=none)', {
           redirect_uri: request.redirect_uri,
           response_mode: request.response_mode,
           state: request.state,
         });
       }
-      const { id, op } = newInteraction({ request, binding: ctx.state.browserBinding, consentFor: user.id });
-      await oauth.store.batch([...ops, op]);
+      const { id, op } = newInteraction({ request, binding: browserBinding(ctx), consentFor: user.id });
+      await work.commit(op);
       ctx.status = 303;
       ctx.redirect(`${oauth.base}/interaction/${id}/consent`);
       return;
     }
   }
-  await completeAuthorization(ctx, oauth, request, user, session, ops);
+  await completeAuthorization(ctx, oauth, request, user, session);
 }
