@@ -10,6 +10,7 @@ export { RedisStore } from './redis.js';
 
 export type { ClusterTarget, RedisNode, RedisTarget, SentinelTarget } from './topology.js';
 export { CrossSlotError, hashTag, slotOf } from './slots.js';
+export { batchPerSlot, delAcrossSlots, getAcrossSlots, groupBySlot } from './per-slot.js';
 
 export interface StoreSettings {
   redis?: RedisTarget | undefined;

@@ -1,4 +1,4 @@
-import { hashTagOf } from './slots.js';
+import { groupBySlot } from './per-slot.js';
 import type { BatchResult, Store, StoreOp } from './store.js';
 
 /** A request ended normally with writes that were never committed: a programming error. */
@@ -10,13 +10,16 @@ export class UncommittedWork extends Error {
 
 /**
  * The writes one request makes. Domain code adds to it; the handler that answers commits it,
- * exactly once, in one store round trip (MULTI/EXEC), so a request stores all of its writes or
- * none of them, and no write is left behind in a forgotten array.
+ * exactly once, in one store round trip, so no write is left behind in a forgotten array.
+ *
+ * Atomic per entity: the writes of one hash tag (one user, one grant: one Redis Cluster slot) go
+ * in one MULTI/EXEC, all or none. Writes of different entities (the user's record, the new code,
+ * the session's index) go out in the same round trip but land independently (Store.batches):
+ * on a cluster they live on different nodes. So whatever must change together shares a tag.
  */
 export class UnitOfWork {
   readonly #store: Store;
   #ops: StoreOp[] = [];
-  #separate: StoreOp[] = [];
   #committed = false;
 
   constructor(store: Store) {
@@ -29,18 +32,9 @@ export class UnitOfWork {
     this.#ops.push(...ops);
   }
 
-  /**
-   * Adds writes that need not land atomically with the others (another entity, another cluster
-   * slot): at commit they go out in the same round trip, grouped by slot, each group atomic.
-   */
-  addSeparately(...ops: StoreOp[]): void {
-    if (this.#committed) throw new Error('this unit of work was already committed');
-    this.#separate.push(...ops);
-  }
-
   /** How many writes wait for the commit. */
   get pending(): number {
-    return this.#ops.length + this.#separate.length;
+    return this.#ops.length;
   }
 
   get committed(): boolean {
@@ -55,25 +49,12 @@ export class UnitOfWork {
     if (this.#committed) throw new Error('this unit of work was already committed');
     this.#committed = true;
     const ops = [...this.#ops, ...last];
-    const separate = bySlot(this.#separate);
     this.#ops = [];
-    this.#separate = [];
-    if (ops.length === 0 && separate.length === 0) return [];
-    if (separate.length === 0) return (await this.#store.batch(ops)).slice(ops.length - last.length);
-    const [results] = await this.#store.batches([ops, ...separate]);
-    return results!.slice(ops.length - last.length);
+    if (ops.length === 0) return [];
+    const { groups, at } = groupBySlot(ops);
+    const lastAt = at.slice(ops.length - last.length);
+    if (groups.length === 1) return (await this.#store.batch(ops)).slice(ops.length - last.length);
+    const results = await this.#store.batches(groups);
+    return lastAt.map(([group, index]) => results[group]![index]);
   }
-}
-
-/**
- * Ops grouped by hash tag (an untagged key alone), in their order: each group lies in one slot
- * whatever the store's prefix.
- */
-function bySlot(ops: StoreOp[]): StoreOp[][] {
-  const groups = new Map<string, StoreOp[]>();
-  for (const op of ops) {
-    const slot = hashTagOf(op.key);
-    groups.set(slot, [...(groups.get(slot) ?? []), op]);
-  }
-  return [...groups.values()];
 }

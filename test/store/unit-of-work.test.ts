@@ -18,27 +18,19 @@ describe('UnitOfWork', () => {
     expect(work.pending).toBe(0);
   });
 
-  it('refuses writes of several slots added as one atomic step, and writes nothing', async () => {
+  it('writes each entity atomically, and entities of other slots in the same round trip', async () => {
     const store = new MemoryStore({ prefix: 't:' });
+    await store.put('{u}a', 'old');
     const work = new UnitOfWork(store);
-    work.add({ op: 'put', key: '{u}a', value: '1' }, { op: 'put', key: '{g}b', value: '2' });
-    await expect(work.commit()).rejects.toMatchObject({ name: 'CrossSlotError' });
-    expect(await store.get('{u}a')).toBeNull();
-  });
-
-  it('sends writes added separately in the same round trip, grouped by slot', async () => {
-    const store = new MemoryStore({ prefix: 't:' });
-    const work = new UnitOfWork(store);
-    work.add({ op: 'put', key: '{u}a', value: '1' });
-    work.addSeparately({ op: 'put', key: '{g}code', value: 'c' }, { op: 'put', key: 'plain', value: 'p' });
-    work.addSeparately({ op: 'sadd', key: '{g}rts', members: ['r'] });
+    work.add({ op: 'compareAndSet', key: '{u}a', expected: 'old', value: 'new' });
+    work.add({ op: 'put', key: '{g}code', value: 'c' }, { op: 'put', key: 'plain', value: 'p' });
+    work.add({ op: 'sadd', key: '{u}audit', members: ['linked'] });
     expect(work.pending).toBe(4);
     const before = store.roundTrips;
-    expect(await work.commit({ op: 'get', key: '{u}a' })).toEqual(['1']);
+    expect(await work.commit({ op: 'get', key: '{g}code' }, { op: 'get', key: '{u}a' })).toEqual(['c', 'new']);
     expect(store.roundTrips - before).toBe(1);
-    expect(await store.getMany(['{g}code'])).toEqual(['c']);
     expect(await store.get('plain')).toBe('p');
-    expect(await store.smembers('{g}rts')).toEqual(['r']);
+    expect(await store.smembers('{u}audit')).toEqual(['linked']);
   });
 
   it('makes no round trip when there is nothing to write', async () => {
