@@ -18,10 +18,10 @@ module.exports = {
     only('http', []),
     only('ui', []),
     only('session', ['store', 'config']),
-    only('identity', ['store', 'config']),
+    only('identity', ['store', 'config', 'http/broker-error.ts']),
     only('upstream', ['store', 'config', 'http']),
     only('oauth', ['store', 'config', 'http', 'ui', 'identity', 'session', 'upstream/types.ts']),
-    only('account', ['store', 'config', 'http', 'ui', 'identity', 'session', 'upstream/types.ts', 'oauth/errors.ts']),
+    only('account', ['store', 'config', 'http', 'ui', 'identity', 'session', 'upstream/types.ts']),
     // The CLI, like main.ts, composes the rooms it needs.
     only('cli', ['store', 'config', 'identity', 'upstream']),
   ],

@@ -2,14 +2,15 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Config } from '../config/schema.js';
 import { csrfProblem, csrfToken } from '../http/csrf.js';
-import { OAuthError } from '../oauth/errors.js';
+
 import { formBody } from '../http/form-body.js';
 import { recentAudit } from '../identity/audit.js';
 import { LinkConflict, type LoginPolicy, type Users } from '../identity/users.js';
 import { currentSession, startSession } from '../session/sessions.js';
 import type { Store } from '../store/index.js';
 import { renderAccount, renderAccountSignIn } from '../ui/account.js';
-import type { LoginHandler, LoginContext, UpstreamLogin } from '../upstream/types.js';
+import type { LoginContext, LoginFailureCode, LoginHandler, UpstreamLogin } from '../upstream/types.js';
+import { BrokerError } from '../http/broker-error.js';
 
 export interface AccountDeps {
   config: Config;
@@ -19,8 +20,6 @@ export interface AccountDeps {
   policy: (providerId: string) => LoginPolicy;
   base: string;
 }
-
-const pageError = (status: number, error: string, description: string) => new OAuthError(error, description, status);
 
 /**
  * The account pages: the user's profile and sign-in methods, linking another provider (a login
@@ -46,7 +45,7 @@ export function accountArea(deps: AccountDeps): AccountArea {
 
   const checkForm = (ctx: Context) => {
     const problem = csrfProblem(ctx, 'account', ctx.state.form.get('csrf'), origin);
-    if (problem) throw pageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
+    if (problem) throw new BrokerError('invalid_request', `${problem} (CSRF check failed)`, 403);
   };
   router.get('/account', async (ctx) => {
     const session = currentSession(ctx, deps.config.session);
@@ -76,7 +75,7 @@ export function accountArea(deps: AccountDeps): AccountArea {
   router.post('/account/login', form, async (ctx) => {
     checkForm(ctx);
     const provider = ctx.state.form.get('provider') ?? '';
-    if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
+    if (!deps.login.has(provider)) throw new BrokerError('invalid_request', 'unknown sign-in provider', 400);
     const target = await deps.login.begin(ctx, { providerId: provider, context: { kind: 'account' }, work: ctx.state.work });
     await ctx.state.work.commit();
     ctx.status = 303;
@@ -86,9 +85,9 @@ export function accountArea(deps: AccountDeps): AccountArea {
   router.post('/account/link/:provider', form, async (ctx) => {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
-    if (!session) throw pageError(400, 'invalid_request', 'sign in first to link another sign-in method');
+    if (!session) throw new BrokerError('invalid_request', 'sign in first to link another sign-in method', 400);
     const provider = String(ctx.params.provider ?? '');
-    if (!deps.login.has(provider)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
+    if (!deps.login.has(provider)) throw new BrokerError('invalid_request', 'unknown sign-in provider', 400);
     // The transaction carries the user and session it was started for: it links only into them.
     const context = { kind: 'link', userId: session.uid, sid: session.sid } as const;
     const target = await deps.login.begin(ctx, { providerId: provider, context, work: ctx.state.work });
@@ -100,7 +99,7 @@ export function accountArea(deps: AccountDeps): AccountArea {
   router.post('/account/unlink', form, async (ctx) => {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
-    if (!session) throw pageError(400, 'invalid_request', 'sign in first');
+    if (!session) throw new BrokerError('invalid_request', 'sign in first', 400);
     const age = Math.floor(Date.now() / 1000) - session.auth_time;
     if (age > deps.config.account.reauth_max_age_s) {
       ctx.type = 'html';
@@ -121,22 +120,22 @@ export function accountArea(deps: AccountDeps): AccountArea {
   });
 
   // A failed link or account sign-in has no app to go back to: an error page.
-  const failPage = async (ctx: Context, { error, description }: { error: string; description: string }) => {
-    throw pageError(400, error, description);
+  const failPage = async (ctx: Context, { error, description }: { error: LoginFailureCode; description: string }) => {
+    throw new BrokerError(error, description, 400);
   };
 
   const linkHandler: LoginHandler<LinkContext> = {
     async finish(ctx, { context, identity, provider }) {
       const session = currentSession(ctx, deps.config.session);
       if (!session || session.uid !== context.userId || session.sid !== context.sid) {
-        throw pageError(400, 'invalid_request', 'you signed out or changed account while linking; nothing was linked');
+        throw new BrokerError('invalid_request', 'you signed out or changed account while linking; nothing was linked', 400);
       }
       try {
         await deps.users.link(session.uid, identity, ctx.ip);
       } catch (err) {
         if (err instanceof LinkConflict) {
           const text = `This ${label(provider)} account is already linked to another user here. Nothing was changed.`;
-          throw pageError(409, err.error, text);
+          throw new BrokerError(err.error, text, 409);
         }
         throw err;
       }

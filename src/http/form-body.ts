@@ -1,14 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { Context, Middleware } from 'koa';
+import { BrokerError } from './broker-error.js';
 
-export class BodyError extends Error {
-  readonly error = 'invalid_request';
-  constructor(
-    readonly status: number,
-    readonly error_description: string,
-    readonly headers?: Record<string, string>,
-  ) {
-    super(error_description);
+/** A body the broker will not read: malformed, cut short, or over the limit. */
+export class BodyError extends BrokerError {
+  constructor(status: number, description: string, headers?: Record<string, string>) {
+    super('invalid_request', description, status);
+    if (headers) this.headers = headers;
   }
 }
 

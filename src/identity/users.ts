@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { BrokerError } from '../http/broker-error.js';
 import { batchPerSlot, getAcrossSlots, type Store, type StoreOp } from '../store/index.js';
 import type { UnitOfWork } from '../store/unit-of-work.js';
 import { auditOp, type AuditEntry } from './audit.js';
@@ -28,33 +29,32 @@ export interface LoginPolicy {
 
 export const DEFAULT_POLICY: LoginPolicy = { sync: 'force', linkByEmail: false };
 
-export class LinkConflict extends Error {
-  readonly status = 409;
-  readonly error = 'identity_already_linked';
-  readonly expose = true;
-  constructor(readonly error_description: string) {
-    super(error_description);
+/** The identity is linked to another user: nothing is moved (409). */
+export class LinkConflict extends BrokerError {
+  constructor(description: string) {
+    super('identity_already_linked', description, 409);
   }
 }
 
 /** Other requests kept changing the same user faster than this one could write: try again. */
-export class UserBusy extends Error {
-  readonly status = 503;
-  readonly error = 'temporarily_unavailable';
-  readonly error_description = 'the account is being changed by another request; try again';
-  readonly headers = { 'Retry-After': '1' };
-  readonly expose = true;
+export class UserBusy extends BrokerError {
   constructor() {
-    super('the account is being changed by another request; try again');
+    super('temporarily_unavailable', 'the account is being changed by another request; try again', 503);
+    this.headers = { 'Retry-After': '1' };
   }
 }
 
-export class UnlinkRefused extends Error {
-  readonly status = 400;
-  readonly error = 'invalid_request';
-  readonly expose = true;
-  constructor(readonly error_description: string) {
-    super(error_description);
+/** The unlink is not allowed: not this user's identity, or their last way to sign in. */
+export class UnlinkRefused extends BrokerError {
+  constructor(description: string) {
+    super('invalid_request', description);
+  }
+}
+
+/** The signed-in user's record is gone (deleted while the session lived). */
+export class AccountGone extends BrokerError {
+  constructor() {
+    super('invalid_request', 'your account no longer exists');
   }
 }
 
@@ -280,7 +280,7 @@ export class Users {
   async link(userId: string, identity: ExternalIdentity, ip?: string): Promise<User> {
     for (let attempt = 0; attempt < RESOLVE_ATTEMPTS; attempt++) {
       const record = await loadUser(this.store, userId);
-      if (!record) throw new UnlinkRefused('your account no longer exists');
+      if (!record) throw new AccountGone();
       const pending = pendingFor(record.user, identity);
       if (pending.length) {
         await this.#finishUnlinks(record, pending);
@@ -328,7 +328,7 @@ export class Users {
       const identities = user.identities.filter((i) => i !== target);
       return { user: { ...user, identities, unlinking: [...(user.unlinking ?? []), pending] } };
     });
-    if (!decided) throw new UnlinkRefused('your account no longer exists');
+    if (!decided) throw new AccountGone();
     const finished = await this.#finishUnlinks(decided, (decided.user.unlinking ?? []).filter(matches));
     return publicUser((finished ?? decided).user);
   }

@@ -1,7 +1,8 @@
 import { redirectUriMatches, type Client, type ClientRegistry } from './clients.js';
-import { OAuthError, UnsafeRedirectError } from './errors.js';
+import { UnsafeRedirectError } from './errors.js';
 import { Params, scopeSet } from './params.js';
 import { authorizeScopes, mayRefresh } from './scope-policy.js';
+import { BrokerError, type ErrorCode } from '../http/broker-error.js';
 
 export type ResponseType = 'code' | 'id_token' | 'id_token token';
 export type ResponseMode = 'query' | 'fragment';
@@ -36,9 +37,9 @@ export interface RedirectTarget {
 }
 
 /** An authorization error to redirect back to the app (RFC 6749 §4.1.2.1) with state and iss. */
-export class AuthorizationError extends OAuthError {
+export class AuthorizationError extends BrokerError {
   constructor(
-    error: string,
+    error: ErrorCode,
     description: string,
     readonly target: RedirectTarget,
   ) {
@@ -79,7 +80,7 @@ export function validateAuthorizationRequest(
     response_mode: implicitRequested ? 'fragment' : 'query',
     state: stateValues.length === 1 && stateValues[0] ? stateValues[0].slice(0, 2048) : undefined,
   };
-  const fail = (error: string, description: string) => new AuthorizationError(error, description, target);
+  const fail = (error: ErrorCode, description: string) => new AuthorizationError(error, description, target);
   const params = new Params(source, (d) => fail('invalid_request', d));
 
   if (stateValues.length > 1) throw fail('invalid_request', 'parameter "state" is repeated');
@@ -152,7 +153,7 @@ export function validateAuthorizationRequest(
   };
 }
 
-function parseResponseType(value: string | undefined, client: Client, fail: (e: string, d: string) => OAuthError): ResponseType {
+function parseResponseType(value: string | undefined, client: Client, fail: (e: ErrorCode, d: string) => BrokerError): ResponseType {
   if (value === undefined) throw fail('invalid_request', 'the response_type parameter is missing');
   const normalized = value.split(' ').filter(Boolean).sort().join(' ');
   const known: Record<string, ResponseType> = { code: 'code', id_token: 'id_token', 'id_token token': 'id_token token' };
@@ -168,7 +169,7 @@ function parseResponseType(value: string | undefined, client: Client, fail: (e: 
   return type;
 }
 
-function parseResponseMode(value: string | undefined, type: ResponseType, fail: (e: string, d: string) => OAuthError): ResponseMode {
+function parseResponseMode(value: string | undefined, type: ResponseType, fail: (e: ErrorCode, d: string) => BrokerError): ResponseMode {
   if (value === undefined) return type === 'code' ? 'query' : 'fragment';
   if (value === 'fragment') return 'fragment';
   // Tokens never travel in a query string (OAuth 2.0 Multiple Response Types §2.1).

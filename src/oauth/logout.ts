@@ -3,11 +3,12 @@ import { csrfProblem, csrfToken } from '../http/csrf.js';
 import { currentSession, endSession } from '../session/sessions.js';
 import { renderLoggedOut, renderLogoutConfirm } from '../ui/logout.js';
 import type { OAuthContext } from './context.js';
-import { OAuthError } from './errors.js';
+
 import { verifyIdTokenHint } from './id-token-hint.js';
 import { Params } from './params.js';
+import { BrokerError } from '../http/broker-error.js';
 
-const page = (description: string, status = 400) => new OAuthError('invalid_request', description, status);
+const page = (description: string, status = 400) => new BrokerError('invalid_request', description, status);
 
 /**
  * RP-Initiated Logout 1.0. post_logout_redirect_uri must match one registered for the client

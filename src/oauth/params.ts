@@ -1,4 +1,5 @@
-import { invalidRequest, type OAuthError } from './errors.js';
+import { invalidRequest } from './errors.js';
+import { BrokerError } from '../http/broker-error.js';
 
 export const MAX_PARAM_LENGTH = 4096;
 
@@ -9,7 +10,7 @@ export const MAX_PARAM_LENGTH = 4096;
 export class Params {
   constructor(
     private readonly source: URLSearchParams,
-    private readonly makeError: (description: string) => OAuthError = invalidRequest,
+    private readonly makeError: (description: string) => BrokerError = invalidRequest,
   ) {}
 
   get(name: string, options: { max?: number } = {}): string | undefined {

@@ -1,8 +1,9 @@
 import type { Store, StoreCondition, StoreWriteOp } from '../store/index.js';
 import { tokenHash } from './crypto.js';
-import { OAuthError } from './errors.js';
+
 import { grantOf, mintToken, recordKeys as k } from './record-keys.js';
 import { parseRecord, refreshCodec, serializeRecord, type RefreshRecord } from './grant-records.js';
+import { BrokerError } from '../http/broker-error.js';
 
 /** What is left of a refresh token once it was rotated: `rt-used:<hash>`. */
 export interface UsedRefresh {
@@ -112,7 +113,7 @@ export class RefreshRotation {
       snapshot = snapshotOf(snapshot.hash, snapshot.grantId, current, plan.successor);
     }
     const busy = 'too many concurrent uses of this refresh token; try again shortly';
-    throw new OAuthError('temporarily_unavailable', busy, 503);
+    throw new BrokerError('temporarily_unavailable', busy, 503);
   }
 
   /** A live token: spend it, write its successor, leave the used marker. */

@@ -2,8 +2,9 @@ import type { Context } from 'koa';
 import { verifyAccessToken } from './access-tokens.js';
 import { userClaims } from './claims.js';
 import type { OAuthContext } from './context.js';
-import { invalidRequest, invalidToken, missingToken, OAuthError } from './errors.js';
+import { invalidRequest, invalidToken, missingToken } from './errors.js';
 import { scopeSet } from './params.js';
+import { BrokerError } from '../http/broker-error.js';
 
 /** The bearer token of a request: the Authorization header, or the form body of a POST (RFC 6750 §2.1-2.2). */
 function bearerToken(ctx: Context): string | undefined {
@@ -37,7 +38,7 @@ export function userinfoEndpoint(oauth: OAuthContext) {
     if (claims.aud !== claims.client_id) throw invalidToken('this access token was issued for another audience');
     const scopes = scopeSet(claims.scope);
     if (!scopes.includes('openid')) {
-      const err = new OAuthError('insufficient_scope', 'the openid scope is required for userinfo', 403);
+      const err = new BrokerError('insufficient_scope', 'the openid scope is required for userinfo', 403);
       err.headers = { 'WWW-Authenticate': 'Bearer realm="login-broker", error="insufficient_scope", scope="openid"' };
       throw err;
     }

@@ -1,14 +1,10 @@
+import { BrokerError, type ErrorCode } from '../http/broker-error.js';
 import type { LoginFailureCode } from './types.js';
 
-/** A 400 (or other) error page, rendered by the http layer through duck typing. */
-export class UpstreamPageError extends Error {
-  readonly expose = true;
-  constructor(
-    readonly status: number,
-    readonly error: string,
-    readonly error_description: string,
-  ) {
-    super(error_description);
+/** A callback or login start refused before any handler: an error page (the route is a page). */
+export class UpstreamPageError extends BrokerError {
+  constructor(status: number, error: ErrorCode, description: string) {
+    super(error, description, status);
   }
 }
 

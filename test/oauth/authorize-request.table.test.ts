@@ -8,6 +8,7 @@ import {
 } from '../../src/oauth/authorize-request.js';
 import { ClientRegistry } from '../../src/oauth/clients.js';
 import { UnsafeRedirectError } from '../../src/oauth/errors.js';
+import { BrokerError } from '../../src/http/broker-error.js';
 
 /**
  * The authorization request rules, one row each. A row either validates (and the result
@@ -924,7 +925,7 @@ const rows: Row[] = [
   },
 ];
 
-function outcome(row: Row): AuthorizationRequest | OAuthErrorLike {
+function outcome(row: Row): AuthorizationRequest | BrokerErrorLike {
   try {
     return validateAuthorizationRequest(row.params, clients, {
       firstPartyRefresh: row.firstPartyRefresh ?? true,
@@ -936,7 +937,7 @@ function outcome(row: Row): AuthorizationRequest | OAuthErrorLike {
   }
 }
 
-interface OAuthErrorLike {
+interface BrokerErrorLike {
   thrown: UnsafeRedirectError | AuthorizationError;
 }
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { OAuthError } from '../../src/oauth/errors.js';
+
 import { MAX_PARAM_LENGTH, Params, scopeSet } from '../../src/oauth/params.js';
+import { BrokerError } from '../../src/http/broker-error.js';
 
 /**
  * Reading OAuth parameters (RFC 6749 §3.1, §3.2, §3.3), one rule a row. Descriptions are what the
@@ -129,14 +130,14 @@ describe('Params, one rule a row', () => {
     } catch (err) {
       thrown = err;
     }
-    expect(thrown).toBeInstanceOf(OAuthError);
-    expect((thrown as OAuthError).error).toBe('invalid_request');
-    expect((thrown as OAuthError).status).toBe(400);
-    expect((thrown as OAuthError).error_description).toMatch(row.expect.error);
+    expect(thrown).toBeInstanceOf(BrokerError);
+    expect((thrown as BrokerError).error).toBe('invalid_request');
+    expect((thrown as BrokerError).status).toBe(400);
+    expect((thrown as BrokerError).error_description).toMatch(row.expect.error);
   });
 
   it('uses the given error maker, so callers choose page or redirect', () => {
-    const custom = new OAuthError('invalid_client', 'custom', 401);
+    const custom = new BrokerError('invalid_client', 'custom', 401);
     const params = new Params(new URLSearchParams('a=1&a=2'), () => custom);
     expect(() => params.get('a')).toThrow(custom);
   });

@@ -6,7 +6,7 @@ import type { ExternalIdentity } from '../../identity/users.js';
 import { SUPPORTED_SCOPES, userClaims } from '../claims.js';
 import type { Client } from '../clients.js';
 import type { OAuthContext } from '../context.js';
-import { invalidGrant, invalidRequest, invalidScope, OAuthError, unauthorizedClient } from '../errors.js';
+import { invalidGrant, invalidRequest, invalidScope, unauthorizedClient } from '../errors.js';
 import { scopeSet } from '../params.js';
 import { nowS } from '../../lib/clock.js';
 import type { UnitOfWork } from '../../store/unit-of-work.js';
@@ -15,6 +15,7 @@ import { newGrantId } from '../record-keys.js';
 import { mayRefresh, passwordScopes } from '../scope-policy.js';
 import type { Grant } from './grant.js';
 import { refreshTerms, userTokens } from './issue.js';
+import { BrokerError } from '../../http/broker-error.js';
 
 /**
  * The resource-owner password credentials grant (RFC 6749 §4.3): legacy, opt-in (RFC 9700 §2.4).
@@ -79,7 +80,7 @@ export const passwordGrant: Grant = {
       await lockout.release(subjects);
       if (err instanceof PasswordSourceUnavailable) {
         log.warn({ ...who, reason: err.message }, 'password grant: the provider cannot be reached');
-        throw new OAuthError('temporarily_unavailable', 'the sign-in provider cannot be reached right now; try again later', 503);
+        throw new BrokerError('temporarily_unavailable', 'the sign-in provider cannot be reached right now; try again later', 503);
       }
       throw err;
     }

@@ -1,8 +1,9 @@
 import type { Context } from 'koa';
+import { BrokerError } from '../../http/broker-error.js';
 import { csrfProblem, csrfToken } from '../../http/csrf.js';
 import { renderChooser } from '../../ui/chooser.js';
 import type { OAuthContext } from '../context.js';
-import { loadInteraction, pageError } from './record.js';
+import { loadInteraction } from './record.js';
 
 /** GET /interaction/:id: the provider chooser for a pending sign-in. */
 export async function showChooser(ctx: Context, oauth: OAuthContext): Promise<void> {
@@ -25,9 +26,9 @@ export async function chooseProvider(ctx: Context, oauth: OAuthContext): Promise
   const interaction = await loadInteraction(ctx, oauth, id, false);
   const form: URLSearchParams = ctx.state.form;
   const problem = csrfProblem(ctx, `interaction:${id}`, form.get('csrf'), new URL(oauth.config.issuer).origin);
-  if (problem) throw pageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
+  if (problem) throw new BrokerError('invalid_request', `${problem} (CSRF check failed)`, 403);
   const providerId = form.get('provider') ?? '';
-  if (!oauth.login.has(providerId)) throw pageError(400, 'invalid_request', 'unknown sign-in provider');
+  if (!oauth.login.has(providerId)) throw new BrokerError('invalid_request', 'unknown sign-in provider', 400);
   const url = await oauth.login.begin(ctx, {
     providerId,
     context: { kind: 'authorize', interaction: id },

@@ -1,4 +1,5 @@
 import type { Context } from 'koa';
+import { BrokerError } from '../../http/broker-error.js';
 import { csrfProblem, csrfToken } from '../../http/csrf.js';
 import { currentSession } from '../../session/sessions.js';
 import { renderConsent } from '../../ui/consent.js';
@@ -7,13 +8,13 @@ import type { OAuthContext } from '../context.js';
 import { scopeSet } from '../params.js';
 import { completeAuthorization } from './complete.js';
 import { grantedScopes, rememberConsentOp } from './consents.js';
-import { loadInteraction, pageError } from './record.js';
+import { loadInteraction } from './record.js';
 
 /** GET /interaction/:id/consent: what the app asks for, with allow and deny. */
 export async function showConsent(ctx: Context, oauth: OAuthContext): Promise<void> {
   const id = String(ctx.params.id ?? '');
   const interaction = await loadInteraction(ctx, oauth, id, false);
-  if (!interaction.consentFor) throw pageError(400, 'invalid_request', 'this sign-in attempt is not waiting for consent');
+  if (!interaction.consentFor) throw new BrokerError('invalid_request', 'this sign-in attempt is not waiting for consent', 400);
   const client = oauth.clients.get(interaction.request.client_id);
   ctx.type = 'html';
   ctx.body = renderConsent({
@@ -30,12 +31,12 @@ export async function decideConsent(ctx: Context, oauth: OAuthContext): Promise<
   const id = String(ctx.params.id ?? '');
   const form: URLSearchParams = ctx.state.form;
   const problem = csrfProblem(ctx, `consent:${id}`, form.get('csrf'), new URL(oauth.config.issuer).origin);
-  if (problem) throw pageError(403, 'invalid_request', `${problem} (CSRF check failed)`);
+  if (problem) throw new BrokerError('invalid_request', `${problem} (CSRF check failed)`, 403);
   const interaction = await loadInteraction(ctx, oauth, id, true);
   const { request } = interaction;
   const session = currentSession(ctx, oauth.config.session);
   if (!interaction.consentFor || !session || session.uid !== interaction.consentFor) {
-    throw pageError(400, 'invalid_request', 'your session changed while this page was open; start again from the application');
+    throw new BrokerError('invalid_request', 'your session changed while this page was open; start again from the application', 400);
   }
   if (form.get('decision') !== 'allow') {
     const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
@@ -45,7 +46,7 @@ export async function decideConsent(ctx: Context, oauth: OAuthContext): Promise<
     return;
   }
   const user = await oauth.users.get(session.uid);
-  if (!user) throw pageError(400, 'invalid_request', 'your account no longer exists');
+  if (!user) throw new BrokerError('invalid_request', 'your account no longer exists', 400);
   const previous = await grantedScopes(oauth.store, user.id, request.client_id);
   const remember = rememberConsentOp(user.id, request.client_id, previous, request.scope);
   ctx.state.work.add(remember);

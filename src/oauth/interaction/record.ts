@@ -4,7 +4,7 @@ import type { StoreOp } from '../../store/index.js';
 import type { AuthorizationRequest } from '../authorize-request.js';
 import type { OAuthContext } from '../context.js';
 import { constantTimeEqual, randomToken } from '../crypto.js';
-import { OAuthError } from '../errors.js';
+import { BrokerError } from '../../http/broker-error.js';
 
 /** A pending authorization request, waiting for the user to log in upstream or to consent. */
 export interface Interaction {
@@ -18,8 +18,6 @@ export interface Interaction {
 const INTERACTION_TTL_S = 600;
 const interactionKey = (id: string) => `interaction:${id}`;
 
-export const pageError = (status: number, error: string, description: string) => new OAuthError(error, description, status);
-
 /** A new interaction's id and the write that stores it (the caller batches it). */
 export function newInteraction(interaction: Interaction): { id: string; op: StoreOp } {
   const id = randomToken(24);
@@ -28,14 +26,14 @@ export function newInteraction(interaction: Interaction): { id: string; op: Stor
 
 /** Reads (or takes, when the interaction ends here) an interaction this browser started. */
 export async function loadInteraction(ctx: Context, oauth: OAuthContext, id: string, take: boolean): Promise<Interaction> {
-  if (!/^[A-Za-z0-9_-]{32}$/.test(id)) throw pageError(400, 'invalid_request', 'this sign-in link is not valid');
+  if (!/^[A-Za-z0-9_-]{32}$/.test(id)) throw new BrokerError('invalid_request', 'this sign-in link is not valid', 400);
   const text = take ? await oauth.store.take(interactionKey(id)) : await oauth.store.get(interactionKey(id));
   if (!text) {
-    throw pageError(400, 'invalid_request', 'this sign-in attempt has expired or was already used; start again from the application');
+    throw new BrokerError('invalid_request', 'this sign-in attempt has expired or was already used; start again from the application', 400);
   }
   const interaction = JSON.parse(text) as Interaction;
   if (!constantTimeEqual(interaction.binding, browserBinding(ctx))) {
-    throw pageError(400, 'invalid_request', 'this sign-in attempt was started in another browser; start again from the application');
+    throw new BrokerError('invalid_request', 'this sign-in attempt was started in another browser; start again from the application', 400);
   }
   return interaction;
 }
