@@ -12,13 +12,11 @@ import { securityHeaders } from './http/security-headers.js';
 import { accountArea } from './account/routes.js';
 import { LocalAccounts } from './identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from './identity/password-source.js';
-import { upstreamPasswordSource, UpstreamFailure } from './upstream/password-grant.js';
 import { createOAuth, oauthRouter, signInHandler } from './oauth/index.js';
 import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
 import type { Store } from './store/index.js';
 import { unitOfWork } from './request-state.js';
-import { createUpstream } from './upstream/index.js';
-import type { Fetch } from './upstream/provider.js';
+import { createUpstream, UpstreamFailure, type Fetch, type Upstream } from './upstream/index.js';
 import { demoRouter } from './ui/demo.js';
 import { renderErrorPage } from './ui/error-page.js';
 import { staticRouter } from './ui/static.js';
@@ -49,8 +47,8 @@ export const ROUTE_KINDS: RouteKinds = {
   asset: ['/static/'],
 };
 
-/** The password grant's sources: local accounts, then `oidc` entries with password_grant. */
-function passwordSources(config: Config, store: Store): PasswordSource[] {
+/** The password grant's sources: local accounts, then the upstream entries with password_grant. */
+function passwordSources(config: Config, store: Store, upstream: Upstream): PasswordSource[] {
   const sources: PasswordSource[] = [];
   const local = config.password_grant.local;
   if (local) {
@@ -59,22 +57,20 @@ function passwordSources(config: Config, store: Store): PasswordSource[] {
     void accounts.warm().catch(() => undefined);
     sources.push(accounts);
   }
-  config.providers.forEach((entry, index) => {
-    if (!entry.password_grant) return;
-    const upstream = upstreamPasswordSource(entry, index, { brokerIssuer: config.issuer });
+  for (const connector of upstream.passwords) {
     sources.push({
-      id: upstream.id,
+      id: connector.id,
       kind: 'upstream',
       async authenticate(login, password) {
         try {
-          return await upstream.authenticate(login, password);
+          return await connector.authenticate(login, password);
         } catch (err) {
           if (err instanceof UpstreamFailure) throw new PasswordSourceUnavailable(err.description);
           throw err;
         }
       },
     });
-  });
+  }
   return sources;
 }
 
@@ -101,7 +97,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   });
   const oauth = createOAuth(config, store, log, {
     login: upstream.login,
-    passwordSources: passwordSources(config, store),
+    passwordSources: passwordSources(config, store, upstream),
   });
   const account = accountArea({ config, store, users: oauth.users, login: upstream.login, policy: oauth.loginPolicy, base });
   const callbacks = upstream.router({

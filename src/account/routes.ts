@@ -11,6 +11,7 @@ import type { Store } from '../store/index.js';
 import { renderAccount, renderAccountSignIn } from '../ui/account.js';
 import type { LoginContext, LoginFailureCode, LoginHandler, UpstreamLogin } from '../upstream/types.js';
 import { BrokerError } from '../http/broker-error.js';
+import { nowS } from '../lib/clock.js';
 
 export interface AccountDeps {
   config: Config;
@@ -100,7 +101,7 @@ export function accountArea(deps: AccountDeps): AccountArea {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
     if (!session) throw new BrokerError('invalid_request', 'sign in first', 400);
-    const age = Math.floor(Date.now() / 1000) - session.auth_time;
+    const age = nowS() - session.auth_time;
     if (age > deps.config.account.reauth_max_age_s) {
       ctx.type = 'html';
       ctx.status = 403;
@@ -141,7 +142,7 @@ export function accountArea(deps: AccountDeps): AccountArea {
       }
       ctx.state.log?.info({ audit: 'link', user: session.uid, provider, ip: ctx.ip }, 'linked an identity');
       // A new cookie id after a change of what the session can do (no fixation).
-      const authTime = Math.floor(Date.now() / 1000);
+      const authTime = nowS();
       await startSession(ctx, { uid: session.uid, sid: session.sid, auth_time: authTime, provider });
       ctx.status = 303;
       ctx.redirect(`${deps.base}/account?notice=linked`);
@@ -153,7 +154,7 @@ export function accountArea(deps: AccountDeps): AccountArea {
     async finish(ctx, { identity, provider }) {
       const { user } = await deps.users.resolve(identity, ctx.state.work, deps.policy(provider), ctx.ip);
       await ctx.state.work.commit();
-      await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
+      await startSession(ctx, { uid: user.id, auth_time: nowS(), provider });
       ctx.status = 303;
       ctx.redirect(`${deps.base}/account`);
     },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { definitionSchema } from '../upstream/definition.js';
+import { definitionSchema } from '../config/provider-definition.js';
 import { configSchema } from '../config/schema.js';
 
 /**

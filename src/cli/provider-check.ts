@@ -1,7 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { secureUrlProblem } from '../config/urls.js';
-import type { Provider } from '../upstream/provider.js';
+import { tokenAuthMethod } from '../upstream/client-auth.js';
+import type { ProviderConnectors } from '../upstream/connect.js';
+import { usesDiscovery } from '../upstream/definition.js';
 import { isObject } from '../upstream/quirks/types.js';
+import type { ProviderDefinition } from '../upstream/resolve.js';
+import { credentialsVerdict, probeRequest } from './credentials-probe.js';
+import { printable, reason, type Finding, type Level } from './findings.js';
 
 /**
  * `providers check`: what can be checked about one configured provider without a user. Discovery
@@ -11,40 +15,16 @@ import { isObject } from '../upstream/quirks/types.js';
  * `invalid_client` when it is not (RFC 6749 §5.2). Nothing secret is printed.
  */
 
-export type Level = 'ok' | 'warn' | 'fail' | 'info';
-export interface Finding {
-  level: Level;
-  text: string;
-}
+export type { Finding, Level } from './findings.js';
 
 type Metadata = Record<string, unknown>;
 
-/** Token error codes that say the client was authenticated and only the made-up code was refused. */
-const CLIENT_ACCEPTED = new Set(['invalid_grant', 'bad_verification_code', 'invalid_code']);
-/** ... and those that say the client itself was refused (GitHub's and Slack's spellings included). */
-const CLIENT_REFUSED = new Set([
-  'invalid_client',
-  'unauthorized_client',
-  'incorrect_client_credentials',
-  'bad_client_secret',
-  'invalid_client_id',
-]);
 const KEY_TYPES: Record<string, string> = { RS: 'RSA', PS: 'RSA', ES: 'EC', Ed: 'OKP' };
-
-function printable(text: unknown, max = 80): string {
-  return String(text).replace(/[^\x20-\x7e]/g, '?').slice(0, max);
-}
-
-function reason(err: unknown): string {
-  const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') return 'no answer in time';
-  return printable(e.cause?.code ?? e.cause?.message ?? e.message ?? 'error');
-}
 
 class Checker {
   readonly findings: Finding[] = [];
   constructor(
-    private readonly provider: Provider,
+    private readonly provider: ProviderDefinition,
     private readonly fetch: typeof globalThis.fetch,
   ) {}
 
@@ -100,7 +80,7 @@ class Checker {
       problems.push(`ID tokens are not signed with ${def.id_token_alg} (advertised: ${advertised})`);
     }
     const authMethods = list('token_endpoint_auth_methods_supported');
-    const tokenAuth = this.provider.quirks.some((q) => q.clientSecret) ? 'client_secret_post' : def.token_auth;
+    const tokenAuth = tokenAuthMethod(this.provider);
     if (authMethods && !authMethods.includes(tokenAuth)) {
       problems.push(`token_endpoint_auth_methods_supported does not list ${tokenAuth}`);
     }
@@ -140,86 +120,45 @@ class Checker {
     }
   }
 
-  /** The client-credentials probe: a token request with a made-up code (RFC 6749 §4.1.3, §5.2). */
+  /** The client-credentials probe (credentials-probe.ts). */
   async credentials(tokenEndpoint: string): Promise<void> {
-    const { entry, definition: def, quirks, redirectUri } = this.provider;
-    const body = new URLSearchParams({
-      grant_type: 'authorization_code',
-      code: `login-broker-check-${randomBytes(12).toString('hex')}`,
-      redirect_uri: redirectUri,
-    });
-    if (def.pkce === 'S256') body.set('code_verifier', randomBytes(32).toString('base64url'));
-    for (const quirk of quirks) {
-      for (const [k, v] of Object.entries(quirk.tokenParams?.(new URLSearchParams(), entry) ?? {})) body.set(k, v);
-    }
-    const headers: Record<string, string> = {
-      accept: 'application/json',
-      'content-type': 'application/x-www-form-urlencoded',
-    };
-    const secretQuirk = quirks.find((q) => q.clientSecret);
-    let secret = entry.client_secret;
+    let init: RequestInit;
     try {
-      if (secretQuirk) secret = await secretQuirk.clientSecret!(entry);
+      init = await probeRequest(this.provider, tokenEndpoint);
     } catch (err) {
       this.add('fail', `client secret: cannot be made (${reason(err)})`);
       return;
     }
-    const clientId = entry.client_id ?? '';
-    if (def.token_auth === 'client_secret_basic' && !secretQuirk) {
-      // RFC 6749 §2.3.1: both parts form-encoded before the Basic encoding.
-      const pair = `${encodeURIComponent(clientId)}:${encodeURIComponent(secret ?? '')}`;
-      headers.authorization = `Basic ${Buffer.from(pair).toString('base64')}`;
-    } else {
-      body.set('client_id', clientId);
-      if (def.token_auth !== 'none' || secretQuirk) body.set('client_secret', secret ?? '');
-    }
-    let init: RequestInit = { method: 'POST', headers, body };
-    for (const quirk of quirks) if (quirk.tokenRequest) init = quirk.tokenRequest(init);
     let response: Response;
     try {
       response = await this.request(tokenEndpoint, init);
-      for (const quirk of quirks) if (quirk.tokenResponse) response = await quirk.tokenResponse(response);
+      for (const quirk of this.provider.quirks) if (quirk.tokenResponse) response = await quirk.tokenResponse(response);
     } catch (err) {
       this.add('fail', `token endpoint: ${tokenEndpoint} cannot be reached (${reason(err)})`);
       return;
     }
     const answer: unknown = await response.json().catch(() => undefined);
-    const error = isObject(answer) && typeof answer.error === 'string' ? answer.error : undefined;
-    const status = response.status;
-    if (status >= 500) return this.add('fail', `token endpoint answered ${status}`);
-    if (error && CLIENT_REFUSED.has(error)) return this.add('fail', `client credentials refused (${printable(error)})`);
-    if (error && CLIENT_ACCEPTED.has(error)) {
-      return this.add('ok', `client credentials accepted (a made-up code got ${error})`);
-    }
-    if (response.ok && isObject(answer) && 'access_token' in answer) {
-      return this.add('fail', 'token endpoint accepted a made-up code');
-    }
-    if (def.token_auth === 'none' && !secretQuirk) {
-      return this.add('info', `token endpoint answers (${status}); public client: no credentials to check`);
-    }
-    const answered = `${status}${error ? ` ${printable(error)}` : ''}`;
-    this.add('warn', `client credentials: inconclusive (token endpoint answered ${answered})`);
+    this.findings.push(credentialsVerdict(this.provider, response, answer));
   }
 }
 
-/** Every check for one resolved provider, in order; the callback URL first. */
+/** Every check for one configured provider, in order; the callback URL first. */
 export async function checkProvider(
-  provider: Provider,
+  connected: Pick<ProviderConnectors, 'redirectUri' | 'definition'>,
   fetch: typeof globalThis.fetch = globalThis.fetch,
 ): Promise<Finding[]> {
+  const findings: Finding[] = [{ level: 'info', text: `callback URL to register: ${connected.redirectUri}` }];
+  const provider = connected.definition;
+  if (!provider) return [...findings, { level: 'info', text: 'development provider: nothing upstream to check' }];
   const checker = new Checker(provider, fetch);
-  checker.add('info', `callback URL to register: ${provider.redirectUri}`);
-  if (provider.kind === 'dev') {
-    checker.add('info', 'development provider: nothing upstream to check');
-    return checker.findings;
-  }
+  checker.findings.push(...findings);
   const def = provider.definition;
   let endpoints: Metadata = {
     authorization_endpoint: def.authorization_endpoint,
     token_endpoint: def.token_endpoint,
     jwks_uri: def.jwks_uri,
   };
-  if (def.kind === 'oidc' && def.discovery && !(def.authorization_endpoint && def.token_endpoint && def.jwks_uri)) {
+  if (usesDiscovery(def)) {
     const meta = await checker.discovery();
     if (!meta) return checker.findings;
     endpoints = meta;

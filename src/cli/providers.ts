@@ -4,7 +4,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { loadDefinition, PROVIDERS_DIR, type Definition } from '../upstream/definition.js';
 import { effectiveMapping } from '../upstream/mapping.js';
-import { resolveProvider } from '../upstream/provider.js';
+import { connectProvider } from '../upstream/connect.js';
 import { checkProvider, type Finding } from './provider-check.js';
 
 export const PROVIDERS_USAGE = `Usage: login-broker providers list [--json]
@@ -89,8 +89,8 @@ async function checkCommand(config: Config, configFile: string, out: NodeJS.Writ
   for (const [index, entry] of config.providers.entries()) {
     let findings: Finding[];
     try {
-      const provider = resolveProvider(entry, index, { brokerIssuer: config.issuer, configFile });
-      findings = await checkProvider(provider);
+      // The same steps as at start (no request is made until the checks): a bad entry fails here too.
+      findings = await checkProvider(connectProvider(entry, index, { brokerIssuer: config.issuer, configFile }));
     } catch (err) {
       if (!(err instanceof ConfigError)) throw err;
       findings = err.problems.map((text) => ({ level: 'fail', text }));

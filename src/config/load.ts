@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { parseDocument, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { interpolate, MissingVariable } from './interpolate.js';
 import { configSchema, type Config } from './schema.js';
@@ -34,20 +34,39 @@ export function formatIssues(error: z.ZodError): string[] {
   });
 }
 
+/** The error a caller raises for problems in its file: ConfigError, or a subclass of it. */
+export type ProblemError = new (file: string, problems: string[]) => ConfigError;
+
+/** Parses YAML text (no duplicate keys); a syntax error names its line and column. */
+export function parseYamlText(file: string, text: string, Problem: ProblemError = ConfigError): unknown {
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) throw new Problem(file, doc.errors.map(syntaxProblem));
+  return doc.toJS();
+}
+
+function syntaxProblem(error: YAMLError): string {
+  const pos = error.linePos?.[0];
+  const where = pos ? ` at line ${pos.line}, column ${pos.col}` : '';
+  return `YAML syntax error${where}: ${error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
+}
+
+/** Validates parsed YAML with a schema; every problem names its key path and the reason. */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  file: string,
+  raw: unknown,
+  Problem: ProblemError = ConfigError,
+): z.output<S> {
+  const result = schema.safeParse(raw ?? {});
+  if (!result.success) throw new Problem(file, formatIssues(result.error));
+  return result.data;
+}
+
 /** Parses YAML text and interpolates the environment; throws ConfigError. */
 export function parseYaml(file: string, text: string, env: NodeJS.ProcessEnv): unknown {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      file,
-      doc.errors.map((e) => {
-        const pos = e.linePos?.[0];
-        return `YAML syntax error${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
-      }),
-    );
-  }
+  const raw = parseYamlText(file, text);
   try {
-    return interpolate(doc.toJS(), env);
+    return interpolate(raw, env);
   } catch (err) {
     if (err instanceof MissingVariable) throw new ConfigError(file, [`${formatPath(err.path)}: ${err.message}`]);
     throw err;
@@ -55,10 +74,7 @@ export function parseYaml(file: string, text: string, env: NodeJS.ProcessEnv): u
 }
 
 export function parseConfig(file: string, text: string, env: NodeJS.ProcessEnv = process.env): Config {
-  const raw = parseYaml(file, text, env);
-  const result = configSchema.safeParse(raw ?? {});
-  if (!result.success) throw new ConfigError(file, formatIssues(result.error));
-  return result.data;
+  return validate(configSchema, file, parseYaml(file, text, env));
 }
 
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Config {

@@ -1,10 +1,12 @@
 import { z } from 'zod';
+import { OAUTH2_REQUIRED, providerKeys } from './provider-definition.js';
 import { secureUrlProblem } from './urls.js';
 
 /**
  * One entry of `providers:` in the broker configuration: which provider definition to use
  * (`providers/<use>.yaml`, or the generic kinds `oidc`, `oauth2` and `dev`) and this
- * deployment's credentials. The definition files themselves are validated by upstream/ at start.
+ * deployment's credentials. The keys it shares with a provider file come from the one provider
+ * schema (src/config/provider-definition.ts); the files themselves are read by upstream/ at start.
  */
 
 const secureUrl = z.string().superRefine((value, ctx) => {
@@ -12,15 +14,11 @@ const secureUrl = z.string().superRefine((value, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-/** A URL that may hold `{tenant}`-style placeholders, checked once they are filled with a sample. */
-const urlTemplate = z.string().superRefine((value, ctx) => {
-  const problem = secureUrlProblem(value.replace(/\{[a-z_]+\}/g, 'x'));
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
-
 /** Compared exactly as written (RFC 9207 §2.4): Auth0's issuer keeps its trailing slash. */
 const issuerUrl = secureUrl.superRefine((value, ctx) => {
-  if (value.includes('?') || value.includes('#')) ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
+  if (value.includes('?') || value.includes('#')) {
+    ctx.addIssue({ code: 'custom', message: 'must not have a query or fragment' });
+  }
 });
 
 export const GENERIC_KINDS = ['oidc', 'oauth2', 'dev'] as const;
@@ -48,17 +46,20 @@ export const providerEntrySchema = z
     client_id: z.string().min(1).optional(),
     client_secret: z.string().min(1).optional(),
     issuer: issuerUrl.optional(),
-    scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token (RFC 6749 §3.3)')).min(1).optional(),
-    name: z.string().min(1).max(60).optional(),
-    color: z
-      .string()
-      .regex(/^#[0-9a-fA-F]{6}$/, 'must be a #rrggbb colour')
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token (RFC 6749 §3.3)'))
+      .min(1)
       .optional(),
+    name: providerKeys.name.optional(),
+    color: providerKeys.color.optional(),
     tenant: z
       .string()
       .regex(/^[A-Za-z0-9.-]+$/, 'a tenant GUID, a domain, common, organizations or consumers')
       .optional(),
-    allowed_tenants: z.array(z.string().regex(/^[0-9a-f-]{36}$/, 'a tenant id (GUID)')).min(1).optional(),
+    allowed_tenants: z
+      .array(z.string().regex(/^[0-9a-f-]{36}$/, 'a tenant id (GUID)'))
+      .min(1)
+      .optional(),
     apple: z
       .strictObject({
         team_id: z.string().min(1),
@@ -72,20 +73,14 @@ export const providerEntrySchema = z
     /** Auto-link a new identity to the user with the same email, when both sides verified it. */
     link_by_email: z.boolean().default(false),
     // Inline definition (only with use: oauth2 / oidc).
-    authorization_endpoint: urlTemplate.optional(),
-    token_endpoint: urlTemplate.optional(),
-    userinfo_endpoint: urlTemplate.optional(),
-    jwks_uri: urlTemplate.optional(),
-    token_auth: z.enum(['client_secret_basic', 'client_secret_post', 'none']).optional(),
-    pkce: z.enum(['S256', 'none']).optional(),
-    profile: z
-      .strictObject({
-        url: urlTemplate,
-        headers: z.record(z.string(), z.string()).optional(),
-        query: z.record(z.string(), z.string()).optional(),
-      })
-      .optional(),
-    mapping: z.record(z.string(), z.union([z.string(), z.boolean()])).optional(),
+    authorization_endpoint: providerKeys.authorization_endpoint.optional(),
+    token_endpoint: providerKeys.token_endpoint.optional(),
+    userinfo_endpoint: providerKeys.userinfo_endpoint.optional(),
+    jwks_uri: providerKeys.jwks_uri.optional(),
+    token_auth: providerKeys.token_auth.optional(),
+    pkce: providerKeys.pkce.optional(),
+    profile: providerKeys.profile.optional(),
+    mapping: providerKeys.mapping.optional(),
     /** use: oidc only: forward password grant requests to this provider (RFC 6749 §4.3). */
     password_grant: z.boolean().default(false),
   })
@@ -94,23 +89,36 @@ export const providerEntrySchema = z
       ctx.addIssue({ code: 'custom', path: ['client_id'], message: 'is required' });
     }
     if (entry.use === 'oidc' && !entry.issuer) {
-      ctx.addIssue({ code: 'custom', path: ['issuer'], message: 'is required with use: oidc (discovery starts there)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'is required with use: oidc (discovery starts there)',
+      });
     }
     if (entry.password_grant && entry.use !== 'oidc') {
-      ctx.addIssue({ code: 'custom', path: ['password_grant'], message: 'is only for use: oidc (its ID token is verified)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['password_grant'],
+        message: 'is only for use: oidc (its ID token is verified)',
+      });
     }
     if (entry.use === 'oauth2') {
-      for (const key of ['issuer', 'authorization_endpoint', 'token_endpoint', 'scopes', 'profile', 'mapping'] as const) {
+      // An entry has no defaults to fall back on: its scopes and mapping are required too.
+      for (const key of [...OAUTH2_REQUIRED, 'scopes', 'mapping'] as const) {
         if (!entry[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required with use: oauth2' });
       }
-      if (entry.mapping && typeof entry.mapping.subject !== 'string') {
+      if (entry.mapping && !entry.mapping.subject) {
         ctx.addIssue({ code: 'custom', path: ['mapping', 'subject'], message: 'is required with use: oauth2' });
       }
     }
     if (entry.use !== 'oauth2' && entry.use !== 'oidc') {
       for (const key of INLINE_DEFINITION_KEYS) {
         if (entry[key] !== undefined) {
-          ctx.addIssue({ code: 'custom', path: [key], message: `is only for use: oauth2 or oidc (providers/${entry.use}.yaml defines it)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `is only for use: oauth2 or oidc (providers/${entry.use}.yaml defines it)`,
+          });
         }
       }
     }
@@ -122,7 +130,12 @@ export const providersSchema = z
   .superRefine((entries, ctx) => {
     const seen = new Set<string>();
     entries.forEach((entry, index) => {
-      if (seen.has(entry.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `"${entry.id}" is used twice; ids must be unique` });
+      if (seen.has(entry.id))
+        ctx.addIssue({
+          code: 'custom',
+          path: [index, 'id'],
+          message: `"${entry.id}" is used twice; ids must be unique`,
+        });
       seen.add(entry.id);
     });
   });

@@ -1,5 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import type { Context } from 'koa';
+import { constantTimeEqual } from '../lib/constant-time.js';
 
 /**
  * Stateless anti-CSRF tokens for the broker's own forms: an HMAC of the purpose keyed by this
@@ -17,8 +18,6 @@ export function csrfProblem(ctx: Context, purpose: string, presented: string | n
   if (site && site !== 'same-origin') return 'the form was sent from another site';
   const origin = ctx.get('origin');
   if (origin && origin !== issuerOrigin && origin !== 'null') return 'the form was sent from another origin';
-  const expected = Buffer.from(csrfToken(ctx, purpose));
-  const given = Buffer.from(presented ?? '');
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return 'the form is missing its anti-CSRF token or it does not match';
+  if (!constantTimeEqual(presented ?? '', csrfToken(ctx, purpose))) return 'the form is missing its anti-CSRF token or it does not match';
   return undefined;
 }

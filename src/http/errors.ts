@@ -1,5 +1,6 @@
 import type { Context, Middleware } from 'koa';
 import type { RouteKind } from './route-kind.js';
+import { safeText } from '../lib/text.js';
 
 /**
  * An error that knows how it is answered. Domain errors (OAuth errors, StoreUnavailable) carry
@@ -40,10 +41,8 @@ function wantsPage(ctx: Context, kindOf: KindOf): boolean {
   return ctx.accepts('json', 'html') === 'html' && !ctx.get('authorization');
 }
 
-// error_description may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2).
-export function safeDescription(text: string): string {
-  return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, "'").slice(0, 300);
-}
+/** error_description may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2). */
+export const safeDescription = (text: string): string => safeText(text, 300);
 
 /**
  * Turns every failure into a spec-shaped answer and never leaks a stack trace. Unknown errors

@@ -1,5 +1,6 @@
-import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, scrypt, type ScryptOptions } from 'node:crypto';
 import type { ScryptParams } from '../config/password.js';
+import { constantTimeEqual } from '../lib/constant-time.js';
 
 /**
  * Password hashes with scrypt (RFC 7914), node's built-in memory-hard KDF, in the self-describing
@@ -48,7 +49,7 @@ export async function verifyPassword(password: string, encoded: string): Promise
   const parsed = parse(encoded);
   if (!parsed) return false;
   const key = await derive(password, parsed.salt, parsed.N, parsed.r, parsed.p);
-  return key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
+  return constantTimeEqual(key, parsed.key);
 }
 
 /** The hash was made with other parameters than the configured ones. */

@@ -1,6 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { ClientConfig } from '../config/clients.js';
 import { isLoopbackHost } from '../config/urls.js';
+import { constantTimeEqual } from '../lib/constant-time.js';
 
 export interface Client extends Omit<ClientConfig, 'client_secret'> {
   /** Only a hash of the secret is kept in memory (RFC 6819 §5.1.4.1.3). */
@@ -42,7 +43,7 @@ export class ClientRegistry {
 /** Constant-time comparison of a presented secret with the stored hash. */
 export function secretMatches(client: Client, presented: string): boolean {
   if (!client.secretHash) return false;
-  return timingSafeEqual(sha256(presented), client.secretHash);
+  return constantTimeEqual(sha256(presented), client.secretHash);
 }
 
 /**

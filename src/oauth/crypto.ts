@@ -1,16 +1,10 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** 256 bits of randomness, URL-safe: codes, refresh tokens, ids. */
 export const randomToken = (bytes = 32) => randomBytes(bytes).toString('base64url');
 
 /** What the store keeps instead of a code or token (RFC 6819 §5.1.4.1.3). */
 export const tokenHash = (token: string) => createHash('sha256').update(token, 'utf8').digest('base64url');
-
-export function constantTimeEqual(a: string, b: string): boolean {
-  const left = createHash('sha256').update(a).digest();
-  const right = createHash('sha256').update(b).digest();
-  return timingSafeEqual(left, right) && a.length === b.length;
-}
 
 /** S256 code challenge of a verifier (RFC 7636 §4.2). */
 export const s256 = (verifier: string) => createHash('sha256').update(verifier, 'ascii').digest('base64url');

@@ -4,6 +4,7 @@ import { clientRequest } from './client-auth.js';
 import type { Client } from './clients.js';
 import type { OAuthContext } from './context.js';
 import { unauthorizedClient } from './errors.js';
+import { nowS } from '../lib/clock.js';
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
@@ -28,7 +29,7 @@ export function introspectionEndpoint(oauth: OAuthContext) {
     const asRefresh = async () => {
       if (looksLikeJwt(token)) return undefined;
       const record = await oauth.records.peekRefreshToken(token);
-      if (!record || record.clientId !== client.client_id || record.expiresAt <= Math.floor(Date.now() / 1000)) return undefined;
+      if (!record || record.clientId !== client.client_id || record.expiresAt <= nowS()) return undefined;
       return {
         active: true,
         token_type: 'refresh_token',

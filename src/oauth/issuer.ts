@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TokensConfig } from '../config/tokens.js';
 import { halfHash } from './crypto.js';
 import type { Jwt } from './jwt.js';
+import { nowS } from '../lib/clock.js';
 
 export interface AccessTokenInput {
   clientId: string;
@@ -23,7 +24,6 @@ export interface IdTokenInput {
   accessToken?: string;
 }
 
-const now = () => Math.floor(Date.now() / 1000);
 
 /** Mints the broker's JWTs: RFC 9068 access tokens and OIDC ID tokens. */
 export class TokenIssuer {
@@ -37,7 +37,7 @@ export class TokenIssuer {
   }
 
   async accessToken(input: AccessTokenInput): Promise<{ token: string; expiresIn: number }> {
-    const iat = now();
+    const iat = nowS();
     const payload: Record<string, unknown> = {
       iss: this.jwt.issuer,
       sub: input.subject,
@@ -54,7 +54,7 @@ export class TokenIssuer {
   }
 
   async idToken(input: IdTokenInput): Promise<string> {
-    const iat = now();
+    const iat = nowS();
     const payload: Record<string, unknown> = {
       ...input.claims,
       iss: this.jwt.issuer,

@@ -12,6 +12,7 @@ import {
 } from 'jose';
 import type { KeysConfig } from '../config/tokens.js';
 import type { Store } from '../store/index.js';
+import { nowS } from '../lib/clock.js';
 
 type SigningAlg = KeysConfig['algorithm'];
 
@@ -34,7 +35,6 @@ const STORE_KEY = 'keys:signing';
 const LOCK_KEY = 'keys:rotating';
 const RELOAD_INTERVAL_MS = 60_000;
 
-const now = () => Math.floor(Date.now() / 1000);
 
 /**
  * The broker's signing keys. Generated on first start and kept in the store, so every broker
@@ -66,7 +66,7 @@ export class SigningKeys {
     }
     await this.reload();
     if (this.#keys.length === 0) {
-      const first = await generate(this.config.algorithm, now());
+      const first = await generate(this.config.algorithm, nowS());
       // Two processes starting at once: the first write wins, the other adopts its key.
       if (await this.store.putIfAbsent(STORE_KEY, JSON.stringify([strip(first)]))) {
         this.log?.info({ kid: first.kid, alg: first.alg }, 'generated the first signing key');
@@ -102,7 +102,7 @@ export class SigningKeys {
 
   /** The key that signs now: the newest one already active. */
   current(): LoadedKey {
-    const t = now();
+    const t = nowS();
     const active = this.#keys.filter((k) => k.activates <= t).sort((a, b) => b.activates - a.activates);
     const key = active[0] ?? this.#keys[0];
     if (!key) throw new Error('signing keys are not initialised');
@@ -117,7 +117,7 @@ export class SigningKeys {
   async rotateIfDue(): Promise<void> {
     if (this.#fromFiles) return;
     const newest = [...this.#keys].sort((a, b) => b.created - a.created)[0];
-    if (newest && now() - newest.created < this.config.rotation_days * 86_400) return;
+    if (newest && nowS() - newest.created < this.config.rotation_days * 86_400) return;
     await this.rotate();
   }
 
@@ -127,7 +127,7 @@ export class SigningKeys {
     if (!(await this.store.putIfAbsent(LOCK_KEY, '1', 30))) return;
     try {
       await this.reload();
-      const t = now();
+      const t = nowS();
       const next = await generate(this.config.algorithm, t + this.config.publish_ahead_s);
       const kept = this.#keys.filter((k) => !retired(k, this.#keys, t, this.retainS));
       await this.store.put(STORE_KEY, JSON.stringify([...kept.map(strip), strip(next)]));
@@ -152,7 +152,7 @@ async function generate(alg: SigningAlg, activates: number): Promise<LoadedKey> 
   const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}), ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
   const privateJwk = await exportJWK(privateKey);
   const kid = randomUUID();
-  return hydrate({ kid, alg, privateJwk: { ...privateJwk, kid, alg }, created: now(), activates });
+  return hydrate({ kid, alg, privateJwk: { ...privateJwk, kid, alg }, created: nowS(), activates });
 }
 
 async function hydrate(stored: StoredKey): Promise<LoadedKey> {

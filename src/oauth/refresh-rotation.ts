@@ -4,6 +4,7 @@ import { tokenHash } from './crypto.js';
 import { grantOf, mintToken, recordKeys as k } from './record-keys.js';
 import { parseRecord, refreshCodec, serializeRecord, type RefreshRecord } from './grant-records.js';
 import { BrokerError } from '../http/broker-error.js';
+import { nowS } from '../lib/clock.js';
 
 /** What is left of a refresh token once it was rotated: `rt-used:<hash>`. */
 export interface UsedRefresh {
@@ -51,7 +52,6 @@ export type RotationOutcome =
 // Each lost race means another request rotated this chain; more than this many is abuse.
 const MAX_ATTEMPTS = 16;
 
-const nowS = () => Math.floor(Date.now() / 1000);
 
 /**
  * Refresh token rotation with reuse detection (RFC 9700 §4.14.2), as one conditional store

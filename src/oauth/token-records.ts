@@ -3,6 +3,7 @@ import { tokenHash } from './crypto.js';
 import { codeCodec, parseRecord, refreshCodec, serializeRecord, type CodeRecord, type RefreshRecord } from './grant-records.js';
 import { grantOf, mintToken as mint, newGrantId, recordKeys as k } from './record-keys.js';
 import { RefreshRotation, type RefreshLookup, type RotationOutcome } from './refresh-rotation.js';
+import { nowS } from '../lib/clock.js';
 
 export { newGrantId };
 
@@ -57,7 +58,7 @@ export class TokenRecords {
   newRefreshToken(record: RefreshRecord): { token: string; ops: StoreOp[] } {
     const token = mint(record.grantId);
     const hash = tokenHash(token);
-    const left = Math.max(1, record.expiresAt - Math.floor(Date.now() / 1000));
+    const left = Math.max(1, record.expiresAt - nowS());
     const ops: StoreOp[] = [
       { op: 'put', key: k.rt(record.grantId, hash), value: serializeRecord(refreshCodec, record), ttl: Math.min(this.ttl.refreshIdle, left) },
       { op: 'sadd', key: k.grantTokens(record.grantId), members: [hash], ttl: left },
@@ -103,7 +104,7 @@ export class TokenRecords {
   }
 
   async revokeAccessToken(jti: string, expiresAt: number): Promise<void> {
-    const ttl = expiresAt - Math.floor(Date.now() / 1000);
+    const ttl = expiresAt - nowS();
     if (ttl > 0) await this.store.put(k.atRevoked(jti), '1', ttl);
   }
 

@@ -4,6 +4,7 @@ import type { Context, Middleware } from 'koa';
 import session from 'koa-session';
 import type { SessionConfig } from '../config/tokens.js';
 import type { Store } from '../store/index.js';
+import { nowS } from '../lib/clock.js';
 
 /** The browser's SSO session: who logged in, when, and with which provider. */
 export interface SsoSession {
@@ -60,13 +61,13 @@ export function sessionMiddleware(app: Koa, store: Store, config: SessionConfig,
 export function currentSession(ctx: Context, config: SessionConfig): SsoSession | undefined {
   const data = ctx.session as unknown as Partial<SsoSession> | null;
   if (!data || typeof data.uid !== 'string' || typeof data.sid !== 'string') return undefined;
-  if (typeof data.created !== 'number' || data.created + config.absolute_ttl_s < Math.floor(Date.now() / 1000)) return undefined;
+  if (typeof data.created !== 'number' || data.created + config.absolute_ttl_s < nowS()) return undefined;
   return data as SsoSession;
 }
 
 /** Starts a fresh session for a login: a new cookie id every time (no session fixation). */
 export async function startSession(ctx: Context, data: Omit<SsoSession, 'sid' | 'created'> & { sid?: string }): Promise<SsoSession> {
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowS();
   const previous = ctx.session as unknown as Partial<SsoSession> | null;
   // The same user logging in again keeps their sid, so apps' sessions stay tied to it.
   const sid = data.sid ?? (previous?.uid === data.uid && previous.sid ? previous.sid : randomBytes(16).toString('base64url'));

@@ -1,63 +1,57 @@
-import type { Provider } from './provider.js';
+import { ConfigError } from '../config/load.js';
+import type { ProviderEntry } from '../config/providers.js';
+import { isLoopbackHost } from '../config/urls.js';
+import type { CallbackConnector } from './connector.js';
+import { devLoginPage } from './dev-page.js';
 import { UpstreamFailure } from './errors.js';
+import { entryPath, type DefinitionOptions } from './resolve.js';
 import type { UpstreamIdentity } from './types.js';
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
-}
-
 /**
- * The development provider's login form: no script, no inline style (the CSP is
- * default-src 'none'; style-src 'self'; form-action 'self'), posting same-origin to the callback.
+ * The development provider (`use: dev`), a connector with no provider behind it: its
+ * "authorization URL" is our own form at /upstream/:id/login, which posts same-origin to the
+ * callback, and finish reads the posted form. Any values are accepted, so it is refused unless
+ * the broker's issuer is a loopback URL.
  */
-export function devLoginPage(input: { base: string; action: string; state: string; label: string }): string {
-  const e = escapeHtml;
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${e(input.label)}: development login</title>
-<link rel="stylesheet" href="${e(input.base)}/static/broker.css">
-</head>
-<body>
-<main class="card">
-<h1>${e(input.label)}</h1>
-<p>Development only: any values are accepted. Never enable this provider in production.</p>
-<form method="post" action="${e(input.action)}">
-<input type="hidden" name="state" value="${e(input.state)}">
-<label>Username (the stable subject) <input name="username" required maxlength="100" autocomplete="off"></label>
-<label>Display name <input name="name" maxlength="200"></label>
-<label>Email <input name="email" type="email" maxlength="254"></label>
-<label><input type="checkbox" name="email_verified" value="true"> Email verified</label>
-<button type="submit">Sign in</button>
-</form>
-</main>
-</body>
-</html>
-`;
+export function devConnector(entry: ProviderEntry, index: number, options: DefinitionOptions): CallbackConnector {
+  const { brokerIssuer } = options;
+  if (!isLoopbackHost(new URL(brokerIssuer).hostname)) {
+    const problem = `${entryPath(index)}.use: dev is for development only: the broker issuer must be a loopback URL`;
+    throw new ConfigError(options.configFile ?? 'configuration', [problem]);
+  }
+  const id = entry.id;
+  const label = entry.name ?? 'Development login';
+  const issuer = `${brokerIssuer}/upstream/${id}`;
+  return {
+    id,
+    label,
+    ...(entry.color ? { color: entry.color } : {}),
+    answer: 'form',
+    loginPage: (input) => devLoginPage({ ...input, label }),
+    async authorizationUrl({ state }) {
+      return {
+        url: `${brokerIssuer}/upstream/${encodeURIComponent(id)}/login?state=${encodeURIComponent(state)}`,
+        secrets: {},
+      };
+    },
+    async finish({ params }) {
+      return devIdentity(id, issuer, params);
+    },
+  };
 }
 
-function field(form: URLSearchParams, name: string, max: number): string | undefined {
-  const values = form.getAll(name);
-  if (values.length > 1) throw new UpstreamFailure('access_denied', `${name} is repeated`);
-  const value = values[0]?.trim();
-  if (!value) return undefined;
-  if (value.length > max || /[\x00-\x1f\x7f]/.test(value)) throw new UpstreamFailure('access_denied', `${name} is not acceptable`);
-  return value;
-}
-
-/** The identity the dev form describes: subject = username, issuer = {issuer}/upstream/{id}. */
-export function devIdentity(provider: Provider, form: URLSearchParams): UpstreamIdentity {
+/** The identity the form describes: subject = username, issuer = {broker issuer}/upstream/{id}. */
+export function devIdentity(provider: string, issuer: string, form: URLSearchParams): UpstreamIdentity {
   const username = field(form, 'username', 100);
   if (!username) throw new UpstreamFailure('access_denied', 'a username is required');
   const name = field(form, 'name', 200);
   const email = field(form, 'email', 254);
-  if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) throw new UpstreamFailure('access_denied', 'the email is not an address');
+  if (email && !/^[^@\s]+@[^@\s]+$/.test(email)) {
+    throw new UpstreamFailure('access_denied', 'the email is not an address');
+  }
   const identity: UpstreamIdentity = {
-    provider: provider.id,
-    issuer: provider.definition.issuer!,
+    provider,
+    issuer,
     subject: username,
     email_verified: Boolean(email) && form.get('email_verified') === 'true',
     preferred_username: username,
@@ -66,4 +60,15 @@ export function devIdentity(provider: Provider, form: URLSearchParams): Upstream
   if (name) identity.name = name;
   if (email) identity.email = email;
   return identity;
+}
+
+function field(form: URLSearchParams, name: string, max: number): string | undefined {
+  const values = form.getAll(name);
+  if (values.length > 1) throw new UpstreamFailure('access_denied', `${name} is repeated`);
+  const value = values[0]?.trim();
+  if (!value) return undefined;
+  if (value.length > max || /[\x00-\x1f\x7f]/.test(value)) {
+    throw new UpstreamFailure('access_denied', `${name} is not acceptable`);
+  }
+  return value;
 }

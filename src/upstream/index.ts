@@ -1,15 +1,21 @@
 import type Router from '@koa/router';
 import type { Config } from '../config/schema.js';
 import type { Store } from '../store/index.js';
+import type { Fetch } from './client.js';
+import { connectProvider } from './connect.js';
+import type { CallbackConnector, PasswordConnector } from './connector.js';
 import type { UpstreamLog } from './log.js';
 import { upstreamLogin } from './login.js';
-import { resolveProvider, type Fetch, type Provider } from './provider.js';
+import type { ProviderDefinition } from './resolve.js';
 import { upstreamRouter } from './routes.js';
 import type { LoginHandlers, UpstreamLogin } from './types.js';
 
-export type { Provider } from './provider.js';
+export type { Fetch } from './client.js';
+export type { PasswordConnector, UpstreamPasswordCheck } from './connector.js';
+export type { ProviderDefinition } from './resolve.js';
 export type { UpstreamLog } from './log.js';
 export { DefinitionError, loadDefinition, parseDefinition } from './definition.js';
+export { UpstreamFailure } from './errors.js';
 export { TRANSACTION_TTL_S } from './transaction.js';
 
 export interface UpstreamOptions {
@@ -26,29 +32,28 @@ export interface UpstreamOptions {
 
 export interface Upstream {
   login: UpstreamLogin;
-  providers: ReadonlyMap<string, Provider>;
+  /** The upstream providers, resolved (the development form has no provider behind it). */
+  providers: ReadonlyMap<string, ProviderDefinition>;
+  /** The password logins, of the entries with `password_grant`, in configuration order. */
+  passwords: readonly PasswordConnector[];
   /** The callback routes; a finished login goes to the handler of its context's kind. */
   router(handlers: LoginHandlers): Router;
 }
 
 /**
- * The broker as an OAuth 2 / OIDC client of its upstream providers. Built before the areas that
- * start logins (they get `login`); the areas' handlers are given to `router` when the app is built.
+ * The broker as an OAuth 2 / OIDC client of its upstream providers: every entry becomes its
+ * connectors (connect.ts), at start, so a bad entry or provider file stops the broker. Built
+ * before the areas that start logins (they get `login`); the areas' handlers are given to
+ * `router` when the app is built.
  */
 export function createUpstream(options: UpstreamOptions): Upstream {
   const { config, store, log } = options;
-  const providers = new Map<string, Provider>();
-  config.providers.forEach((entry, index) => {
-    providers.set(
-      entry.id,
-      resolveProvider(entry, index, {
-        brokerIssuer: config.issuer,
-        ...(options.configFile ? { configFile: options.configFile } : {}),
-        ...(options.fetch ? { fetch: options.fetch } : {}),
-        ...(options.providersDir ? { providersDir: options.providersDir } : {}),
-      }),
-    );
-  });
-  const deps = { issuer: config.issuer, store, log, providers };
-  return { login: upstreamLogin(deps), providers, router: (handlers) => upstreamRouter(deps, handlers) };
+  const { configFile, fetch, providersDir } = options;
+  const steps = { brokerIssuer: config.issuer, configFile, fetch, providersDir };
+  const connected = config.providers.map((entry, index) => connectProvider(entry, index, steps));
+  const connectors = new Map<string, CallbackConnector>(connected.map((c) => [c.id, c.login]));
+  const providers = new Map(connected.flatMap((c) => (c.definition ? [[c.id, c.definition] as const] : [])));
+  const passwords = connected.flatMap((c) => (c.password ? [c.password] : []));
+  const deps = { issuer: config.issuer, store, log, connectors };
+  return { login: upstreamLogin(deps), providers, passwords, router: (handlers) => upstreamRouter(deps, handlers) };
 }

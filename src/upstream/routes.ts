@@ -2,13 +2,12 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import { readForm } from '../http/form-body.js';
 import type { Store } from '../store/index.js';
-import { devIdentity, devLoginPage } from './dev.js';
-import { UpstreamFailure, UpstreamPageError } from './errors.js';
-import { classify, exchange } from './exchange.js';
+import type { CallbackConnector } from './connector.js';
+import { classify, UpstreamFailure, UpstreamPageError } from './errors.js';
 import type { UpstreamLog } from './log.js';
-import type { Provider } from './provider.js';
-import { sameBinding, takeTransaction, type Transaction } from './transaction.js';
+import { secretsOf, takeTransaction, type Transaction } from './transaction.js';
 import { handlerFor, type LoginHandlers, type UpstreamIdentity } from './types.js';
+import { constantTimeEqual } from '../lib/constant-time.js';
 
 /** Parameters a form_post answer may carry into the re-issued GET (OAuth 2.0 Form Post Response Mode). */
 const FORWARDED = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'user'];
@@ -18,23 +17,19 @@ function single(params: URLSearchParams, name: string): string | undefined {
   return values[0] || undefined;
 }
 
-/** Provider-supplied text for logs and descriptions: printable ASCII, bounded. */
-export function safeToken(text: string, max = 64): string {
-  return text.replace(/[^\x20-\x7e]/g, '?').slice(0, max);
-}
-
-const FAIL_CODES = new Set(['access_denied', 'temporarily_unavailable', 'login_required']);
+const MIXED_UP = 'the answer arrived on another provider’s callback (RFC 9700 §4.4)';
 
 /**
- * GET|POST /callback/:provider and GET /upstream/:provider/login (dev providers). The callback
- * takes the transaction (one store round trip), verifies the answer, and hands the identity or
- * the failure to the handler of the login's kind.
+ * GET|POST /callback/:provider, and GET /upstream/:provider/login for a connector that shows its
+ * own login page (the development form). The callback takes the transaction (one store round
+ * trip), has the connector finish the login with what came back, and hands the identity or the
+ * failure to the handler of the login's kind.
  */
 export function upstreamRouter(
-  deps: { issuer: string; store: Store; log: UpstreamLog; providers: ReadonlyMap<string, Provider> },
+  deps: { issuer: string; store: Store; log: UpstreamLog; connectors: ReadonlyMap<string, CallbackConnector> },
   handlers: LoginHandlers,
 ): Router {
-  const { issuer, store, log, providers } = deps;
+  const { issuer, store, log, connectors } = deps;
   const base = new URL(issuer).pathname.replace(/\/$/, '');
 
   /** Takes the transaction for this state: missing, unknown, replayed, expired or foreign → 400 page. */
@@ -42,9 +37,10 @@ export function upstreamRouter(
     if (!state) throw new UpstreamPageError(400, 'invalid_request', 'the callback has no state (RFC 6749 §10.12)');
     if (state.length > 512) throw new UpstreamPageError(400, 'invalid_request', 'the state is not one of ours');
     const txn = await takeTransaction(store, state);
-    if (!txn) throw new UpstreamPageError(400, 'invalid_request', 'this login is unknown, expired or already finished; start again');
+    const gone = 'this login is unknown, expired or already finished; start again';
+    if (!txn) throw new UpstreamPageError(400, 'invalid_request', gone);
     const binding: unknown = ctx.state.browserBinding;
-    if (typeof binding !== 'string' || !sameBinding(binding, txn.b)) {
+    if (typeof binding !== 'string' || !constantTimeEqual(binding, txn.b)) {
       // Login CSRF (docs/security.md C-CSRF-02): someone else's transaction arriving in this browser.
       log.warn({ provider: txn.p }, 'login transaction presented by another browser');
       throw new UpstreamPageError(400, 'invalid_request', 'this login was started in another browser; start again');
@@ -53,13 +49,53 @@ export function upstreamRouter(
   }
 
   async function failed(ctx: Context, provider: string, txn: Transaction, failure: UpstreamFailure): Promise<void> {
-    log.warn({ provider, error: failure.code, reason: failure.description, ...(failure.detail ? { detail: failure.detail } : {}) }, 'upstream login failed');
-    await handlerFor(handlers, txn.c).fail(ctx, { context: txn.c, provider, error: failure.code, description: failure.description });
+    const detail = failure.detail ? { detail: failure.detail } : {};
+    log.warn({ provider, error: failure.code, reason: failure.description, ...detail }, 'upstream login failed');
+    const result = { context: txn.c, provider, error: failure.code, description: failure.description };
+    await handlerFor(handlers, txn.c).fail(ctx, result);
   }
 
-  async function complete(ctx: Context, provider: Provider, txn: Transaction, identity: UpstreamIdentity): Promise<void> {
-    log.info({ provider: provider.id, issuer: identity.issuer, email_verified: identity.email_verified }, 'upstream login verified');
-    await handlerFor(handlers, txn.c).finish(ctx, { context: txn.c, identity, provider: provider.id });
+  async function complete(ctx: Context, provider: string, txn: Transaction, identity: UpstreamIdentity): Promise<void> {
+    const verified = { provider, issuer: identity.issuer, email_verified: identity.email_verified };
+    log.info(verified, 'upstream login verified');
+    await handlerFor(handlers, txn.c).finish(ctx, { context: txn.c, identity, provider });
+  }
+
+  /**
+   * The answer for this state, finished by the connector it came back to: ends in finish() or
+   * fail(). `arrived` is how it came, which must be the way this connector answers.
+   */
+  async function finishLogin(
+    ctx: Context,
+    connector: CallbackConnector,
+    params: URLSearchParams,
+    arrived: CallbackConnector['answer'],
+  ): Promise<void> {
+    const state = single(params, 'state');
+    const txn = await take(ctx, state);
+    // Mix-up defence: the answer must come back on the callback of the provider the login went to
+    // (RFC 9700 §4.4.2.2; docs/security.md C-MIX-04).
+    if (txn.p !== connector.id) return failed(ctx, txn.p, txn, new UpstreamFailure('access_denied', MIXED_UP));
+    if (arrived !== connector.answer) {
+      const expected = connector.answer === 'form' ? 'a form POST' : 'a redirect';
+      const wrongWay = new UpstreamFailure('access_denied', `${connector.label} answers with ${expected}`);
+      return failed(ctx, connector.id, txn, wrongWay);
+    }
+    let identity: UpstreamIdentity;
+    try {
+      identity = await connector.finish({ params, state: state!, secrets: secretsOf(txn) });
+    } catch (err) {
+      return failed(ctx, connector.id, txn, classify(err));
+    }
+    return complete(ctx, connector.id, txn, identity);
+  }
+
+  function connectorAt(ctx: Context): CallbackConnector {
+    const connector = connectors.get(ctx.params.provider ?? '');
+    if (!connector) throw new UpstreamPageError(404, 'invalid_request', 'unknown provider');
+    ctx.set('Cache-Control', 'no-store');
+    ctx.set('Referrer-Policy', 'no-referrer');
+    return connector;
   }
 
   const router = new Router();
@@ -70,83 +106,47 @@ export function upstreamRouter(
   };
 
   router.get('/upstream/:provider/login', page, async (ctx) => {
-    const provider = providers.get(ctx.params.provider ?? '');
-    if (!provider || provider.kind !== 'dev') throw new UpstreamPageError(404, 'not_found', 'no such development provider');
+    const connector = connectors.get(ctx.params.provider ?? '');
+    if (!connector?.loginPage) throw new UpstreamPageError(404, 'not_found', 'no such development provider');
     const state = single(new URLSearchParams(ctx.querystring), 'state');
-    if (!state || state.length > 512) throw new UpstreamPageError(400, 'invalid_request', 'the login has no state; start again from the app');
+    if (!state || state.length > 512) {
+      throw new UpstreamPageError(400, 'invalid_request', 'the login has no state; start again from the app');
+    }
     ctx.set('Cache-Control', 'no-store');
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.type = 'html';
-    ctx.body = devLoginPage({ base, action: `${base}/callback/${provider.id}`, state, label: provider.label });
+    ctx.body = connector.loginPage({ base, action: `${base}/callback/${connector.id}`, state });
   });
 
   router.post('/callback/:provider', page, async (ctx) => {
-    const provider = providers.get(ctx.params.provider ?? '');
-    if (!provider) throw new UpstreamPageError(404, 'invalid_request', 'unknown provider');
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    if (provider.kind === 'dev') {
+    const connector = connectorAt(ctx);
+    if (connector.answer === 'form') {
       // Our own form posts same-origin; the browser-bound state is its CSRF token, and a browser
       // that says the post is cross-site is refused outright (docs/security.md K-07).
       const site = ctx.get('sec-fetch-site');
-      if (site && site !== 'same-origin' && site !== 'none') throw new UpstreamPageError(403, 'access_denied', 'a cross-site form post is not accepted here');
+      if (site && site !== 'same-origin' && site !== 'none') {
+        throw new UpstreamPageError(403, 'access_denied', 'a cross-site form post is not accepted here');
+      }
     }
     const form = await readForm(ctx, { required: true });
-    if (provider.kind === 'dev') {
-      // Same-origin POST from our own form: the Lax browser cookie is sent, finish here.
-      const txn = await take(ctx, single(form, 'state'));
-      if (txn.p !== provider.id) return failed(ctx, txn.p, txn, new UpstreamFailure('access_denied', 'the answer arrived on another provider’s callback (RFC 9700 §4.4)'));
-      let identity: UpstreamIdentity;
-      try {
-        identity = devIdentity(provider, form);
-      } catch (err) {
-        return failed(ctx, provider.id, txn, classify(err));
-      }
-      return complete(ctx, provider, txn, identity);
-    }
+    // Same-origin POST from our own form: the Lax browser cookie is sent, finish here.
+    if (connector.answer === 'form') return finishLogin(ctx, connector, form, 'form');
     // response_mode=form_post (Apple) is a cross-site POST: a SameSite=Lax cookie is not sent, so
     // the browser binding cannot be checked here. Re-issue it as a same-site top-level GET (where
     // Lax cookies are sent) and do everything there. Nothing is taken or exchanged on the POST.
     const query = new URLSearchParams();
-    for (const key of FORWARDED) for (const value of form.getAll(key)) if (value.length <= 4096) query.append(key, value);
-    ctx.set('Location', `${issuer}/callback/${encodeURIComponent(provider.id)}?${query.toString()}`);
+    for (const key of FORWARDED) {
+      for (const value of form.getAll(key)) if (value.length <= 4096) query.append(key, value);
+    }
+    ctx.set('Location', `${issuer}/callback/${encodeURIComponent(connector.id)}?${query.toString()}`);
     ctx.status = 303;
     ctx.type = 'text/plain';
     ctx.body = 'See Other';
   });
 
   router.get('/callback/:provider', page, async (ctx) => {
-    const pathProvider = ctx.params.provider ?? '';
-    const provider = providers.get(pathProvider);
-    if (!provider) throw new UpstreamPageError(404, 'invalid_request', 'unknown provider');
-    ctx.set('Cache-Control', 'no-store');
-    ctx.set('Referrer-Policy', 'no-referrer');
-    const params = new URLSearchParams(ctx.querystring);
-    const state = single(params, 'state');
-    const txn = await take(ctx, state);
-    // Mix-up defence: the answer must come back on the callback of the provider the login went to
-    // (RFC 9700 §4.4.2.2; docs/security.md C-MIX-04).
-    if (txn.p !== provider.id) {
-      return failed(ctx, txn.p, txn, new UpstreamFailure('access_denied', 'the answer arrived on another provider’s callback (RFC 9700 §4.4)'));
-    }
-    if (provider.kind === 'dev') return failed(ctx, provider.id, txn, new UpstreamFailure('access_denied', 'the development login answers with a form POST'));
-
-    let identity: UpstreamIdentity;
-    try {
-      const error = single(params, 'error');
-      const errorCode = single(params, 'error_code');
-      if ((error || errorCode) && !params.has('code')) {
-        // RFC 6749 §4.1.2.1; Facebook may send error_code/error_message instead.
-        const code = error && FAIL_CODES.has(error) ? (error as 'access_denied') : error === 'server_error' ? 'temporarily_unavailable' : error ? 'access_denied' : 'server_error';
-        // The provider's free text is not passed on (anyone can put text in this URL); it is logged, trimmed.
-        const text = single(params, 'error_description') ?? single(params, 'error_message');
-        throw new UpstreamFailure(code, `${provider.label} answered ${safeToken(error ?? `error_code ${errorCode}`)}`, text ? { provider_description: safeToken(text, 200) } : undefined);
-      }
-      identity = await exchange(provider, txn, state!, params);
-    } catch (err) {
-      return failed(ctx, provider.id, txn, classify(err));
-    }
-    return complete(ctx, provider, txn, identity);
+    const connector = connectorAt(ctx);
+    return finishLogin(ctx, connector, new URLSearchParams(ctx.querystring), 'redirect');
   });
   return router;
 }

@@ -1,5 +1,6 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Store, StoreOp } from '../store/index.js';
+import type { LoginSecrets } from './connector.js';
 import { isLoginContext, type LoginContext } from './types.js';
 
 /** Login transactions live 10 minutes (docs/security.md C-CSRF-04). */
@@ -17,6 +18,27 @@ export interface Transaction {
   n?: string;
   /** PKCE code_verifier (RFC 7636) */
   v?: string;
+}
+
+/** The transaction of a login that starts now, with what its connector keeps for the callback. */
+export function newTransaction(
+  provider: string,
+  binding: string,
+  context: LoginContext,
+  secrets: LoginSecrets,
+): Transaction {
+  return {
+    p: provider,
+    b: binding,
+    c: context,
+    ...(secrets.nonce ? { n: secrets.nonce } : {}),
+    ...(secrets.verifier ? { v: secrets.verifier } : {}),
+  };
+}
+
+/** What the connector kept, for its finish. */
+export function secretsOf(txn: Transaction): LoginSecrets {
+  return { ...(txn.n ? { nonce: txn.n } : {}), ...(txn.v ? { verifier: txn.v } : {}) };
 }
 
 export function transactionKey(state: string): string {
@@ -44,11 +66,4 @@ export async function takeTransaction(store: Store, state: string): Promise<Tran
   } catch {
     return undefined;
   }
-}
-
-/** Constant-time comparison over digests (equal lengths whatever the input). */
-export function sameBinding(a: string, b: string): boolean {
-  const da = createHash('sha256').update(a).digest();
-  const db = createHash('sha256').update(b).digest();
-  return timingSafeEqual(da, db);
 }

@@ -7,7 +7,7 @@ import { ConfigError, parseConfig } from '../../src/config/load.js';
 import { providersSchema } from '../../src/config/providers.js';
 import { DefinitionError, loadDefinition, PROVIDERS_DIR } from '../../src/upstream/definition.js';
 import { effectiveMapping, lookup, mapIdentity, resolve } from '../../src/upstream/mapping.js';
-import { resolveProvider } from '../../src/upstream/provider.js';
+import { resolveDefinition } from '../../src/upstream/resolve.js';
 
 const shipped = readdirSync(PROVIDERS_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5));
 
@@ -75,11 +75,13 @@ describe('a bad provider file fails at start, naming file, key and reason', () =
   });
   it('a quirk check fails at start: facebook without a secret', () => {
     const [entry] = providersSchema.parse([{ id: 'fb', use: 'facebook', client_id: 'x' }]);
-    expect(() => resolveProvider(entry!, 0, { brokerIssuer: 'https://login.example.com' })).toThrow(/providers\[0\]\.client_secret: is required/);
+    const resolve = () => resolveDefinition(entry!, 0, { brokerIssuer: 'https://login.example.com' });
+    expect(resolve).toThrow(/providers\[0\]\.client_secret: is required/);
   });
   it('okta without an issuer fails at start', () => {
     const [entry] = providersSchema.parse([{ id: 'okta', use: 'okta', client_id: 'x', client_secret: 'y' }]);
-    expect(() => resolveProvider(entry!, 0, { brokerIssuer: 'https://login.example.com' })).toThrow(/providers\[0\]\.issuer/);
+    const resolve = () => resolveDefinition(entry!, 0, { brokerIssuer: 'https://login.example.com' });
+    expect(resolve).toThrow(/providers\[0\]\.issuer/);
   });
 });
 
@@ -123,7 +125,7 @@ describe('deployment entries (config providers:)', () => {
     const [entry] = providersSchema.parse([
       { id: 'acme', use: 'oauth2', issuer: 'https://acme.example', scopes: ['profile'], client_id: 'a', client_secret: 'b', authorization_endpoint: 'https://acme.example/a', token_endpoint: 'https://acme.example/t', profile: { url: 'https://acme.example/me' }, mapping: { subject: 'id', email: 'mail' } },
     ]);
-    const provider = resolveProvider(entry!, 0, { brokerIssuer: 'https://login.example.com' });
+    const provider = resolveDefinition(entry!, 0, { brokerIssuer: 'https://login.example.com' });
     expect(provider.redirectUri).toBe('https://login.example.com/callback/acme');
     expect(provider.definition).toMatchObject({ kind: 'oauth2', pkce: 'S256', token_auth: 'client_secret_basic' });
   });

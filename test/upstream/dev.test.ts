@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/load.js';
 import { providersSchema } from '../../src/config/providers.js';
-import { resolveProvider } from '../../src/upstream/provider.js';
+import { connectProvider } from '../../src/upstream/connect.js';
 import { Browser, startHarness, type Harness } from './harness.js';
 
 let h: Harness;
@@ -29,9 +29,10 @@ function post(browser: Browser, form: Record<string, string>): Promise<Response>
 describe('the dev provider', () => {
   it('is refused unless the broker issuer is a loopback URL', () => {
     const [entry] = providersSchema.parse([{ id: 'dev', use: 'dev' }]);
-    expect(() => resolveProvider(entry!, 0, { brokerIssuer: 'https://login.example.com' })).toThrow(ConfigError);
-    expect(() => resolveProvider(entry!, 0, { brokerIssuer: 'https://login.example.com' })).toThrow(/providers\[0\]\.use: dev is for development only/);
-    expect(() => resolveProvider(entry!, 0, { brokerIssuer: 'http://localhost:4000' })).not.toThrow();
+    const connect = (brokerIssuer: string) => () => connectProvider(entry!, 0, { brokerIssuer });
+    expect(connect('https://login.example.com')).toThrow(ConfigError);
+    expect(connect('https://login.example.com')).toThrow(/providers\[0\]\.use: dev is for development only/);
+    expect(connect('http://localhost:4000')).not.toThrow();
   });
 
   it('shows a form without script or inline style, posting same-origin with the state', async () => {

@@ -1,7 +1,8 @@
-import { constantTimeEqual, s256 } from '../crypto.js';
+import { s256 } from '../crypto.js';
 import { invalidGrant, invalidRequest } from '../errors.js';
 import type { Grant } from './grant.js';
 import { refreshTerms, userTokens } from './issue.js';
+import { constantTimeEqual } from '../../lib/constant-time.js';
 
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 

@@ -3,6 +3,7 @@ import type { OAuthContext } from '../context.js';
 import type { GrantFacts, RefreshRecord } from '../grant-records.js';
 import { scopeSet } from '../params.js';
 import type { TokenResponse } from './grant.js';
+import { nowS } from '../../lib/clock.js';
 
 /** What the tokens of a user grant are made from: the grant's facts and the user's claims. */
 export interface IssueInput extends GrantFacts {
@@ -15,7 +16,7 @@ export type RefreshTerms = Pick<RefreshRecord, 'expiresAt' | 'offline'>;
 
 /** A new chain lives `refresh_token_absolute_ttl_s` from now, offline when offline_access was granted. */
 export function refreshTerms(oauth: OAuthContext, scope: string): RefreshTerms {
-  const now = Math.floor(Date.now() / 1000);
+  const now = nowS();
   return { expiresAt: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline: scopeSet(scope).includes('offline_access') };
 }
 

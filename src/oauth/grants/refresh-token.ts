@@ -3,6 +3,7 @@ import { invalidGrant, invalidScope } from '../errors.js';
 import { refreshScopes } from '../scope-policy.js';
 import type { Grant } from './grant.js';
 import { userTokens } from './issue.js';
+import { nowS } from '../../lib/clock.js';
 
 /**
  * RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2): every use returns a new
@@ -34,7 +35,7 @@ export const refreshTokenGrant: Grant = {
       await oauth.records.revokeGrant(record.grantId);
       throw invalidGrant('the refresh token was issued to another client');
     }
-    if (record.expiresAt <= Math.floor(Date.now() / 1000)) throw invalidGrant('the refresh token has expired');
+    if (record.expiresAt <= nowS()) throw invalidGrant('the refresh token has expired');
 
     const narrowed = refreshScopes(record.scope, requested);
     if (narrowed.refused.length > 0) throw invalidScope(`scope beyond the original grant: ${narrowed.refused.join(' ')}`);

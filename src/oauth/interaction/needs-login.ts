@@ -1,5 +1,6 @@
 import type { SsoSession } from '../../session/sessions.js';
 import type { AuthorizationRequest } from '../authorize-request.js';
+import { nowS } from '../../lib/clock.js';
 
 /**
  * Does this request need a fresh upstream login (OIDC Core §3.1.2.3: prompt and max_age)?
@@ -9,5 +10,5 @@ export function needsLogin(request: AuthorizationRequest, session: SsoSession | 
   if (!session) return true;
   if (request.prompt.includes('login')) return true;
   if (request.max_age === undefined) return false;
-  return request.max_age === 0 || session.auth_time + request.max_age < Math.floor(Date.now() / 1000);
+  return request.max_age === 0 || session.auth_time + request.max_age < nowS();
 }

@@ -3,8 +3,9 @@ import { browserBinding } from '../../http/browser-id.js';
 import type { StoreOp } from '../../store/index.js';
 import type { AuthorizationRequest } from '../authorize-request.js';
 import type { OAuthContext } from '../context.js';
-import { constantTimeEqual, randomToken } from '../crypto.js';
+import { randomToken } from '../crypto.js';
 import { BrokerError } from '../../http/broker-error.js';
+import { constantTimeEqual } from '../../lib/constant-time.js';
 
 /** A pending authorization request, waiting for the user to log in upstream or to consent. */
 export interface Interaction {

@@ -4,6 +4,7 @@ import { authorizationRedirect } from '../authorization-response.js';
 import type { OAuthContext } from '../context.js';
 import { loadInteraction } from './record.js';
 import { authorizeSignedIn } from './signed-in.js';
+import { nowS } from '../../lib/clock.js';
 
 type AuthorizeContext = Extract<LoginContext, { kind: 'authorize' }>;
 
@@ -23,7 +24,7 @@ export function signInHandler(oauth: OAuthContext): LoginHandler<AuthorizeContex
         const entry = { audit: 'auto-link', user: user.id, provider, ip: ctx.ip };
         ctx.state.log?.info(entry, 'linked a new identity by verified email');
       }
-      const session = await startSession(ctx, { uid: user.id, auth_time: Math.floor(Date.now() / 1000), provider });
+      const session = await startSession(ctx, { uid: user.id, auth_time: nowS(), provider });
       await authorizeSignedIn(ctx, oauth, interaction.request, user, session);
     },
     async fail(ctx, { context, error, description }) {

@@ -1,6 +1,7 @@
 import { importPKCS8, SignJWT, type CryptoKey } from 'jose';
 import type { ProviderEntry } from '../../config/providers.js';
 import type { Quirk } from './types.js';
+import { nowS } from '../../lib/clock.js';
 
 const AUDIENCE = 'https://appleid.apple.com';
 /** Apple accepts at most 15 777 000 s (6 months); a day is plenty and limits a leak. */
@@ -20,7 +21,7 @@ const keys = new WeakMap<ProviderEntry, Promise<CryptoKey>>();
  * iss = Team ID, sub = Services ID (our client_id), aud = https://appleid.apple.com.
  * Minted once and reused until an hour before it expires.
  */
-export async function appleClientSecret(entry: ProviderEntry, now = Math.floor(Date.now() / 1000)): Promise<string> {
+export async function appleClientSecret(entry: ProviderEntry, now = nowS()): Promise<string> {
   const cached = cache.get(entry);
   if (cached && cached.exp - RENEW_BEFORE_S > now) return cached.secret;
   const apple = entry.apple;
