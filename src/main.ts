@@ -60,13 +60,19 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function shutdownOnSignals(server: Server, store: Store, log: Logger, stopApp: () => void): void {
+function shutdownOnSignals(server: Server, store: Store, log: Logger, stopApp: () => void, drainMs: number): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    // Draining first: /readyz answers 503 while requests are still served, so a balancer stops
+    // sending here before the listener closes (listen.drain_ms).
     stopApp();
+    log.info({ signal, drain_ms: drainMs }, 'draining: /readyz answers 503');
+    setTimeout(() => close(), drainMs);
+  };
+  const close = () => {
+    log.info('shutting down: no new connections, finishing requests in flight');
     const force = setTimeout(() => {
       log.warn('requests still in flight after 10 s: closing them');
       server.closeAllConnections();
@@ -134,7 +140,7 @@ async function main(): Promise<void> {
     `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ${describeStore(config.store)}`,
   );
   app.ready().catch((err: Error) => log.warn({ err: { message: err.message } }, 'keys not loaded yet (store unavailable?); retrying on the next request'));
-  shutdownOnSignals(server, store, log, () => app.stop());
+  shutdownOnSignals(server, store, log, () => app.stop(), config.listen.drain_ms);
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1));

@@ -53,8 +53,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: port.default(4000),
+      /** On SIGTERM/SIGINT, /readyz answers 503 this long before the listener closes (balancers notice). */
+      drain_ms: z.coerce.number().int().min(0).max(60_000).default(0),
     })
-    .default({ host: '127.0.0.1', port: 4000 }),
+    .default({ host: '127.0.0.1', port: 4000, drain_ms: 0 }),
   store: storeSchema.optional(),
   trust_proxy: z.boolean().default(false),
   log: z

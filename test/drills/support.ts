@@ -95,10 +95,10 @@ export async function startIdp(brokerIssuer: () => string, options: { tokenDelay
 }
 
 /** The broker configuration of a drill, as JSON (which YAML reads). */
-export function brokerConfig(issuer: string, idpIssuer: string, redis: RedisTarget, port = 0) {
+export function brokerConfig(issuer: string, idpIssuer: string, redis: RedisTarget, port = 0, drainMs = 0) {
   return {
     issuer,
-    listen: { host: '127.0.0.1', port },
+    listen: { host: '127.0.0.1', port, drain_ms: drainMs },
     store: { redis, prefix: 'lb:', command_timeout_ms: 1000 },
     log: { level: 'warn' },
     clients: CLIENTS,
@@ -113,7 +113,7 @@ export interface BrokerProcess {
   output(): string;
 }
 
-/** Runs dist/main.js with a configuration file; resolves once it listens. */
+/** Runs dist/main.js with a configuration file; resolves once it is ready (/readyz 200). */
 export async function spawnBroker(dir: string, name: string, config: ReturnType<typeof brokerConfig>): Promise<BrokerProcess> {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, JSON.stringify(config));
@@ -122,13 +122,14 @@ export async function spawnBroker(dir: string, name: string, config: ReturnType<
   child.stdout!.on('data', (d) => (output = (output + d).slice(-20_000)));
   child.stderr!.on('data', (d) => (output = (output + d).slice(-20_000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${config.listen.port}`;
   const deadline = Date.now() + 15_000;
-  while (!output.includes('listening on')) {
+  while ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
     if (child.exitCode !== null) throw new Error(`broker exited: ${output}`);
     if (Date.now() > deadline) throw new Error(`broker did not start: ${output}`);
     await sleep(50);
   }
-  return { url: `http://127.0.0.1:${config.listen.port}`, child, exited, output: () => output };
+  return { url, child, exited, output: () => output };
 }
 
 /**

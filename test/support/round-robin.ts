@@ -17,13 +17,33 @@ export interface RoundRobin {
   close(): Promise<void>;
 }
 
-export async function startRoundRobin(backends: string[]): Promise<RoundRobin> {
+/**
+ * `healthCheckMs`: polls each backend's /readyz this often and sends nothing to one that last
+ * answered otherwise than 200 (as a balancer's active health check does).
+ */
+export async function startRoundRobin(backends: string[], options: { healthCheckMs?: number } = {}): Promise<RoundRobin> {
   let next = 0;
   const balancer: RoundRobin = { url: '', backends: [...backends], served: backends.map(() => 0), refused: 0, close: async () => {} };
+  const unhealthy = new Set<string>();
+  let checking = true;
+  const check = async () => {
+    while (checking && options.healthCheckMs) {
+      await Promise.all(
+        balancer.backends.map(async (base) => {
+          const status = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status, () => 0);
+          if (status === 200) unhealthy.delete(base);
+          else unhealthy.add(base);
+        }),
+      );
+      await new Promise((r) => setTimeout(r, options.healthCheckMs));
+    }
+  };
+  void check();
   const server: Server = createServer(async (req, res) => {
     const body = await read(req);
     for (let tried = 0; tried < balancer.backends.length; tried++) {
       const index = next++ % balancer.backends.length;
+      if (unhealthy.has(balancer.backends[index]!) && tried < balancer.backends.length - 1) continue;
       if (await forward(balancer.backends[index]!, req, body, res)) {
         balancer.served[index]!++;
         return;
@@ -35,6 +55,7 @@ export async function startRoundRobin(backends: string[]): Promise<RoundRobin> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   balancer.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   balancer.close = async () => {
+    checking = false;
     server.closeAllConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
