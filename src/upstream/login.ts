@@ -5,6 +5,7 @@ import { UpstreamFailure, UpstreamPageError } from './errors.js';
 import type { UpstreamLog } from './log.js';
 import { newTransaction, transactionOp } from './transaction.js';
 import type { BeginLogin, ProviderButton, UpstreamLogin } from './types.js';
+import { browserBinding } from '../http/browser-id.js';
 
 /**
  * Starting logins, whatever the connector: the transaction (state hash, browser binding, context,
@@ -41,10 +42,7 @@ export function upstreamLogin(deps: {
     async begin(ctx: Context, input: BeginLogin): Promise<string> {
       const connector = connectors.get(input.providerId);
       if (!connector) throw new UpstreamPageError(400, 'invalid_request', 'unknown provider');
-      const binding: unknown = ctx.state.browserBinding;
-      if (typeof binding !== 'string' || !binding) {
-        throw new Error('upstream login needs ctx.state.browserBinding (the browserId middleware)');
-      }
+      const binding = browserBinding(ctx);
       const state = client.randomState();
       const { url, secrets } = await start(connector, state, input.loginHint);
       input.work.add(transactionOp(state, newTransaction(connector.id, binding, input.context, secrets)));

@@ -8,6 +8,8 @@ import type { UpstreamLog } from './log.js';
 import { secretsOf, takeTransaction, type Transaction } from './transaction.js';
 import { handlerFor, type LoginHandlers, type UpstreamIdentity } from './types.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
+import { browserBinding } from '../http/browser-id.js';
+import { browserRoute } from '../http/errors.js';
 
 /** Parameters a form_post answer may carry into the re-issued GET (OAuth 2.0 Form Post Response Mode). */
 const FORWARDED = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'user'];
@@ -39,8 +41,7 @@ export function upstreamRouter(
     const txn = await takeTransaction(store, state);
     const gone = 'this login is unknown, expired or already finished; start again';
     if (!txn) throw new UpstreamPageError(400, 'invalid_request', gone);
-    const binding: unknown = ctx.state.browserBinding;
-    if (typeof binding !== 'string' || !constantTimeEqual(binding, txn.b)) {
+    if (!constantTimeEqual(browserBinding(ctx), txn.b)) {
       // Login CSRF (docs/security.md C-CSRF-02): someone else's transaction arriving in this browser.
       log.warn({ provider: txn.p }, 'login transaction presented by another browser');
       throw new UpstreamPageError(400, 'invalid_request', 'this login was started in another browser; start again');
@@ -99,11 +100,8 @@ export function upstreamRouter(
   }
 
   const router = new Router();
-  /** These routes answer a browser: errors render as HTML pages (the http layer reads ctx.state.page). */
-  const page = async (ctx: Context, next: () => Promise<unknown>) => {
-    ctx.state.page = true;
-    await next();
-  };
+  // These routes answer a browser: errors are pages, also where this router is mounted alone.
+  const page = browserRoute;
 
   router.get('/upstream/:provider/login', page, async (ctx) => {
     const connector = connectors.get(ctx.params.provider ?? '');

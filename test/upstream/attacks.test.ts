@@ -3,7 +3,8 @@ import nock from 'nock';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { UnitOfWork } from '../../src/store/unit-of-work.js';
 import { generateKeyPair, SignJWT, type CryptoKey } from 'jose';
-import { Browser, nowS, signingKey, startHarness, unsecuredJwt, type Harness, type SigningKey } from './harness.js';
+import { nowS, signingKey, startHarness, unsecuredJwt, type Harness, type SigningKey } from './harness.js';
+import { UserAgent } from '../support/user-agent.js';
 
 /**
  * The callback under attack (the C- and J- entries of docs/security.md): each case must end in fail() or a 400 page,
@@ -66,7 +67,7 @@ function tokenEndpoint(idToken: (nonce: string) => Promise<string>, nonceRef: { 
     .reply(async () => [200, { access_token: 'at', token_type: 'Bearer', id_token: await idToken(nonceRef.value) }]);
 }
 
-async function start(browser: Browser, provider = 'corp') {
+async function start(browser: UserAgent, provider = 'corp') {
   if (provider === 'corp') discovery();
   const url = await h.begin(browser, provider);
   return { state: url.searchParams.get('state')!, nonce: { value: url.searchParams.get('nonce') ?? '' }, url };
@@ -92,31 +93,31 @@ async function expectFailed(error: string, contains?: string): Promise<void> {
 
 describe('state (RFC 6749 §10.12, docs/security.md "State and login CSRF")', () => {
   it('a callback without state is a 400 page (C-CSRF-01)', async () => {
-    await expectRejectedPage(await new Browser().fetch(`${h.issuer}/callback/corp?code=abc`));
+    await expectRejectedPage(await new UserAgent().fetch(`${h.issuer}/callback/corp?code=abc`));
     expect(h.fail).not.toHaveBeenCalled();
   });
 
   it('an unknown state is a 400 page', async () => {
-    await expectRejectedPage(await new Browser().fetch(`${h.issuer}/callback/corp?code=abc&state=made-up-state-value`));
+    await expectRejectedPage(await new UserAgent().fetch(`${h.issuer}/callback/corp?code=abc&state=made-up-state-value`));
   });
 
   it('a repeated state parameter is a 400 page (RFC 6749 §3.1)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     await expectRejectedPage(await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}&state=${state}`));
   });
 
   it('a state from another browser is a 400 page: login CSRF (C-CSRF-02, C-CSRF-05)', async () => {
-    const attacker = new Browser();
+    const attacker = new UserAgent();
     const { state } = await start(attacker);
-    const victim = new Browser();
+    const victim = new UserAgent();
     await victim.fetch(`${h.issuer}/callback/corp?x=1`); // the victim has its own browser cookie
     await expectRejectedPage(await victim.fetch(`${h.issuer}/callback/corp?code=attackers-code&state=${state}`));
     expect(h.fail).not.toHaveBeenCalled();
   });
 
   it('a replayed callback is a 400 page; only the first one counts (C-REF-02, C-CSRF-03)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state, nonce } = await start(browser);
     tokenEndpoint(async (n) => key.sign(good(n)), nonce);
     const first = await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
@@ -128,7 +129,7 @@ describe('state (RFC 6749 §10.12, docs/security.md "State and login CSRF")', ()
   });
 
   it('concurrent callbacks with one state: exactly one proceeds (atomic take)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state, nonce } = await start(browser);
     tokenEndpoint(async (n) => key.sign(good(n)), nonce);
     const answers = await Promise.all([1, 2, 3].map(() => browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`)));
@@ -137,7 +138,7 @@ describe('state (RFC 6749 §10.12, docs/security.md "State and login CSRF")', ()
   });
 
   it('a state past its 10-minute TTL is a 400 page (C-CSRF-04)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     const now = Date.now();
     vi.spyOn(Date, 'now').mockReturnValue(now + 601_000);
@@ -147,7 +148,7 @@ describe('state (RFC 6749 §10.12, docs/security.md "State and login CSRF")', ()
 
 describe('mix-up (RFC 9700 §4.4, RFC 9207)', () => {
   it('a corp login answered on /callback/github fails, and no token endpoint is called (C-MIX-04)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     const github = nock('https://github.com').post('/login/oauth/access_token').reply(200, { access_token: 'x' });
     const corp = nock(IDP).post('/token').reply(200, { access_token: 'x' });
@@ -160,7 +161,7 @@ describe('mix-up (RFC 9700 §4.4, RFC 9207)', () => {
   });
 
   it('an iss parameter naming another issuer fails (RFC 9207 §2.4)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     const token = nock(IDP).post('/token').reply(200, {});
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}&iss=${encodeURIComponent('https://evil.example.com')}`);
@@ -169,7 +170,7 @@ describe('mix-up (RFC 9700 §4.4, RFC 9207)', () => {
   });
 
   it('an iss parameter differing by a trailing slash fails (C-MIX-03)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}&iss=${encodeURIComponent(`${IDP}/`)}`);
     await expectFailed('access_denied');
@@ -177,7 +178,7 @@ describe('mix-up (RFC 9700 §4.4, RFC 9207)', () => {
 
   it('an advertised iss parameter that is missing fails (C-MIX-02)', async () => {
     advertiseIss = true;
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     const token = nock(IDP).post('/token').reply(200, {});
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
@@ -187,7 +188,7 @@ describe('mix-up (RFC 9700 §4.4, RFC 9207)', () => {
 
   it('an advertised iss parameter that matches passes', async () => {
     advertiseIss = true;
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state, nonce } = await start(browser);
     tokenEndpoint(async (n) => key.sign(good(n)), nonce);
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}&iss=${encodeURIComponent(IDP)}`);
@@ -246,7 +247,7 @@ describe('ID token verification (OIDC Core §3.1.3.7, docs/security.md "JWT")', 
   };
   for (const [name, idToken] of cases) {
     it(`${name}: fail(), never finish()`, async () => {
-      const browser = new Browser();
+      const browser = new UserAgent();
       const { state, nonce } = await start(browser);
       tokenEndpoint(idToken, nonce);
       const response = await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
@@ -258,7 +259,7 @@ describe('ID token verification (OIDC Core §3.1.3.7, docs/security.md "JWT")', 
   }
 
   it('an unknown kid fails after a JWKS refetch (J-03)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state, nonce } = await start(browser);
     tokenEndpoint((n) => otherKey.sign(good(n), { kid: 'rotated-away' }), nonce);
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
@@ -266,7 +267,7 @@ describe('ID token verification (OIDC Core §3.1.3.7, docs/security.md "JWT")', 
   });
 
   it('the token request carries the verifier of this login: S256 of it is the challenge sent (RFC 7636 §4.6)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state, nonce, url } = await start(browser);
     let verifier = '';
     nock(IDP)
@@ -282,7 +283,7 @@ describe('ID token verification (OIDC Core §3.1.3.7, docs/security.md "JWT")', 
   });
 
   it('no ID token at all from an OIDC provider fails', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     nock(IDP).post('/token').reply(200, { access_token: 'at', token_type: 'Bearer' });
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
@@ -292,7 +293,7 @@ describe('ID token verification (OIDC Core §3.1.3.7, docs/security.md "JWT")', 
 
 describe('upstream failures end in fail(), bounded in time', () => {
   it('a token endpoint that never answers: temporarily_unavailable after timeout_ms', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     nock(IDP).post('/token').delay(5_000).reply(200, {});
     const started = Date.now();
@@ -302,7 +303,7 @@ describe('upstream failures end in fail(), bounded in time', () => {
   });
 
   it('a token endpoint 400 invalid_grant: access_denied', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     nock(IDP).post('/token').reply(400, { error: 'invalid_grant' });
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
@@ -310,7 +311,7 @@ describe('upstream failures end in fail(), bounded in time', () => {
   });
 
   it('malformed JSON from the token endpoint: fail(), and the body is not quoted anywhere', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     nock(IDP).post('/token').reply(200, '{"access_token": "leaky-token-value", oops', { 'content-type': 'application/json' });
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
@@ -320,7 +321,7 @@ describe('upstream failures end in fail(), bounded in time', () => {
   });
 
   it('a profile API that never answers: temporarily_unavailable after timeout_ms', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const url = await h.begin(browser, 'slowgh');
     nock('https://github.com').post('/login/oauth/access_token').reply(200, { access_token: 'gho_x', token_type: 'bearer' });
     nock('https://api.github.com').get('/user').delay(5_000).reply(200, { id: 1 });
@@ -331,7 +332,7 @@ describe('upstream failures end in fail(), bounded in time', () => {
   });
 
   it("the provider's error text is not passed on to fail(), only its code", async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     await browser.fetch(`${h.issuer}/callback/corp?error=invalid_scope&error_description=${encodeURIComponent('Call +1 555 0100 to unlock')}&state=${state}`);
     await expectFailed('access_denied');
@@ -341,13 +342,13 @@ describe('upstream failures end in fail(), bounded in time', () => {
   it('the provider unreachable at begin: a 503 page, no transaction written', async () => {
     nock(IDP).get('/.well-known/openid-configuration').reply(503);
     const before = h.store.roundTrips;
-    const response = await new Browser().fetch(`${h.issuer}/start/corp`);
+    const response = await new UserAgent().fetch(`${h.issuer}/start/corp`);
     expect(response.status).toBe(503);
     expect(h.store.roundTrips).toBe(before);
   });
 
   it('the user cancels (error=access_denied): fail(access_denied) with the context', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await start(browser);
     await browser.fetch(`${h.issuer}/callback/corp?error=access_denied&state=${state}`);
     await expectFailed('access_denied');
@@ -358,7 +359,7 @@ describe('upstream failures end in fail(), bounded in time', () => {
 describe('the transaction', () => {
   it('begin adds the transaction to the caller\'s unit of work: one round trip with its writes; the callback one', async () => {
     discovery();
-    const browser = new Browser();
+    const browser = new UserAgent();
     await browser.fetch(`${h.issuer}/callback/corp?warm=1`); // gets the browser cookie
     const url = await h.begin(browser, 'corp'); // discovery is cached after this
     const before = h.store.roundTrips;
@@ -380,7 +381,7 @@ describe('the transaction', () => {
   });
 
   it('state, nonce and verifier are fresh per attempt and not stored in the clear', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const a = await start(browser);
     const b = await start(browser);
     expect(a.state).not.toBe(b.state);
@@ -406,13 +407,13 @@ describe('the transaction', () => {
   });
 
   it('an unknown provider in the callback path is a 404 page', async () => {
-    const response = await new Browser().fetch(`${h.issuer}/callback/nope?code=a&state=b`);
+    const response = await new UserAgent().fetch(`${h.issuer}/callback/nope?code=a&state=b`);
     expect(response.status).toBe(404);
     expect(h.finish).not.toHaveBeenCalled();
   });
 
   it('a form_post answer is re-issued as a same-site GET; the POST itself consumes nothing', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state, nonce } = await start(browser);
     const post = await fetch(`${h.issuer}/callback/corp`, {
       method: 'POST',

@@ -10,7 +10,8 @@ import { resolveDefinition } from '../../src/upstream/resolve.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { PASSWORD_CLIENTS, TRUSTED_SECRET } from '../support/password.js';
 import { fakeProvider, idToken } from './fake-provider.js';
-import { Browser, startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from './harness.js';
+import { UserAgent } from '../support/user-agent.js';
 
 /**
  * The definition → client → connector steps, each usable on its own: a token request carries the
@@ -113,7 +114,7 @@ describe('the code-flow connector', () => {
 
   it('a repeated error parameter in the answer ends in fail(access_denied) (RFC 6749 §3.1)', async () => {
     h = await startHarness([{ id: 'gh', use: 'github', client_id: 'cid', client_secret: 's' }]);
-    const browser = new Browser();
+    const browser = new UserAgent();
     const state = (await h.begin(browser, 'gh')).searchParams.get('state')!;
     await browser.fetch(`${h.issuer}/callback/gh?state=${state}&error=access_denied&error=server_error`);
     expect(h.finish).not.toHaveBeenCalled();

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/load.js';
 import { providersSchema } from '../../src/config/providers.js';
 import { connectProvider } from '../../src/upstream/connect.js';
-import { Browser, startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from './harness.js';
+import { UserAgent } from '../support/user-agent.js';
 
 let h: Harness;
 beforeEach(async () => {
@@ -10,7 +11,7 @@ beforeEach(async () => {
 });
 afterEach(() => h.close());
 
-async function loginForm(browser: Browser): Promise<{ state: string; page: string; response: Response }> {
+async function loginForm(browser: UserAgent): Promise<{ state: string; page: string; response: Response }> {
   const url = await h.begin(browser, 'dev');
   expect(url.origin).toBe(h.issuer);
   expect(url.pathname).toBe('/upstream/dev/login');
@@ -18,7 +19,7 @@ async function loginForm(browser: Browser): Promise<{ state: string; page: strin
   return { state: url.searchParams.get('state')!, page: await response.text(), response };
 }
 
-function post(browser: Browser, form: Record<string, string>): Promise<Response> {
+function post(browser: UserAgent, form: Record<string, string>): Promise<Response> {
   return browser.fetch(`${h.issuer}/callback/dev`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -36,7 +37,7 @@ describe('the dev provider', () => {
   });
 
   it('shows a form without script or inline style, posting same-origin with the state', async () => {
-    const { state, page, response } = await loginForm(new Browser());
+    const { state, page, response } = await loginForm(new UserAgent());
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/text\/html/);
     expect(page).toContain('<link rel="stylesheet" href="/static/broker.css">');
@@ -47,14 +48,14 @@ describe('the dev provider', () => {
   });
 
   it('escapes what it echoes', async () => {
-    const response = await new Browser().fetch(`${h.issuer}/upstream/dev/login?state=${encodeURIComponent('"><script>alert(1)</script>')}`);
+    const response = await new UserAgent().fetch(`${h.issuer}/upstream/dev/login?state=${encodeURIComponent('"><script>alert(1)</script>')}`);
     const page = await response.text();
     expect(page).not.toContain('<script>');
     expect(page).toContain('&quot;&gt;&lt;script&gt;');
   });
 
   it('signs in as the username, through the same transaction machinery', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await loginForm(browser);
     const response = await post(browser, { state, username: 'alice', name: 'Alice <A>', email: 'alice@example.com', email_verified: 'true' });
     expect(response.status).toBe(303);
@@ -69,18 +70,18 @@ describe('the dev provider', () => {
   });
 
   it('email_verified is false unless the box is ticked', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await loginForm(browser);
     await post(browser, { state, username: 'bob', email: 'bob@example.com' });
     expect(h.finish.mock.calls[0]![1].identity.email_verified).toBe(false);
   });
 
   it('refuses a post from another browser (400), and one without a username (fail)', async () => {
-    const { state } = await loginForm(new Browser());
-    const other = new Browser();
+    const { state } = await loginForm(new UserAgent());
+    const other = new UserAgent();
     await other.fetch(`${h.issuer}/upstream/dev/login?state=x`);
     expect((await post(other, { state, username: 'mallory' })).status).toBe(400);
-    const browser = new Browser();
+    const browser = new UserAgent();
     const second = await loginForm(browser);
     expect((await post(browser, { state: second.state, username: '' })).status).toBe(303);
     expect(h.fail.mock.calls[0]![1].error).toBe('access_denied');
@@ -88,7 +89,7 @@ describe('the dev provider', () => {
   });
 
   it('refuses a post the browser marks cross-site (K-07), without consuming the login', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await loginForm(browser);
     const response = await browser.fetch(`${h.issuer}/callback/dev`, {
       method: 'POST',
@@ -101,7 +102,7 @@ describe('the dev provider', () => {
   });
 
   it('a GET callback on the dev path does not sign in', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const { state } = await loginForm(browser);
     await browser.fetch(`${h.issuer}/callback/dev?state=${state}&username=alice`);
     expect(h.finish).not.toHaveBeenCalled();

@@ -11,25 +11,10 @@ import { MemoryStore, type Store } from '../../src/store/index.js';
 import { UnitOfWork } from '../../src/store/unit-of-work.js';
 import { createUpstream, type Upstream } from '../../src/upstream/index.js';
 import type { LoginContext, LoginHandler } from '../../src/upstream/types.js';
+import { UserAgent } from '../support/user-agent.js';
 
 export type FinishArgs = Parameters<LoginHandler['finish']>[1];
 export type FailArgs = Parameters<LoginHandler['fail']>[1];
-
-/** A cookie-jar user agent that never follows redirects. */
-export class Browser {
-  readonly cookies = new Map<string, string>();
-  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; '));
-    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair] = line.split(';');
-      const eq = pair!.indexOf('=');
-      this.cookies.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
-    }
-    return response;
-  }
-}
 
 export interface Harness {
   issuer: string;
@@ -39,7 +24,7 @@ export interface Harness {
   fail: ReturnType<typeof vi.fn<(ctx: unknown, result: FailArgs) => Promise<void>>>;
   logs: { level: string; obj: object; msg: string }[];
   /** Starts a login in this browser; returns the provider URL it was sent to. */
-  begin(browser: Browser, providerId: string, context?: LoginContext): Promise<URL>;
+  begin(browser: UserAgent, providerId: string, context?: LoginContext): Promise<URL>;
   close(): Promise<void>;
 }
 

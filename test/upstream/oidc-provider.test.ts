@@ -4,7 +4,8 @@ import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisStore } from '../../src/store/index.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
-import { Browser, startHarness, type Harness } from './harness.js';
+import { startHarness, type Harness } from './harness.js';
+import { UserAgent } from '../support/user-agent.js';
 
 /**
  * End to end against a real OpenID Provider (node-oidc-provider 8) on loopback, as the generic
@@ -53,7 +54,7 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
 
   /** Walks the IdP's dev login and consent pages; returns the redirect back to the broker. */
   async function idpLogin(authUrl: URL, account: string): Promise<URL> {
-    const idpBrowser = new Browser();
+    const idpBrowser = new UserAgent();
     let response = await idpBrowser.fetch(authUrl.href);
     for (let step = 0; step < 10; step++) {
       const location = response.headers.get('location');
@@ -77,7 +78,7 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
   }
 
   it('logs in: begin → oidc-provider login and consent → callback → finish with the verified identity', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const authUrl = await h.begin(browser, 'corp', { kind: 'authorize', interaction: 'app-login-1' });
     expect(authUrl.origin).toBe(idpIssuer);
     expect(authUrl.searchParams.get('code_challenge_method')).toBe('S256');
@@ -105,11 +106,11 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
   });
 
   it('an answer carried to another browser is refused before any token request (login CSRF)', async () => {
-    const attacker = new Browser();
+    const attacker = new UserAgent();
     const authUrl = await h.begin(attacker, 'corp');
     const back = await idpLogin(authUrl, 'mallory');
     const hits = tokenHits;
-    const victim = new Browser();
+    const victim = new UserAgent();
     await victim.fetch(`${h.issuer}/upstream/none`); // the victim's own browser cookie
     const response = await victim.fetch(back.href);
     expect(response.status).toBe(400);
@@ -118,9 +119,9 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
   });
 
   it('the user aborting at the IdP ends in fail(access_denied)', async () => {
-    const browser = new Browser();
+    const browser = new UserAgent();
     const authUrl = await h.begin(browser, 'corp', { kind: 'authorize', interaction: 'app-login-3' });
-    const idpBrowser = new Browser();
+    const idpBrowser = new UserAgent();
     const first = await idpBrowser.fetch(authUrl.href);
     const interaction = new URL(first.headers.get('location')!, idpIssuer);
     let response = await idpBrowser.fetch(`${interaction.href}/abort`);

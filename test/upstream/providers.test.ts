@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { importSPKI, jwtVerify } from 'jose';
 import nock from 'nock';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, nowS, signingKey, startHarness, type SigningKey } from './harness.js';
+import { nowS, signingKey, startHarness, type SigningKey } from './harness.js';
+import { UserAgent } from '../support/user-agent.js';
 
 /**
  * Every shipped provider file, through the real login path (begin → provider → callback →
@@ -147,7 +148,7 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
     }
   }
 
-  const browser = new Browser();
+  const browser = new UserAgent();
   const auth = await h.begin(browser, provider);
   expect(`${auth.origin}${auth.pathname}`).toBe(authorizationEndpoint);
   const q = auth.searchParams;
