@@ -45,6 +45,9 @@ export const storeSchema = z.strictObject({
   redis: z.union([redisUrl, sentinelTarget, clusterTarget]).optional(),
   prefix: z.string().default('lb:'),
   command_timeout_ms: z.coerce.number().int().min(10).max(60_000).default(2000),
+  /** Writes that matter (refresh rotation, grants, links) wait for this many replicas (Redis WAIT). */
+  wait_replicas: z.coerce.number().int().min(0).max(16).default(0),
+  wait_timeout_ms: z.coerce.number().int().min(1).max(60_000).default(500),
 });
 
 export const configSchema = z.strictObject({

@@ -16,6 +16,8 @@ export interface StoreSettings {
   redis?: RedisTarget | undefined;
   prefix: string;
   command_timeout_ms: number;
+  wait_replicas?: number | undefined;
+  wait_timeout_ms?: number | undefined;
 }
 
 /** The store a configuration names, for log lines (no credentials). */
@@ -33,6 +35,9 @@ export function openStore(
     target: settings.redis,
     prefix: settings.prefix,
     commandTimeoutMs: settings.command_timeout_ms,
+    waitReplicas: settings.wait_replicas
+      ? { replicas: settings.wait_replicas, timeoutMs: settings.wait_timeout_ms ?? 500 }
+      : undefined,
     log,
   });
 }

@@ -27,6 +27,12 @@ export interface RedisStoreOptions {
    * would (tests turn this on; on a cluster it is always on).
    */
   refuseCrossSlot?: boolean;
+  /**
+   * Conditional and batched writes (batch, batches, batchIf, compareAndSet, putIfAbsent) wait
+   * until this many replicas have them (Redis WAIT, in the same round trip), at most `timeoutMs`;
+   * a write that fewer replicas confirm in time fails with StoreUnavailable (it may have landed).
+   */
+  waitReplicas?: { replicas: number; timeoutMs: number };
   /** A command that gets no answer within this time fails with StoreUnavailable. */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
@@ -147,6 +153,7 @@ export class RedisStore implements Store {
   #prefix: string;
   #cluster: boolean;
   #refuseCrossSlot: boolean;
+  #wait: { replicas: number; timeoutMs: number } | undefined;
   #roundTrips = 0;
   #closing = false;
 
@@ -158,6 +165,7 @@ export class RedisStore implements Store {
     this.#prefix = options.prefix ?? '';
     this.#cluster = isCluster(target);
     this.#refuseCrossSlot = this.#cluster || (options.refuseCrossSlot ?? false);
+    this.#wait = options.waitReplicas?.replicas ? options.waitReplicas : undefined;
     const redis = connectRedis(target, {
       prefix: this.#prefix,
       commandTimeoutMs: options.commandTimeoutMs ?? 2000,
@@ -183,6 +191,39 @@ export class RedisStore implements Store {
 
   get roundTrips(): number {
     return this.#roundTrips;
+  }
+
+  /**
+   * Runs what `fill` queues as one MULTI/EXEC; with wait_replicas, a WAIT follows in the same
+   * round trip, on the same node (the transaction's keys share a slot).
+   */
+  async #transact(fill: (multi: Multi) => unknown): Promise<Replies> {
+    if (!this.#wait) {
+      const multi = this.#redis.multi();
+      fill(multi);
+      return execute(multi);
+    }
+    const pipeline = this.#redis.pipeline();
+    (pipeline as unknown as { multi(): void }).multi();
+    fill(pipeline);
+    pipeline.exec();
+    pipeline.wait(this.#wait.replicas, this.#wait.timeoutMs);
+    const replies = await pipeline.exec();
+    if (replies === null) throw new Error('transaction aborted');
+    const failed = replies.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+    const exec = replies[replies.length - 2]?.[1];
+    if (!Array.isArray(exec)) throw new Error('transaction aborted');
+    const answers: Replies = exec.map((value: unknown) => (value instanceof Error ? [value, null] : [null, value]));
+    const refused = answers.find(([err]) => err);
+    if (refused?.[0]) throw refused[0];
+    const acknowledged = Number(replies[replies.length - 1]?.[1] ?? 0);
+    if (acknowledged < this.#wait.replicas) {
+      throw new StoreUnavailable(
+        `written on the master, but confirmed by ${acknowledged} of ${this.#wait.replicas} replicas within ${this.#wait.timeoutMs} ms`,
+      );
+    }
+    return answers;
   }
 
   #oneSlot(what: string, keys: string[]): void {
@@ -212,10 +253,10 @@ export class RedisStore implements Store {
     checkKey(key);
     checkTtl(ttl);
     return this.#run(async () => {
-      const reply =
-        ttl === undefined
-          ? await this.#redis.set(key, value, 'NX')
-          : await this.#redis.set(key, value, 'PX', toMs(ttl), 'NX');
+      const [[, reply] = [null, null]] = await this.#transact((multi) => {
+        if (ttl === undefined) multi.set(key, value, 'NX');
+        else multi.set(key, value, 'PX', toMs(ttl), 'NX');
+      });
       return reply === 'OK';
     });
   }
@@ -246,7 +287,12 @@ export class RedisStore implements Store {
 
   async compareAndSet(key: string, expected: string | null, value: string | null): Promise<boolean> {
     checkKey(key);
-    return this.#run(async () => (await this.#redis.lbCas(...casArgs(key, expected, value))) === 1);
+    return this.#run(async () => {
+      const [[, reply] = [null, null]] = await this.#transact((multi) => {
+        (multi as unknown as Pick<Scripts, 'lbCas'>).lbCas(...casArgs(key, expected, value));
+      });
+      return reply === 1;
+    });
   }
 
   async sadd(key: string, members: string[], ttl?: number): Promise<void> {
@@ -280,9 +326,9 @@ export class RedisStore implements Store {
     this.#checkBatch(ops);
     if (ops.length === 0) return [];
     return this.#run(async () => {
-      const multi = this.#redis.multi();
-      const replies = queue(multi, ops);
-      return results(ops, replies, await execute(multi));
+      let replies: number[] = [];
+      const answers = await this.#transact((multi) => (replies = queue(multi, ops)));
+      return results(ops, replies, answers);
     });
   }
 
@@ -296,16 +342,15 @@ export class RedisStore implements Store {
         // One transaction per group, all sent at once: each to the node of its slot.
         answers = await Promise.all(
           sent.map(async (ops) => {
-            const multi = this.#redis.multi();
-            const replies = queue(multi, ops);
-            return results(ops, replies, await execute(multi));
+            let replies: number[] = [];
+            const answers = await this.#transact((multi) => (replies = queue(multi, ops)));
+            return results(ops, replies, answers);
           }),
         );
       } else {
         // One node holds every slot: one transaction for all groups, stronger than asked for.
-        const multi = this.#redis.multi();
-        const replies = sent.map((ops) => queue(multi, ops));
-        const all = await execute(multi);
+        let replies: number[][] = [];
+        const all = await this.#transact((multi) => (replies = sent.map((ops) => queue(multi, ops))));
         let at = 0;
         answers = sent.map((ops, i) => {
           const count = replies[i]!.reduce((a, b) => a + b, 0);
@@ -339,7 +384,10 @@ export class RedisStore implements Store {
       args.push(...scriptArgs(op));
     }
     return this.#run(async () => {
-      const [applied, ...current] = await this.#redis.lbBatchIf(keys.length, ...keys, ...args);
+      const [[, reply] = [null, null]] = await this.#transact((multi) => {
+        (multi as unknown as Pick<Scripts, 'lbBatchIf'>).lbBatchIf(keys.length, ...keys, ...args);
+      });
+      const [applied, ...current] = reply as [number, ...(string | null)[]];
       return { applied: applied === 1, current: current.map((value) => value ?? null) };
     });
   }
@@ -447,6 +495,7 @@ function results(ops: StoreOp[], counts: number[], replies: Replies): BatchResul
 
 /** A refused command is a programming error (TypeError); anything else means Redis is not there now. */
 function storeError(err: unknown): Error {
+  if (err instanceof StoreUnavailable) return err;
   const message = err instanceof Error ? err.message : String(err);
   if (err instanceof ReplyError && !TRANSIENT_REPLY.test(message)) {
     return new TypeError(`redis refused the command: ${message}`);

@@ -32,7 +32,7 @@ clients: []
 `);
     expect(config.issuer).toBe('https://login.example.com');
     expect(config.listen.port).toBe(8080);
-    expect(config.store).toEqual({ redis: 'redis://127.0.0.1:6379/0', prefix: 'lb:', command_timeout_ms: 2000 });
+    expect(config.store).toEqual({ redis: 'redis://127.0.0.1:6379/0', prefix: 'lb:', command_timeout_ms: 2000, wait_replicas: 0, wait_timeout_ms: 500 });
   });
 
   it('replaces ${VAR} and ${VAR:-default} from the environment, and keeps $${ literal', () => {

@@ -209,6 +209,15 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       },
     };
     await cluster.waitHealthy();
+    // And every replica in sync with its master (so WAIT can count it).
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const infos = await Promise.all(nodes.map((n) => command(n.port, 'INFO replication')));
+      const replicas = infos.filter((i) => i.includes('role:slave'));
+      if (replicas.length === 3 && replicas.every((i) => i.includes('master_link_status:up'))) break;
+      if (Date.now() > deadline) throw new Error(`the replicas did not sync: ${infos.join('\n')}`);
+      await sleep(100);
+    }
     return cluster;
   } catch (err) {
     await stop();
