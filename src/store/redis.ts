@@ -194,10 +194,12 @@ export class RedisStore implements Store {
   }
 
   /**
-   * Runs what `fill` queues as one MULTI/EXEC; with wait_replicas, a WAIT follows in the same
-   * round trip, on the same node (the transaction's keys share a slot).
+   * Runs what `fill` queues as one MULTI/EXEC (or `alone`, a single command, as it is); with
+   * wait_replicas, a WAIT follows in the same round trip, on the same node (the keys share a slot).
    */
-  async #transact(fill: (multi: Multi) => unknown): Promise<Replies> {
+  async #transact(fill: (multi: Multi) => unknown, alone?: () => Promise<unknown>): Promise<Replies> {
+    // One command needs no transaction unless a WAIT must follow it.
+    if (!this.#wait && alone) return [[null, await alone()]];
     if (!this.#wait) {
       const multi = this.#redis.multi();
       fill(multi);
@@ -253,10 +255,13 @@ export class RedisStore implements Store {
     checkKey(key);
     checkTtl(ttl);
     return this.#run(async () => {
-      const [[, reply] = [null, null]] = await this.#transact((multi) => {
-        if (ttl === undefined) multi.set(key, value, 'NX');
-        else multi.set(key, value, 'PX', toMs(ttl), 'NX');
-      });
+      const [[, reply] = [null, null]] = await this.#transact(
+        (multi) => {
+          if (ttl === undefined) multi.set(key, value, 'NX');
+          else multi.set(key, value, 'PX', toMs(ttl), 'NX');
+        },
+        () => (ttl === undefined ? this.#redis.set(key, value, 'NX') : this.#redis.set(key, value, 'PX', toMs(ttl), 'NX')),
+      );
       return reply === 'OK';
     });
   }
@@ -288,9 +293,10 @@ export class RedisStore implements Store {
   async compareAndSet(key: string, expected: string | null, value: string | null): Promise<boolean> {
     checkKey(key);
     return this.#run(async () => {
-      const [[, reply] = [null, null]] = await this.#transact((multi) => {
-        (multi as unknown as Pick<Scripts, 'lbCas'>).lbCas(...casArgs(key, expected, value));
-      });
+      const [[, reply] = [null, null]] = await this.#transact(
+        (multi) => (multi as unknown as Pick<Scripts, 'lbCas'>).lbCas(...casArgs(key, expected, value)),
+        () => this.#redis.lbCas(...casArgs(key, expected, value)),
+      );
       return reply === 1;
     });
   }
@@ -384,9 +390,10 @@ export class RedisStore implements Store {
       args.push(...scriptArgs(op));
     }
     return this.#run(async () => {
-      const [[, reply] = [null, null]] = await this.#transact((multi) => {
-        (multi as unknown as Pick<Scripts, 'lbBatchIf'>).lbBatchIf(keys.length, ...keys, ...args);
-      });
+      const [[, reply] = [null, null]] = await this.#transact(
+        (multi) => (multi as unknown as Pick<Scripts, 'lbBatchIf'>).lbBatchIf(keys.length, ...keys, ...args),
+        () => this.#redis.lbBatchIf(keys.length, ...keys, ...args),
+      );
       const [applied, ...current] = reply as [number, ...(string | null)[]];
       return { applied: applied === 1, current: current.map((value) => value ?? null) };
     });
