@@ -403,6 +403,8 @@ export class RedisStore implements Store {
   async ping(): Promise<void> {
     return this.#run(async () => {
       if (this.#redis instanceof Cluster) {
+        // Commands are refused until the client holds the slot map, whatever the nodes answer.
+        if (this.#redis.status !== 'ready') throw new Error(`cluster client is ${this.#redis.status}`);
         const masters = this.#redis.nodes('master');
         if (masters.length === 0) throw new Error('no cluster master known yet');
         await Promise.all(masters.map((node) => node.ping()));
