@@ -502,14 +502,24 @@ function results(ops: StoreOp[], counts: number[], replies: Replies): BatchResul
   });
 }
 
-/** A refused command is a programming error (TypeError); anything else means Redis is not there now. */
+/**
+ * A refused command is a programming error (TypeError); anything else means Redis is not there
+ * now. A transaction Redis discarded (EXECABORT) is judged by the errors that made it discard:
+ * during a cluster failover those are MOVED or CLUSTERDOWN, which mean "not now".
+ */
 function storeError(err: unknown): Error {
   if (err instanceof StoreUnavailable) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof ReplyError && !TRANSIENT_REPLY.test(message)) {
+  if (err instanceof ReplyError && !TRANSIENT_REPLY.test(message) && !transientAbort(err as Error)) {
     return new TypeError(`redis refused the command: ${message}`);
   }
   return new StoreUnavailable(message, { cause: err });
+}
+
+function transientAbort(err: Error): boolean {
+  if (!err.message.startsWith('EXECABORT')) return false;
+  const causes = (err as Error & { previousErrors?: unknown[] }).previousErrors ?? [];
+  return causes.length > 0 && causes.every((e) => e instanceof Error && TRANSIENT_REPLY.test(e.message));
 }
 
 /** An op's arguments for the BATCH_IF script (its key travels in KEYS). */
