@@ -35,7 +35,7 @@ export interface AppOptions {
 export type BrokerApp = Koa & {
   /** Resolves once keys and cookie secrets are loaded; requests also wait for it. */
   ready(): Promise<void>;
-  /** Stops background work (key refresh); the caller closes the store. */
+  /** Starts draining (/readyz answers 503 from now on) and stops background work (key refresh); the caller closes the store. */
   stop(): void;
   /** The Prometheus metrics, when `metrics:` is configured (main.ts serves them on their own port). */
   metrics?: Metrics;
@@ -127,10 +127,15 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
       initialising = undefined;
       throw err;
     }));
-  app.stop = () => oauth.keys.stop();
+  // Draining: once stopping, /readyz answers 503 so a balancer sends nothing new here.
+  let draining = false;
+  app.stop = () => {
+    draining = true;
+    oauth.keys.stop();
+  };
 
   const always = new Router({ prefix: base || undefined });
-  for (const router of [healthRouter(() => store.ping()), staticRouter(() => upstream.login.buttons())]) {
+  for (const router of [healthRouter(() => (draining ? Promise.reject(new Error('draining')) : store.ping())), staticRouter(() => upstream.login.buttons())]) {
     always.use(router.routes());
   }
   const areas = new Router({ prefix: base || undefined });

@@ -6,7 +6,7 @@ import { ConfigError, loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { createLogger, type Logger } from './http/log.js';
 import { metricsServer } from './http/metrics-server.js';
-import { openStore, type Store } from './store/index.js';
+import { describeStore, openStore, type Store } from './store/index.js';
 
 const USAGE = `Usage: login-broker [--config FILE]
        login-broker users add|set-password|remove USERNAME [--config FILE]   (users --help)
@@ -51,12 +51,6 @@ function parseCommandLine(argv: string[]): { configFile: string } {
   return { configFile };
 }
 
-function describeStore(config: Config): string {
-  if (!config.store?.redis) return 'the embedded in-memory store: state is lost on restart';
-  const url = new URL(config.store.redis);
-  return `Redis at ${url.protocol}//${url.host}${url.pathname} (prefix "${config.store.prefix}")`;
-}
-
 function listen(server: Server, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -67,13 +61,27 @@ function listen(server: Server, host: string, port: number): Promise<void> {
   });
 }
 
-function shutdownOnSignals(server: Server, store: Store, log: Logger, stopApp: () => void, metrics?: Server): void {
+function shutdownOnSignals(
+  server: Server,
+  store: Store,
+  log: Logger,
+  stopApp: () => void,
+  drainMs: number,
+  metrics?: Server,
+): void {
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, 'shutting down: no new connections, finishing requests in flight');
+    // Draining first: /readyz answers 503 while requests are still served, so a balancer stops
+    // sending here before the listener closes (listen.drain_ms).
     stopApp();
+    log.info({ signal, drain_ms: drainMs }, 'draining: /readyz answers 503');
+    setTimeout(() => close(), drainMs);
+  };
+  const close = () => {
+    log.info('shutting down: no new connections, finishing requests in flight');
+    // The metrics listener stays up while draining (the drain shows in them), then goes.
     metrics?.close();
     metrics?.closeAllConnections();
     const force = setTimeout(() => {
@@ -140,7 +148,7 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   log.info(
     { issuer: config.issuer, host: config.listen.host, port, store: store.kind },
-    `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ${describeStore(config)}`,
+    `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ${describeStore(config.store)}`,
   );
   let metrics: Server | undefined;
   if (app.metrics && config.metrics) {
@@ -157,7 +165,7 @@ async function main(): Promise<void> {
     log.info({ host, port: shown }, `metrics on http://${host}:${shown}/metrics`);
   }
   app.ready().catch((err: Error) => log.warn({ err: { message: err.message } }, 'keys not loaded yet (store unavailable?); retrying on the next request'));
-  shutdownOnSignals(server, store, log, () => app.stop(), metrics);
+  shutdownOnSignals(server, store, log, () => app.stop(), config.listen.drain_ms, metrics);
 }
 
 main().catch((err: unknown) => fail(err instanceof Error ? err.message : String(err), 1));

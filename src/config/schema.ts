@@ -22,13 +22,33 @@ const issuer = secureUrl.superRefine((value, ctx) => {
 
 const port = z.coerce.number().int().min(0).max(65535);
 
+const redisUrl = z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL');
+const redisNode = z.strictObject({ host: z.string().min(1), port });
+
+/** Sentinel: the sentinels find the master named `name`, and follow it through a failover. */
+const sentinelTarget = z.strictObject({
+  sentinels: z.array(redisNode).min(1),
+  name: z.string().min(1).default('mymaster'),
+  password: z.string().optional(),
+  sentinel_password: z.string().optional(),
+  db: z.coerce.number().int().min(0).max(15).optional(),
+  tls: z.boolean().optional(),
+});
+
+/** Cluster: a few seed nodes; the client learns the others and which node holds which slot. */
+const clusterTarget = z.strictObject({
+  cluster: z.array(z.union([redisNode, redisUrl])).min(1),
+  password: z.string().optional(),
+  tls: z.boolean().optional(),
+});
+
 export const storeSchema = z.strictObject({
-  redis: z
-    .string()
-    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
-    .optional(),
+  redis: z.union([redisUrl, sentinelTarget, clusterTarget]).optional(),
   prefix: z.string().default('lb:'),
   command_timeout_ms: z.coerce.number().int().min(10).max(60_000).default(2000),
+  /** Writes that matter (refresh rotation, grants, links) wait for this many replicas (Redis WAIT). */
+  wait_replicas: z.coerce.number().int().min(0).max(16).default(0),
+  wait_timeout_ms: z.coerce.number().int().min(1).max(60_000).default(500),
 });
 
 export const configSchema = z.strictObject({
@@ -37,8 +57,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().min(1).default('127.0.0.1'),
       port: port.default(4000),
+      /** On SIGTERM/SIGINT, /readyz answers 503 this long before the listener closes (balancers notice). */
+      drain_ms: z.coerce.number().int().min(0).max(60_000).default(0),
     })
-    .default({ host: '127.0.0.1', port: 4000 }),
+    .default({ host: '127.0.0.1', port: 4000, drain_ms: 0 }),
   store: storeSchema.optional(),
   trust_proxy: z.boolean().default(false),
   metrics: metricsSchema.optional(),

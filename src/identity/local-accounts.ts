@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { LocalAccountsConfig } from '../config/password.js';
-import type { Store } from '../store/index.js';
+import { delAcrossSlots, getAcrossSlots, type Store } from '../store/index.js';
 import { dummyHash, hashPassword, MAX_PASSWORD_LENGTH, needsRehash, verifyPassword } from './password-hash.js';
 import type { PasswordCheck, PasswordSource } from './password-source.js';
 import type { ExternalIdentity } from './users.js';
@@ -63,7 +63,7 @@ export class LocalAccounts implements PasswordSource {
   /** The account a login (username or email) names. Same store reads whether it exists or not. */
   async find(login: string): Promise<LocalAccount | undefined> {
     if (!LOGIN.test(normalizeLogin(login))) return undefined;
-    const [byName, alias] = await this.store.getMany([this.#nameKey(login), this.#emailKey(login)]);
+    const [byName, alias] = await getAcrossSlots(this.store, [this.#nameKey(login), this.#emailKey(login)]);
     if (byName) return JSON.parse(byName) as LocalAccount;
     if (!alias) return undefined;
     const text = await this.store.get(this.#nameKey(alias));
@@ -84,7 +84,7 @@ export class LocalAccounts implements PasswordSource {
     if (email !== undefined && !EMAIL.test(email)) throw new AccountError('the email address is not valid');
     this.checkPassword(input.password);
     // A login must name one account: a username may not be another account's email, nor the reverse.
-    const taken = await this.store.getMany([this.#emailKey(username), ...(email && email !== username ? [this.#nameKey(email)] : [])]);
+    const taken = await getAcrossSlots(this.store, [this.#emailKey(username), ...(email && email !== username ? [this.#nameKey(email)] : [])]);
     if (taken.some((v) => v !== null)) throw new AccountError('that username or email is already used by another account');
     const t = Math.floor(Date.now() / 1000);
     const account: LocalAccount = {
@@ -119,7 +119,7 @@ export class LocalAccounts implements PasswordSource {
   async remove(login: string): Promise<LocalAccount> {
     const account = await this.find(login);
     if (!account) throw new AccountError('no such user');
-    await this.store.del(this.#nameKey(account.username), ...(account.email ? [this.#emailKey(account.email)] : []));
+    await delAcrossSlots(this.store, [this.#nameKey(account.username), ...(account.email ? [this.#emailKey(account.email)] : [])]);
     return account;
   }
 

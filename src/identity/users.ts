@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { BrokerError } from '../http/broker-error.js';
-import type { Store, StoreOp } from '../store/index.js';
+import { batchPerSlot, getAcrossSlots, type Store, type StoreOp } from '../store/index.js';
 import type { UnitOfWork } from '../store/unit-of-work.js';
 import { auditOp, type AuditEntry } from './audit.js';
 import {
@@ -203,7 +203,7 @@ export class Users {
     for (let attempt = 0; attempt < RESOLVE_ATTEMPTS; attempt++) {
       // One round trip for the link row, and with link_by_email for the email's owner too.
       const [claim = null, emailOwner = null] = email
-        ? await this.store.getMany([linkKey(identity), emailKey(email)])
+        ? await getAcrossSlots(this.store, [linkKey(identity), emailKey(email)])
         : [await this.store.get(linkKey(identity))];
       if (claim !== null) {
         const found = await this.#signIn(claim, identity, policy);
@@ -395,7 +395,8 @@ export class Users {
       const change = await decide(record.user, fresh);
       if (!change) return record;
       const { op, written } = writeUser(record, { ...change.user, updated_at: now() });
-      const [wrote] = await this.store.batch([op, ...(change.ops ?? [])]);
+      // The record and its audit share the user's slot; an email index row lands on its own.
+      const [wrote] = await batchPerSlot(this.store, [op, ...(change.ops ?? [])]);
       if (wrote) return written;
       record = undefined;
     }

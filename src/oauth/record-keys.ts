@@ -1,13 +1,21 @@
 import { randomToken } from './crypto.js';
 
-/** Where codes, refresh tokens and revocations live in the store (hashes only, never a token). */
+/** The hash tag of a grant: its code, tokens, markers, index and revocation share one cluster slot. */
+const g = (grantId: string) => `{g:${grantId}}`;
+
+/**
+ * Where codes, refresh tokens and revocations live in the store (hashes only, never a token).
+ * A grant's keys carry its hash tag, so spending a code or rotating a token is one atomic step
+ * on a Redis Cluster too. A session's index and an access token's revocation are keyed by their
+ * own ids (other slots): they are read and written next to the grant's keys, never atomically.
+ */
 export const recordKeys = {
-  code: (hash: string) => `code:${hash}`,
-  codeUsed: (hash: string) => `code-used:${hash}`,
-  rt: (hash: string) => `rt:${hash}`,
-  rtUsed: (hash: string) => `rt-used:${hash}`,
-  grantTokens: (grantId: string) => `grant:${grantId}:rts`,
-  grantRevoked: (grantId: string) => `grant-revoked:${grantId}`,
+  code: (grantId: string, hash: string) => `code:${g(grantId)}:${hash}`,
+  codeUsed: (grantId: string, hash: string) => `code-used:${g(grantId)}:${hash}`,
+  rt: (grantId: string, hash: string) => `rt:${g(grantId)}:${hash}`,
+  rtUsed: (grantId: string, hash: string) => `rt-used:${g(grantId)}:${hash}`,
+  grantTokens: (grantId: string) => `grant:${g(grantId)}:rts`,
+  grantRevoked: (grantId: string) => `grant-revoked:${g(grantId)}`,
   atRevoked: (jti: string) => `at-revoked:${jti}`,
   sessionGrants: (sid: string) => `sid:${sid}:grants`,
 };

@@ -66,7 +66,8 @@ const MAX_ATTEMPTS = 16;
  * or a retired successor (an invalidated token, RFC 9700 §4.14.2).
  *
  * Every key of a rotation belongs to one grant (its tokens, their markers, its index and its
- * revocation), so a Redis Cluster layout could hash-tag them all by grant id.
+ * revocation), and all are hash-tagged by grant id: one Redis Cluster slot, so the reads are one
+ * MGET and the rotation one script.
  */
 export class RefreshRotation {
   constructor(
@@ -79,12 +80,12 @@ export class RefreshRotation {
     const grantId = grantOf(token);
     if (!grantId) return { status: 'unknown' };
     const hash = tokenHash(token);
-    const keys = [k.rt(hash), k.rtUsed(hash), k.grantRevoked(grantId)];
+    const keys = [k.rt(grantId, hash), k.rtUsed(grantId, hash), k.grantRevoked(grantId)];
     let snapshot = snapshotOf(hash, grantId, await this.store.getMany(keys));
     const marker = parseUsed(snapshot.used);
     if (!snapshot.live && !snapshot.revoked && marker?.next && withinWindow(marker, nowS(), graceS)) {
       // Whether its successor was used decides retry or replay, before any other check.
-      const values = await this.store.getMany([...keys, k.rt(marker.next)]);
+      const values = await this.store.getMany([...keys, k.rt(grantId, marker.next)]);
       snapshot = snapshotOf(hash, grantId, values, marker.next);
     }
     const judged = judge(snapshot, nowS(), graceS);
@@ -120,15 +121,15 @@ export class RefreshRotation {
     const used: UsedRefresh = { grantId: s.grantId, at: now, next: nextHash, record: judged.record };
     return {
       conditions: [
-        { key: k.rt(s.hash), value: judged.value },
-        { key: k.rtUsed(s.hash), value: null },
+        { key: k.rt(s.grantId, s.hash), value: judged.value },
+        { key: k.rtUsed(s.grantId, s.hash), value: null },
         { key: k.grantRevoked(s.grantId), value: null },
       ],
       ops: [
-        { op: 'del', key: k.rt(s.hash) },
+        { op: 'del', key: k.rt(s.grantId, s.hash) },
         { op: 'srem', key: k.grantTokens(s.grantId), members: [s.hash] },
         ...this.#successor(judged.record, judged.value, nextHash, now),
-        { op: 'put', key: k.rtUsed(s.hash), value: serializeUsed(used), ttl: this.idleTtl },
+        { op: 'put', key: k.rtUsed(s.grantId, s.hash), value: serializeUsed(used), ttl: this.idleTtl },
       ],
     };
   }
@@ -141,18 +142,18 @@ export class RefreshRotation {
     const used: UsedRefresh = { ...judged.used, next: nextHash };
     return {
       conditions: [
-        { key: k.rt(s.hash), value: null },
-        { key: k.rtUsed(s.hash), value: s.used },
+        { key: k.rt(s.grantId, s.hash), value: null },
+        { key: k.rtUsed(s.grantId, s.hash), value: s.used },
         { key: k.grantRevoked(s.grantId), value: null },
-        known ? { key: k.rt(unused), value: known } : { key: k.rt(unused), exists: true },
+        known ? { key: k.rt(s.grantId, unused), value: known } : { key: k.rt(s.grantId, unused), exists: true },
       ],
       successor: unused,
       ops: [
-        { op: 'del', key: k.rt(unused) },
+        { op: 'del', key: k.rt(s.grantId, unused) },
         { op: 'srem', key: k.grantTokens(s.grantId), members: [unused] },
-        { op: 'put', key: k.rtUsed(unused), value: serializeUsed(retired), ttl: this.idleTtl },
+        { op: 'put', key: k.rtUsed(s.grantId, unused), value: serializeUsed(retired), ttl: this.idleTtl },
         ...this.#successor(judged.record, known ?? serializeRecord(refreshCodec, judged.record), nextHash, now),
-        { op: 'put', key: k.rtUsed(s.hash), value: serializeUsed(used), ttl: this.idleTtl },
+        { op: 'put', key: k.rtUsed(s.grantId, s.hash), value: serializeUsed(used), ttl: this.idleTtl },
       ],
     };
   }
@@ -164,7 +165,7 @@ export class RefreshRotation {
   #successor(record: RefreshRecord, value: string, hash: string, now: number): StoreWriteOp[] {
     const left = Math.max(1, record.expiresAt - now);
     return [
-      { op: 'put', key: k.rt(hash), value, ttl: Math.min(this.idleTtl, left) },
+      { op: 'put', key: k.rt(record.grantId, hash), value, ttl: Math.min(this.idleTtl, left) },
       { op: 'sadd', key: k.grantTokens(record.grantId), members: [hash], ttl: left },
     ];
   }

@@ -1,4 +1,4 @@
-import type { Store, StoreOp } from '../store/index.js';
+import { getAcrossSlots, type Store, type StoreOp } from '../store/index.js';
 import { tokenHash } from './crypto.js';
 import { codeCodec, parseRecord, refreshCodec, serializeRecord, type CodeRecord, type RefreshRecord } from './grant-records.js';
 import { grantOf, mintToken as mint, newGrantId, recordKeys as k } from './record-keys.js';
@@ -35,7 +35,7 @@ export class TokenRecords {
   newCode(record: CodeRecord): { code: string; op: StoreOp } {
     const code = mint(record.grantId);
     const value = serializeRecord(codeCodec, record);
-    return { code, op: { op: 'put', key: k.code(tokenHash(code)), value, ttl: this.ttl.code } };
+    return { code, op: { op: 'put', key: k.code(record.grantId, tokenHash(code)), value, ttl: this.ttl.code } };
   }
 
   /** Single use by atomic take (RFC 6749 §4.1.2). A second use reports the grant to revoke. */
@@ -44,14 +44,14 @@ export class TokenRecords {
     if (!grantId) return { status: 'unknown' };
     const hash = tokenHash(code);
     const [record, used] = await this.store.batch([
-      { op: 'take', key: k.code(hash) },
-      { op: 'get', key: k.codeUsed(hash) },
-      { op: 'putIfAbsent', key: k.codeUsed(hash), value: grantId, ttl: USED_CODE_MEMORY_S },
+      { op: 'take', key: k.code(grantId, hash) },
+      { op: 'get', key: k.codeUsed(grantId, hash) },
+      { op: 'putIfAbsent', key: k.codeUsed(grantId, hash), value: grantId, ttl: USED_CODE_MEMORY_S },
     ]);
     const taken = typeof record === 'string' ? parseRecord(codeCodec, record) : undefined;
     if (taken) return { status: 'ok', record: taken };
     if (typeof used === 'string') return { status: 'replayed', grantId: used };
-    await this.store.del(k.codeUsed(hash));
+    await this.store.del(k.codeUsed(grantId, hash));
     return { status: 'unknown' };
   }
 
@@ -60,7 +60,7 @@ export class TokenRecords {
     const hash = tokenHash(token);
     const left = Math.max(1, record.expiresAt - nowS());
     const ops: StoreOp[] = [
-      { op: 'put', key: k.rt(hash), value: serializeRecord(refreshCodec, record), ttl: Math.min(this.ttl.refreshIdle, left) },
+      { op: 'put', key: k.rt(record.grantId, hash), value: serializeRecord(refreshCodec, record), ttl: Math.min(this.ttl.refreshIdle, left) },
       { op: 'sadd', key: k.grantTokens(record.grantId), members: [hash], ttl: left },
     ];
     if (record.sid && !record.offline) {
@@ -85,7 +85,7 @@ export class TokenRecords {
   async peekRefreshToken(token: string): Promise<RefreshRecord | undefined> {
     const grantId = grantOf(token);
     if (!grantId) return undefined;
-    const [text, revoked] = await this.store.getMany([k.rt(tokenHash(token)), k.grantRevoked(grantId)]);
+    const [text, revoked] = await this.store.getMany([k.rt(grantId, tokenHash(token)), k.grantRevoked(grantId)]);
     return revoked ? undefined : parseRecord(refreshCodec, text);
   }
 
@@ -97,7 +97,7 @@ export class TokenRecords {
   async revokeGrant(grantId: string): Promise<void> {
     const hashes = await this.store.smembers(k.grantTokens(grantId));
     await this.store.batch([
-      ...hashes.map((hash): StoreOp => ({ op: 'del', key: k.rt(hash) })),
+      ...hashes.map((hash): StoreOp => ({ op: 'del', key: k.rt(grantId, hash) })),
       { op: 'del', key: k.grantTokens(grantId) },
       { op: 'put', key: k.grantRevoked(grantId), value: '1', ttl: Math.max(this.ttl.accessToken, this.ttl.refreshAbsolute) },
     ]);
@@ -111,7 +111,7 @@ export class TokenRecords {
   /** One round trip: is this access token, or its grant, revoked? */
   async accessTokenRevoked(jti: string, grantId: string | undefined): Promise<boolean> {
     const keys = grantId ? [k.atRevoked(jti), k.grantRevoked(grantId)] : [k.atRevoked(jti)];
-    return (await this.store.getMany(keys)).some((v) => v !== null);
+    return (await getAcrossSlots(this.store, keys)).some((v) => v !== null);
   }
 
   /** Revokes the non-offline grants of a browser session (logout). */

@@ -1,4 +1,5 @@
 import { StoreUnavailable } from './errors.js';
+import { checkOneSlot } from './slots.js';
 import { StoreStats } from './stats.js';
 import {
   checkBatchIf,
@@ -11,6 +12,7 @@ import {
   type StoreCondition,
   type StoreOp,
   type StoreWriteOp,
+  keysOf,
 } from './store.js';
 
 type Entry = { value: string | Set<string>; expiresAt: number | null };
@@ -168,6 +170,8 @@ export class MemoryStore implements Store {
   }
 
   async getMany(keys: string[]): Promise<(string | null)[]> {
+    keys.forEach(checkKey);
+    checkOneSlot('getMany', this.#prefix, keys);
     this.#begin(keys.length);
     return keys.map((key) => {
       const entry = this.#live(key);
@@ -181,6 +185,8 @@ export class MemoryStore implements Store {
   }
 
   async del(...keys: string[]): Promise<number> {
+    keys.forEach(checkKey);
+    checkOneSlot('del', this.#prefix, keys);
     this.#begin(keys.length);
     let removed = 0;
     for (const key of keys) {
@@ -232,19 +238,47 @@ export class MemoryStore implements Store {
   }
 
   async batch(ops: StoreOp[]): Promise<BatchResult[]> {
-    ops.forEach(checkOp);
+    this.#checkBatch(ops);
     this.#begin(ops.length);
-    // Type errors are found before anything is written, so a batch is all or nothing.
+    this.#checkTypes(ops);
+    return ops.map((op) => this.#apply(op));
+  }
+
+  async batches(groups: StoreOp[][]): Promise<BatchResult[][]> {
+    for (const ops of groups) this.#checkBatch(ops);
+    if (groups.every((ops) => ops.length === 0)) return groups.map(() => []);
+    this.#begin(groups.reduce((n, ops) => n + ops.length, 0));
+    // Each group stands alone: one with a wrong type fails, the others are still written.
+    const results = groups.map((ops) => {
+      try {
+        this.#checkTypes(ops);
+        return ops.map((op) => this.#apply(op));
+      } catch (err) {
+        return err as Error;
+      }
+    });
+    const failed = results.find((r) => r instanceof Error);
+    if (failed) throw failed;
+    return results as BatchResult[][];
+  }
+
+  #checkBatch(ops: StoreOp[]): void {
+    ops.forEach(checkOp);
+    checkOneSlot('a batch', this.#prefix, keysOf(ops));
+  }
+
+  /** Type errors are found before anything is written, so a batch is all or nothing. */
+  #checkTypes(ops: StoreOp[]): void {
     for (const op of ops) {
       if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
       else if (op.op === 'get' || op.op === 'take' || op.op === 'compareAndSet') this.#string(op.key);
       else if (op.op === 'decr') this.#counter(op.key);
     }
-    return ops.map((op) => this.#apply(op));
   }
 
   async batchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): Promise<BatchIfResult> {
     checkBatchIf(conditions, ops);
+    checkOneSlot('batchIf', this.#prefix, [...keysOf(conditions), ...keysOf(ops)]);
     this.#begin(conditions.length + ops.length);
     const current = conditions.map((condition) => this.#string(condition.key));
     const holds = conditions.every((condition, i) =>

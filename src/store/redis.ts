@@ -1,6 +1,8 @@
-import { Redis, ReplyError } from 'ioredis';
+import { Cluster, ReplyError } from 'ioredis';
 import { StoreUnavailable } from './errors.js';
+import { checkOneSlot } from './slots.js';
 import { StoreStats } from './stats.js';
+import { connectRedis, describeTarget, isCluster, type RedisClient, type RedisTarget } from './topology.js';
 import {
   checkBatchIf,
   checkKey,
@@ -12,11 +14,26 @@ import {
   type StoreCondition,
   type StoreOp,
   type StoreWriteOp,
+  keysOf,
 } from './store.js';
 
 export interface RedisStoreOptions {
-  url: string;
+  /** Where Redis is: a URL, Sentinel or Cluster. */
+  target?: RedisTarget;
+  /** One Redis by URL (the same as a string target). */
+  url?: string;
   prefix?: string;
+  /**
+   * Refuse a batch or multi-key command across cluster slots even on one Redis, as a cluster
+   * would (tests turn this on; on a cluster it is always on).
+   */
+  refuseCrossSlot?: boolean;
+  /**
+   * Conditional and batched writes (batch, batches, batchIf, compareAndSet, putIfAbsent) wait
+   * until this many replicas have them (Redis WAIT, in the same round trip), at most `timeoutMs`;
+   * a write that fewer replicas confirm in time fails with StoreUnavailable (it may have landed).
+   */
+  waitReplicas?: { replicas: number; timeoutMs: number };
   /** A command that gets no answer within this time fails with StoreUnavailable. */
   commandTimeoutMs?: number;
   connectTimeoutMs?: number;
@@ -108,37 +125,52 @@ if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1]
 return 1`;
 
 type CasArgs = [key: string, expectedAbsent: string, expected: string, remove: string, value: string];
-type ScriptedRedis = Redis & {
+type Scripts = {
   lbIncr(key: string, ttlMs: number): Promise<number>;
   lbBatchIf(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, ...(string | null)[]]>;
   lbCas(...args: CasArgs): Promise<number>;
 };
+type ScriptedRedis = RedisClient & Scripts;
+type Multi = ReturnType<RedisClient['multi']>;
 
 function casArgs(key: string, expected: string | null, value: string | null): CasArgs {
   return [key, expected === null ? '1' : '0', expected ?? '', value === null ? '1' : '0', value ?? ''];
 }
 
 /**
- * The production store. Commands fail fast while Redis is down (no offline queue), so a
- * request gets a 503 at once instead of hanging; ioredis keeps reconnecting with backoff.
+ * Replies that mean "not now" rather than "wrong command": a cluster without a master for the
+ * slot, a slot moving, a demoted master during a failover, a node still loading its data.
+ */
+const TRANSIENT_REPLY = /^(CLUSTERDOWN|TRYAGAIN|READONLY|LOADING|MASTERDOWN|NOREPLICAS|MOVED|ASK)\b/;
+
+/**
+ * The production store, on one Redis, a Sentinel-watched master or a Redis Cluster (topology.ts).
+ * Commands fail fast while Redis is down (no offline queue), so a request gets a 503 at once
+ * instead of hanging; ioredis keeps reconnecting with backoff.
  */
 export class RedisStore implements Store {
   readonly kind = 'redis' as const;
   #redis: ScriptedRedis;
+  #prefix: string;
+  #cluster: boolean;
+  #refuseCrossSlot: boolean;
+  #wait: { replicas: number; timeoutMs: number } | undefined;
   #closing = false;
   readonly stats = new StoreStats();
 
   constructor(options: RedisStoreOptions) {
     const log = options.log;
     let failures = 0;
-    const redis = new Redis(options.url, {
-      keyPrefix: options.prefix ?? '',
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: options.commandTimeoutMs ?? 2000,
-      connectTimeout: options.connectTimeoutMs ?? 5000,
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 6), 5000),
-      lazyConnect: false,
+    const target = options.target ?? options.url;
+    if (target === undefined) throw new TypeError('RedisStore needs a target (or a url)');
+    this.#prefix = options.prefix ?? '';
+    this.#cluster = isCluster(target);
+    this.#refuseCrossSlot = this.#cluster || (options.refuseCrossSlot ?? false);
+    this.#wait = options.waitReplicas?.replicas ? options.waitReplicas : undefined;
+    const redis = connectRedis(target, {
+      prefix: this.#prefix,
+      commandTimeoutMs: options.commandTimeoutMs ?? 2000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 5000,
     });
     redis.defineCommand('lbIncr', { numberOfKeys: 1, lua: INCR_WITH_TTL });
     // No numberOfKeys: each call passes its own count first.
@@ -152,7 +184,7 @@ export class RedisStore implements Store {
     });
     redis.on('ready', () => {
       if (failures > 0) log?.info(`redis: connected again after ${failures} failed attempts`);
-      else log?.info('redis: connected');
+      else log?.info(`redis: connected to ${describeTarget(target)}`);
       failures = 0;
     });
     this.#redis = redis as ScriptedRedis;
@@ -163,15 +195,56 @@ export class RedisStore implements Store {
   }
 
   /**
-   * The ioredis client itself, for the rate limiters (rate-limiter-flexible's RateLimiterRedis),
-   * which run their own scripts. Its key prefix is the store's.
+   * The ioredis client itself (a Redis or a Cluster), for the rate limiters
+   * (rate-limiter-flexible's RateLimiterRedis), which run their own scripts. Its key prefix is
+   * the store's.
    */
-  get client(): Redis {
+  get client(): RedisClient {
     return this.#redis;
   }
 
+  /** Whether the connection is ready (no round trip: the client's own state). */
   isUp(): boolean {
     return !this.#closing && this.#redis.status === 'ready';
+  }
+
+  /**
+   * Runs what `fill` queues as one MULTI/EXEC (or `alone`, a single command, as it is); with
+   * wait_replicas, a WAIT follows in the same round trip, on the same node (the keys share a slot).
+   */
+  async #transact(fill: (multi: Multi) => unknown, alone?: () => Promise<unknown>): Promise<Replies> {
+    // One command needs no transaction unless a WAIT must follow it.
+    if (!this.#wait && alone) return [[null, await alone()]];
+    if (!this.#wait) {
+      const multi = this.#redis.multi();
+      fill(multi);
+      return execute(multi);
+    }
+    const pipeline = this.#redis.pipeline();
+    (pipeline as unknown as { multi(): void }).multi();
+    fill(pipeline);
+    pipeline.exec();
+    pipeline.wait(this.#wait.replicas, this.#wait.timeoutMs);
+    const replies = await pipeline.exec();
+    if (replies === null) throw new Error('transaction aborted');
+    const failed = replies.find(([err]) => err);
+    if (failed?.[0]) throw failed[0];
+    const exec = replies[replies.length - 2]?.[1];
+    if (!Array.isArray(exec)) throw new Error('transaction aborted');
+    const answers: Replies = exec.map((value: unknown) => (value instanceof Error ? [value, null] : [null, value]));
+    const refused = answers.find(([err]) => err);
+    if (refused?.[0]) throw refused[0];
+    const acknowledged = Number(replies[replies.length - 1]?.[1] ?? 0);
+    if (acknowledged < this.#wait.replicas) {
+      throw new StoreUnavailable(
+        `written on the master, but confirmed by ${acknowledged} of ${this.#wait.replicas} replicas within ${this.#wait.timeoutMs} ms`,
+      );
+    }
+    return answers;
+  }
+
+  #oneSlot(what: string, keys: string[]): void {
+    if (this.#refuseCrossSlot) checkOneSlot(what, this.#prefix, keys);
   }
 
   async #run<T>(command: () => Promise<T>, commands = 1): Promise<T> {
@@ -184,12 +257,10 @@ export class RedisStore implements Store {
     try {
       return await command();
     } catch (err) {
-      if (err instanceof ReplyError) {
-        this.stats.refused++;
-        throw new TypeError(`redis refused the command: ${(err as Error).message}`);
-      }
-      this.stats.unavailable++;
-      throw new StoreUnavailable(err instanceof Error ? err.message : String(err), { cause: err });
+      const failure = storeError(err);
+      if (failure instanceof StoreUnavailable) this.stats.unavailable++;
+      else this.stats.refused++;
+      throw failure;
     }
   }
 
@@ -206,10 +277,13 @@ export class RedisStore implements Store {
     checkKey(key);
     checkTtl(ttl);
     return this.#run(async () => {
-      const reply =
-        ttl === undefined
-          ? await this.#redis.set(key, value, 'NX')
-          : await this.#redis.set(key, value, 'PX', toMs(ttl), 'NX');
+      const [[, reply] = [null, null]] = await this.#transact(
+        (multi) => {
+          if (ttl === undefined) multi.set(key, value, 'NX');
+          else multi.set(key, value, 'PX', toMs(ttl), 'NX');
+        },
+        () => (ttl === undefined ? this.#redis.set(key, value, 'NX') : this.#redis.set(key, value, 'PX', toMs(ttl), 'NX')),
+      );
       return reply === 'OK';
     });
   }
@@ -221,6 +295,7 @@ export class RedisStore implements Store {
 
   async getMany(keys: string[]): Promise<(string | null)[]> {
     keys.forEach(checkKey);
+    this.#oneSlot('getMany', keys);
     if (keys.length === 0) return Promise.resolve([]);
     return this.#run(() => this.#redis.mget(keys), keys.length);
   }
@@ -232,13 +307,20 @@ export class RedisStore implements Store {
 
   async del(...keys: string[]): Promise<number> {
     keys.forEach(checkKey);
+    this.#oneSlot('del', keys);
     if (keys.length === 0) return Promise.resolve(0);
     return this.#run(() => this.#redis.del(...keys), keys.length);
   }
 
   async compareAndSet(key: string, expected: string | null, value: string | null): Promise<boolean> {
     checkKey(key);
-    return this.#run(async () => (await this.#redis.lbCas(...casArgs(key, expected, value))) === 1);
+    return this.#run(async () => {
+      const [[, reply] = [null, null]] = await this.#transact(
+        (multi) => (multi as unknown as Pick<Scripts, 'lbCas'>).lbCas(...casArgs(key, expected, value)),
+        () => this.#redis.lbCas(...casArgs(key, expected, value)),
+      );
+      return reply === 1;
+    });
   }
 
   async sadd(key: string, members: string[], ttl?: number): Promise<void> {
@@ -269,77 +351,55 @@ export class RedisStore implements Store {
   }
 
   async batch(ops: StoreOp[]): Promise<BatchResult[]> {
-    ops.forEach(checkOp);
+    this.#checkBatch(ops);
     if (ops.length === 0) return [];
     return this.#run(async () => {
-      const multi = this.#redis.multi();
-      // How many replies each op produces, to map the replies back to one result per op.
-      const replies: number[] = [];
-      for (const op of ops) {
-        switch (op.op) {
-          case 'get':
-            multi.get(op.key);
-            replies.push(1);
-            break;
-          case 'take':
-            multi.getdel(op.key);
-            replies.push(1);
-            break;
-          case 'putIfAbsent':
-            if (op.ttl === undefined) multi.set(op.key, op.value, 'NX');
-            else multi.set(op.key, op.value, 'PX', toMs(op.ttl), 'NX');
-            replies.push(1);
-            break;
-          case 'put':
-            if (op.ttl === undefined) multi.set(op.key, op.value);
-            else multi.set(op.key, op.value, 'PX', toMs(op.ttl));
-            replies.push(1);
-            break;
-          case 'del':
-            multi.del(op.key);
-            replies.push(1);
-            break;
-          case 'compareAndSet':
-            (multi as unknown as Pick<ScriptedRedis, 'lbCas'>).lbCas(...casArgs(op.key, op.expected, op.value));
-            replies.push(1);
-            break;
-          case 'sadd':
-            if (op.members.length > 0) multi.sadd(op.key, ...op.members);
-            if (op.ttl !== undefined) multi.pexpire(op.key, toMs(op.ttl));
-            replies.push((op.members.length > 0 ? 1 : 0) + (op.ttl !== undefined ? 1 : 0));
-            break;
-          case 'srem':
-            if (op.members.length > 0) multi.srem(op.key, ...op.members);
-            replies.push(op.members.length > 0 ? 1 : 0);
-            break;
-          case 'expire':
-            multi.pexpire(op.key, toMs(op.ttl));
-            replies.push(1);
-            break;
-          case 'decr':
-            multi.eval(DECR_EXISTING, 1, op.key);
-            replies.push(1);
-            break;
-        }
-      }
-      const results = await multi.exec();
-      if (results === null) throw new Error('transaction aborted');
-      const failed = results.find(([err]) => err);
-      if (failed?.[0]) throw failed[0];
-      let at = 0;
-      return ops.map((op, i) => {
-        const reply = results[at]?.[1];
-        at += replies[i]!;
-        if (op.op === 'get' || op.op === 'take') return (reply as string | null) ?? null;
-        if (op.op === 'putIfAbsent') return reply === 'OK';
-        if (op.op === 'compareAndSet') return reply === 1;
-        return undefined;
-      });
+      let replies: number[] = [];
+      const answers = await this.#transact((multi) => (replies = queue(multi, ops)));
+      return results(ops, replies, answers);
     }, ops.length);
+  }
+
+  async batches(groups: StoreOp[][]): Promise<BatchResult[][]> {
+    for (const ops of groups) this.#checkBatch(ops);
+    const sent = groups.filter((ops) => ops.length > 0);
+    if (sent.length === 0) return groups.map(() => []);
+    return this.#run(async () => {
+      let answers: BatchResult[][];
+      if (this.#cluster) {
+        // One transaction per group, all sent at once: each to the node of its slot.
+        answers = await Promise.all(
+          sent.map(async (ops) => {
+            let replies: number[] = [];
+            const answers = await this.#transact((multi) => (replies = queue(multi, ops)));
+            return results(ops, replies, answers);
+          }),
+        );
+      } else {
+        // One node holds every slot: one transaction for all groups, stronger than asked for.
+        let replies: number[][] = [];
+        const all = await this.#transact((multi) => (replies = sent.map((ops) => queue(multi, ops))));
+        let at = 0;
+        answers = sent.map((ops, i) => {
+          const count = replies[i]!.reduce((a, b) => a + b, 0);
+          const mine = all.slice(at, at + count);
+          at += count;
+          return results(ops, replies[i]!, mine);
+        });
+      }
+      let next = 0;
+      return groups.map((ops) => (ops.length === 0 ? [] : answers[next++]!));
+    }, sent.reduce((n, ops) => n + ops.length, 0));
+  }
+
+  #checkBatch(ops: StoreOp[]): void {
+    ops.forEach(checkOp);
+    this.#oneSlot('a batch', keysOf(ops));
   }
 
   async batchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): Promise<BatchIfResult> {
     checkBatchIf(conditions, ops);
+    this.#oneSlot('batchIf', [...keysOf(conditions), ...keysOf(ops)]);
     const keys = conditions.map((condition) => condition.key);
     const args: (string | number)[] = [conditions.length];
     for (const condition of conditions) {
@@ -352,14 +412,27 @@ export class RedisStore implements Store {
       args.push(...scriptArgs(op));
     }
     return this.#run(async () => {
-      const [applied, ...current] = await this.#redis.lbBatchIf(keys.length, ...keys, ...args);
+      const [[, reply] = [null, null]] = await this.#transact(
+        (multi) => (multi as unknown as Pick<Scripts, 'lbBatchIf'>).lbBatchIf(keys.length, ...keys, ...args),
+        () => this.#redis.lbBatchIf(keys.length, ...keys, ...args),
+      );
+      const [applied, ...current] = reply as [number, ...(string | null)[]];
       return { applied: applied === 1, current: current.map((value) => value ?? null) };
     }, conditions.length + ops.length);
   }
 
+  /** On a cluster, every master must answer: a slot without a master is an outage. */
   async ping(): Promise<void> {
     return this.#run(async () => {
-      await this.#redis.ping();
+      if (this.#redis instanceof Cluster) {
+        // Commands are refused until the client holds the slot map, whatever the nodes answer.
+        if (this.#redis.status !== 'ready') throw new Error(`cluster client is ${this.#redis.status}`);
+        const masters = this.#redis.nodes('master');
+        if (masters.length === 0) throw new Error('no cluster master known yet');
+        await Promise.all(masters.map((node) => node.ping()));
+      } else {
+        await this.#redis.ping();
+      }
     });
   }
 
@@ -373,6 +446,102 @@ export class RedisStore implements Store {
       this.#redis.disconnect();
     }
   }
+}
+
+/** Queues the ops on a transaction; returns how many replies each produces. */
+function queue(multi: Multi, ops: StoreOp[]): number[] {
+  const replies: number[] = [];
+  for (const op of ops) {
+    switch (op.op) {
+      case 'get':
+        multi.get(op.key);
+        replies.push(1);
+        break;
+      case 'take':
+        multi.getdel(op.key);
+        replies.push(1);
+        break;
+      case 'putIfAbsent':
+        if (op.ttl === undefined) multi.set(op.key, op.value, 'NX');
+        else multi.set(op.key, op.value, 'PX', toMs(op.ttl), 'NX');
+        replies.push(1);
+        break;
+      case 'put':
+        if (op.ttl === undefined) multi.set(op.key, op.value);
+        else multi.set(op.key, op.value, 'PX', toMs(op.ttl));
+        replies.push(1);
+        break;
+      case 'del':
+        multi.del(op.key);
+        replies.push(1);
+        break;
+      case 'compareAndSet':
+        (multi as unknown as Pick<Scripts, 'lbCas'>).lbCas(...casArgs(op.key, op.expected, op.value));
+        replies.push(1);
+        break;
+      case 'sadd':
+        if (op.members.length > 0) multi.sadd(op.key, ...op.members);
+        if (op.ttl !== undefined) multi.pexpire(op.key, toMs(op.ttl));
+        replies.push((op.members.length > 0 ? 1 : 0) + (op.ttl !== undefined ? 1 : 0));
+        break;
+      case 'srem':
+        if (op.members.length > 0) multi.srem(op.key, ...op.members);
+        replies.push(op.members.length > 0 ? 1 : 0);
+        break;
+      case 'expire':
+        multi.pexpire(op.key, toMs(op.ttl));
+        replies.push(1);
+        break;
+      case 'decr':
+        multi.eval(DECR_EXISTING, 1, op.key);
+        replies.push(1);
+        break;
+    }
+  }
+  return replies;
+}
+
+type Replies = [error: Error | null, result: unknown][];
+
+async function execute(multi: Multi): Promise<Replies> {
+  const replies = await multi.exec();
+  if (replies === null) throw new Error('transaction aborted');
+  const failed = replies.find(([err]) => err);
+  if (failed?.[0]) throw failed[0];
+  return replies;
+}
+
+/** One result per op, from the replies of its commands. */
+function results(ops: StoreOp[], counts: number[], replies: Replies): BatchResult[] {
+  let at = 0;
+  return ops.map((op, i) => {
+    const reply = replies[at]?.[1];
+    at += counts[i]!;
+    if (op.op === 'get' || op.op === 'take') return (reply as string | null) ?? null;
+    if (op.op === 'putIfAbsent') return reply === 'OK';
+    if (op.op === 'compareAndSet') return reply === 1;
+    return undefined;
+  });
+}
+
+/**
+ * A refused command is a programming error (TypeError); anything else means Redis is not there
+ * now. A transaction Redis discarded (EXECABORT) is judged by the errors that made it discard:
+ * during a cluster failover those are MOVED or CLUSTERDOWN, which mean "not now".
+ */
+function storeError(err: unknown): Error {
+  if (err instanceof StoreUnavailable) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof ReplyError && !TRANSIENT_REPLY.test(message) && !transientAbort(err as Error)) {
+    return new TypeError(`redis refused the command: ${message}`);
+  }
+  return new StoreUnavailable(message, { cause: err });
+}
+
+function transientAbort(err: Error): boolean {
+  if (!err.message.startsWith('EXECABORT')) return false;
+  const causes = (err as Error & { previousErrors?: unknown[] }).previousErrors ?? [];
+  return causes.length > 0 && causes.every((e) => e instanceof Error && TRANSIENT_REPLY.test(e.message));
 }
 
 /** An op's arguments for the BATCH_IF script (its key travels in KEYS). */

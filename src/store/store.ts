@@ -36,6 +36,12 @@ export interface BatchIfResult {
   current: (string | null)[];
 }
 
+/**
+ * Every atomic step (batch, batchIf) and every multi-key command (getMany, del of several keys)
+ * must touch keys of one Redis Cluster slot: build such keys with one hash tag (slots.ts). Both
+ * stores refuse a step across slots with CrossSlotError (a TypeError), so a step that would fail
+ * on a cluster fails in every test.
+ */
 export interface Store {
   /** What backs this store, for log lines and readiness. */
   readonly kind: 'memory' | 'redis';
@@ -69,6 +75,12 @@ export interface Store {
    */
   batch(ops: StoreOp[]): Promise<BatchResult[]>;
   /**
+   * Several batches sent together, in one round trip: each is atomic on its own (its keys share
+   * one slot), together they are not, since on a Redis Cluster each may go to another node. For
+   * writes that need not land atomically with each other. Results come back per batch.
+   */
+  batches(groups: StoreOp[][]): Promise<BatchResult[][]>;
+  /**
    * Compare and write, in one atomic round trip (a Lua script on Redis): reads every condition
    * key, and runs the write ops in order only when every condition holds; otherwise writes
    * nothing. Either way it returns what the condition keys held, so a caller that lost a race
@@ -78,7 +90,10 @@ export interface Store {
   /** Resolves when the store answers; throws StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;
-  /** Round trips made so far: what benchmarks and tests count. */
+  /**
+   * Round trips made so far: what benchmarks and tests count. Batches sent together (`batches`)
+   * count once: they wait for each other's answers no longer than for one.
+   */
   readonly roundTrips: number;
   /** Counters for metrics: commands, round trips, errors. */
   readonly stats: StoreStats;
@@ -87,6 +102,9 @@ export interface Store {
 }
 
 export type BatchResult = string | null | boolean | undefined;
+
+/** The keys an op touches. */
+export const keysOf = (ops: readonly { key: string }[]): string[] => ops.map((op) => op.key);
 
 /** TTLs are checked for every op that carries one, before anything is written. */
 export function checkOp(op: StoreOp): void {

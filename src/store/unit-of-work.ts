@@ -1,3 +1,4 @@
+import { groupBySlot } from './per-slot.js';
 import type { BatchResult, Store, StoreOp } from './store.js';
 
 /** A request ended normally with writes that were never committed: a programming error. */
@@ -9,8 +10,12 @@ export class UncommittedWork extends Error {
 
 /**
  * The writes one request makes. Domain code adds to it; the handler that answers commits it,
- * exactly once, in one store round trip (MULTI/EXEC), so a request stores all of its writes or
- * none of them, and no write is left behind in a forgotten array.
+ * exactly once, in one store round trip, so no write is left behind in a forgotten array.
+ *
+ * Atomic per entity: the writes of one hash tag (one user, one grant: one Redis Cluster slot) go
+ * in one MULTI/EXEC, all or none. Writes of different entities (the user's record, the new code,
+ * the session's index) go out in the same round trip but land independently (Store.batches):
+ * on a cluster they live on different nodes. So whatever must change together shares a tag.
  */
 export class UnitOfWork {
   readonly #store: Store;
@@ -46,7 +51,10 @@ export class UnitOfWork {
     const ops = [...this.#ops, ...last];
     this.#ops = [];
     if (ops.length === 0) return [];
-    const results = await this.#store.batch(ops);
-    return results.slice(ops.length - last.length);
+    const { groups, at } = groupBySlot(ops);
+    const lastAt = at.slice(ops.length - last.length);
+    if (groups.length === 1) return (await this.#store.batch(ops)).slice(ops.length - last.length);
+    const results = await this.#store.batches(groups);
+    return lastAt.map(([group, index]) => results[group]![index]);
   }
 }

@@ -105,7 +105,9 @@ describe.skipIf(!redisServerAvailable())('bench round-trip counting', () => {
       { op: 'take', key: 'a' },
     ]);
     await store.incr('n', 60);
-    await store.getMany(['a', 'b']);
+    await store.getMany(['{k}a', '{k}b']);
+    // Batches of several slots sent together: one round trip, one read event on one Redis.
+    await store.batches([[{ op: 'put', key: '{x}1', value: '1' }], [{ op: 'put', key: '{y}2', value: '2' }]]);
     const after = await reads();
     // The second INFO is itself one read event.
     expect(after - before - 1).toBe(store.roundTrips - trips);

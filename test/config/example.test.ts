@@ -54,7 +54,7 @@ describe('config/broker.example.yaml', () => {
     }
     const dev = parseConfig('dev.yaml', readFileSync(`${ROOT}config/dev.yaml`, 'utf8'), {});
     expect(dev.issuer).toBe('http://127.0.0.1:4000');
-    expect(dev.listen).toEqual({ host: '127.0.0.1', port: 4000 });
+    expect(dev.listen).toEqual({ host: '127.0.0.1', port: 4000, drain_ms: 0 });
     expect(dev.store).toBeUndefined();
   });
 });

@@ -15,7 +15,7 @@ const problems = (text: string, env: NodeJS.ProcessEnv = {}): string => {
 describe('config loading', () => {
   it('applies defaults to a minimal file', () => {
     const config = parse('issuer: http://127.0.0.1:4000\n');
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 4000 });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 4000, drain_ms: 0 });
     expect(config.store).toBeUndefined();
     expect(config.providers).toEqual([]);
     expect(config.clients).toEqual([]);
@@ -32,7 +32,7 @@ clients: []
 `);
     expect(config.issuer).toBe('https://login.example.com');
     expect(config.listen.port).toBe(8080);
-    expect(config.store).toEqual({ redis: 'redis://127.0.0.1:6379/0', prefix: 'lb:', command_timeout_ms: 2000 });
+    expect(config.store).toEqual({ redis: 'redis://127.0.0.1:6379/0', prefix: 'lb:', command_timeout_ms: 2000, wait_replicas: 0, wait_timeout_ms: 500 });
   });
 
   it('replaces ${VAR} and ${VAR:-default} from the environment, and keeps $${ literal', () => {
@@ -44,7 +44,7 @@ store: { redis: "\${REDIS_URL}", prefix: "a$\${b}" }
       { ISSUER: 'https://id.example.org', REDIS_URL: 'redis://cache:6379/1' },
     );
     expect(config.issuer).toBe('https://id.example.org');
-    expect(config.listen).toEqual({ host: '127.0.0.1', port: 4100 });
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 4100, drain_ms: 0 });
     expect(config.store?.redis).toBe('redis://cache:6379/1');
     expect(config.store?.prefix).toBe('a${b}');
   });

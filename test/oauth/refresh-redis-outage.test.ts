@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { redisServerAvailable, waitUntilReady } from '../support/redis-server.js';
 import { RedisStore } from '../../src/store/index.js';
+import { recordKeys } from '../../src/oauth/record-keys.js';
 import { sleep, useRefreshHarness, type RefreshHarness, type Tokens } from '../support/refresh-harness.js';
 
 const available = redisServerAvailable();
@@ -44,8 +45,9 @@ describe.runIf(available)('a Redis stall during a refresh (issue 19.2)', () => {
     const t2 = await expectPair(await h().refresh(t1.refresh_token));
     expect(await h().active(t2.refresh_token)).toBe(true);
     // The grant holds exactly one live token: the lost successor was retired.
-    const grant = t0.refresh_token.split('.')[0];
-    expect(await h().app.store.smembers(`grant:${grant}:rts`)).toEqual([h().key(t2.refresh_token).slice('rt:'.length)]);
+    const grant = t0.refresh_token.split('.')[0]!;
+    const hash = h().key(t2.refresh_token).split(':').pop();
+    expect(await h().app.store.smembers(recordKeys.grantTokens(grant))).toEqual([hash]);
   });
 
   it('clients refreshing through a 5 s stall, retrying on 503, keep their grant', { timeout: 30_000 }, async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tokenHash } from '../../src/oauth/crypto.js';
-import { mintToken, newGrantId } from '../../src/oauth/record-keys.js';
+import { grantOf, mintToken, newGrantId, recordKeys } from '../../src/oauth/record-keys.js';
 import { RefreshRotation, type RefreshLookup } from '../../src/oauth/refresh-rotation.js';
 import { refreshCodec, serializeRecord, type RefreshRecord } from '../../src/oauth/grant-records.js';
 import { MemoryStore, type Store } from '../../src/store/index.js';
@@ -20,7 +20,7 @@ async function issued(store: Store): Promise<{ token: string; record: RefreshRec
     offline: false,
   };
   const token = mintToken(grantId);
-  await store.put(`rt:${tokenHash(token)}`, serializeRecord(refreshCodec, record), 3600);
+  await store.put(recordKeys.rt(grantId, tokenHash(token)), serializeRecord(refreshCodec, record), 3600);
   return { token, record };
 }
 
@@ -44,7 +44,7 @@ describe('refresh rotation races, decided inside the conditional write (RFC 9700
     const retry = usable(await rotation.find(t0, GRACE));
     const s1 = await rotated(rotation, s0); // the holder of s0 uses it first
     expect(await rotation.rotate(retry, GRACE)).toMatchObject({ status: 'replayed' });
-    expect(await store.get(`rt:${tokenHash(s1)}`)).not.toBeNull(); // revoking is the caller's part
+    expect(await store.get(recordKeys.rt(grantOf(s1)!, tokenHash(s1)))).not.toBeNull(); // revoking is the caller's part
   });
 
   it('a use of the successor that loses to a retry finds it retired: a replay', async () => {
@@ -67,7 +67,7 @@ describe('refresh rotation races, decided inside the conditional write (RFC 9700
     const first = await rotation.rotate(a, GRACE);
     const second = await rotation.rotate(b, GRACE);
     expect([first.status, second.status]).toEqual(['rotated', 'rotated']);
-    const live = await store.smembers(`grant:${record.grantId}:rts`);
+    const live = await store.smembers(recordKeys.grantTokens(record.grantId));
     expect(live).toEqual([tokenHash((second as { token: string }).token)]);
     // Strict: the same race leaves one winner and a replay.
     const { token: u0 } = await issued(store);
@@ -96,6 +96,6 @@ describe('refresh rotation races, decided inside the conditional write (RFC 9700
       error: 'temporarily_unavailable',
     });
     expect(attempts).toBe(16);
-    expect(await backing.get(`rt:${tokenHash(token)}`)).not.toBeNull();
+    expect(await backing.get(recordKeys.rt(grantOf(token)!, tokenHash(token)))).not.toBeNull();
   });
 });

@@ -174,13 +174,16 @@ for (const kind of STORE_KINDS) {
       const { code, verifier } = await freshCode();
       const tokens = (await (await redeem(code, verifier)).json()) as { refresh_token: string; access_token: string };
       const store = broker().store;
+      const { recordKeys, grantOf } = await import('../../src/oauth/record-keys.js');
       for (const secret of [code, tokens.refresh_token]) {
         expect(await store.get(`code:${secret}`)).toBeNull();
         expect(await store.get(`rt:${secret}`)).toBeNull();
+        expect(await store.get(recordKeys.code(grantOf(secret)!, secret))).toBeNull();
+        expect(await store.get(recordKeys.rt(grantOf(secret)!, secret))).toBeNull();
       }
       const { createHash } = await import('node:crypto');
       const hashed = createHash('sha256').update(tokens.refresh_token).digest('base64url');
-      expect(await store.get(`rt:${hashed}`)).toEqual(expect.any(String));
+      expect(await store.get(recordKeys.rt(grantOf(tokens.refresh_token)!, hashed))).toEqual(expect.any(String));
     });
   });
 }

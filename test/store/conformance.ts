@@ -23,7 +23,9 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
     };
 
     beforeEach(async () => {
-      prefix = `t${process.pid}-${++seq}:`;
+      // A hash tag in the prefix puts every key of one test in one cluster slot, so the tests of
+      // batches run unchanged on a cluster; the slot rules have tests of their own below.
+      prefix = `{t${process.pid}-${++seq}}:`;
       store = await open(prefix);
     });
     afterEach(async () => {
@@ -315,6 +317,50 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(again).toEqual({ applied: true, current: [null] });
       expect(await store.get('shared-name')).toBe('mine');
       expect(await other.get('shared-name')).toBe('again');
+    });
+
+    it('refuses a batch, batchIf, getMany or del across cluster slots, and writes nothing', async () => {
+      const plain = await open(`plain${process.pid}-${seq}:`);
+      const cross = expect.objectContaining({ name: 'CrossSlotError' });
+      const put = (key: string): StoreWriteOp => ({ op: 'put', key, value: 'v' });
+      await expect(plain.batch([put('{a}1'), put('{b}2')])).rejects.toThrow(TypeError);
+      await expect(plain.batch([put('{a}1'), put('{b}2')])).rejects.toEqual(cross);
+      await expect(plain.batchIf([{ key: '{a}1', value: null }], [put('{b}2')])).rejects.toEqual(cross);
+      await expect(plain.batches([[put('{a}1')], [put('{a}2'), put('{b}2')]])).rejects.toEqual(cross);
+      await expect(plain.getMany(['{a}1', '{b}2'])).rejects.toEqual(cross);
+      await expect(plain.del('{a}1', '{b}2')).rejects.toEqual(cross);
+      expect(await plain.get('{a}1')).toBeNull();
+      expect(await plain.get('{a}2')).toBeNull();
+      expect(await plain.get('{b}2')).toBeNull();
+      // One tag, one slot: the tag is what lies between the first { and the next }.
+      await plain.batch([put('x{user:1}a'), put('{user:1}b'), put('y{user:1}{z}')]);
+      expect(await plain.getMany(['x{user:1}a', '{user:1}b', 'y{user:1}{z}'])).toEqual(['v', 'v', 'v']);
+      expect(await plain.del('x{user:1}a', '{user:1}b')).toBe(2);
+    });
+
+    it('sends batches of different slots together, in one round trip, each atomic', async () => {
+      const plain = await open(`plain${process.pid}-${seq}:`);
+      await plain.put('{b}seen', 'before');
+      const before = plain.roundTrips;
+      const results = await plain.batches([
+        [
+          { op: 'put', key: '{a}rec', value: 'r', ttl: 30 },
+          { op: 'sadd', key: '{a}idx', members: ['rec'], ttl: 30 },
+        ],
+        [],
+        [
+          { op: 'take', key: '{b}seen' },
+          { op: 'putIfAbsent', key: '{b}marker', value: 'm', ttl: 30 },
+        ],
+      ]);
+      expect(plain.roundTrips - before).toBe(1);
+      expect(results).toEqual([[undefined, undefined], [], ['before', true]]);
+      expect(await plain.getMany(['{a}rec'])).toEqual(['r']);
+      expect(await plain.smembers('{a}idx')).toEqual(['rec']);
+      expect(await plain.getMany(['{b}seen', '{b}marker'])).toEqual([null, 'm']);
+      const idle = plain.roundTrips;
+      expect(await plain.batches([[], []])).toEqual([[], []]);
+      expect(plain.roundTrips).toBe(idle);
     });
 
     it('stores large values whole', async () => {

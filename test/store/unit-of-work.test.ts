@@ -6,16 +6,31 @@ describe('UnitOfWork', () => {
   it('writes everything added, and the last ops, in one round trip, returning the last ops results', async () => {
     const store = new MemoryStore({ prefix: 't:' });
     const work = new UnitOfWork(store);
-    work.add({ op: 'put', key: 'a', value: '1' });
-    work.add({ op: 'put', key: 'b', value: '2' });
+    work.add({ op: 'put', key: '{u}a', value: '1' });
+    work.add({ op: 'put', key: '{u}b', value: '2' });
     expect(work.pending).toBe(2);
     const before = store.roundTrips;
-    const results = await work.commit({ op: 'putIfAbsent', key: 'a', value: 'x' }, { op: 'get', key: 'b' });
+    const results = await work.commit({ op: 'putIfAbsent', key: '{u}a', value: 'x' }, { op: 'get', key: '{u}b' });
     expect(store.roundTrips - before).toBe(1);
     expect(results).toEqual([false, '2']);
-    expect(await store.getMany(['a', 'b'])).toEqual(['1', '2']);
+    expect(await store.getMany(['{u}a', '{u}b'])).toEqual(['1', '2']);
     expect(work.committed).toBe(true);
     expect(work.pending).toBe(0);
+  });
+
+  it('writes each entity atomically, and entities of other slots in the same round trip', async () => {
+    const store = new MemoryStore({ prefix: 't:' });
+    await store.put('{u}a', 'old');
+    const work = new UnitOfWork(store);
+    work.add({ op: 'compareAndSet', key: '{u}a', expected: 'old', value: 'new' });
+    work.add({ op: 'put', key: '{g}code', value: 'c' }, { op: 'put', key: 'plain', value: 'p' });
+    work.add({ op: 'sadd', key: '{u}audit', members: ['linked'] });
+    expect(work.pending).toBe(4);
+    const before = store.roundTrips;
+    expect(await work.commit({ op: 'get', key: '{g}code' }, { op: 'get', key: '{u}a' })).toEqual(['c', 'new']);
+    expect(store.roundTrips - before).toBe(1);
+    expect(await store.get('plain')).toBe('p');
+    expect(await store.smembers('{u}audit')).toEqual(['linked']);
   });
 
   it('makes no round trip when there is nothing to write', async () => {

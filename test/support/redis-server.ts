@@ -128,7 +128,13 @@ async function answers(port: number): Promise<boolean> {
 
 /** A RedisStore on a test server, once it answers (ioredis connects in the background). */
 export async function openRedisStore(url: string, options: { prefix?: string; commandTimeoutMs?: number } = {}): Promise<RedisStore> {
-  const store = new RedisStore({ url, prefix: options.prefix ?? 'lb:', commandTimeoutMs: options.commandTimeoutMs });
+  // As on a cluster, a step across slots fails here too.
+  const store = new RedisStore({
+    url,
+    prefix: options.prefix ?? 'lb:',
+    commandTimeoutMs: options.commandTimeoutMs,
+    refuseCrossSlot: true,
+  });
   return waitUntilReady(store);
 }
 

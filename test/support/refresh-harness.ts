@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll } from 'vitest';
+import { grantOf, recordKeys } from '../../src/oauth/record-keys.js';
 import { MemoryStore, type Store, type StoreOp } from '../../src/store/index.js';
 import { startApp, type RunningApp } from './app.js';
 import { BASE_CONFIG, SECRETS, type StoreKind } from './broker-fixture.js';
@@ -33,9 +34,9 @@ function hookedStore(store: Store): { store: Store; hook: RotationHook } {
     get(target, prop) {
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
-      if (prop !== 'batch' && prop !== 'batchIf') return value.bind(target);
+      if (prop !== 'batch' && prop !== 'batches' && prop !== 'batchIf') return value.bind(target);
       return async (...args: unknown[]) => {
-        const ops = (prop === 'batch' ? args[0] : args[1]) as StoreOp[];
+        const ops = (prop === 'batch' ? args[0] : prop === 'batches' ? (args[0] as StoreOp[][]).flat() : args[1]) as StoreOp[];
         const hooked = armed && writesRefreshToken(ops) ? armed : undefined;
         if (hooked) {
           armed = undefined;
@@ -140,7 +141,11 @@ function makeHarness(app: RunningApp, redis: RedisServer | undefined, hook: Rota
       const res = await post('/introspect', { token: refreshToken, token_type_hint: 'refresh_token' });
       return ((await res.json()) as { active: boolean }).active;
     },
-    key: (refreshToken, kind = 'rt') => `${kind}:${createHash('sha256').update(refreshToken).digest('base64url')}`,
+    key: (refreshToken, kind = 'rt') => {
+      const hash = createHash('sha256').update(refreshToken).digest('base64url');
+      const grantId = grantOf(refreshToken)!;
+      return kind === 'rt' ? recordKeys.rt(grantId, hash) : recordKeys.rtUsed(grantId, hash);
+    },
   };
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { LockoutConfig } from '../../config/password.js';
-import type { Store, StoreOp } from '../../store/index.js';
+import { batchPerSlot, getAcrossSlots, type Store, type StoreOp } from '../../store/index.js';
 
 /**
  * Brute-force limits of the password grant (RFC 6749 §4.3.2, RFC 9700 §2.4), per username and
@@ -42,12 +42,14 @@ export class Lockout {
   }
 
   #key(what: 'fails' | 'lock' | 'strikes', subject: LockoutSubject) {
-    return `pwlock:${what}:${subject.kind}:${digest(subject.value)}`;
+    // Tagged per subject: one subject's counter, lock and strikes share a cluster slot.
+    return `pwlock:${what}:{${subject.kind}:${digest(subject.value)}}`;
   }
 
   /** Seconds until every lock on these subjects ends, or 0 when none is locked. One round trip. */
   async lockedFor(subjects: LockoutSubject[]): Promise<number> {
-    const values = await this.store.getMany(subjects.map((s) => this.#key('lock', s)));
+    // Subjects are separate slots: one read each, sent together.
+    const values = await getAcrossSlots(this.store, subjects.map((s) => this.#key('lock', s)));
     const now = Date.now();
     const until = Math.max(0, ...values.map((v) => (v ? Number(v) : 0)));
     return until > now ? Math.ceil((until - now) / 1000) : 0;
@@ -88,7 +90,7 @@ export class Lockout {
 
   /** An attempt that was not a failed check (refused beyond a limit, or never checked): taken back from every count. */
   async release(subjects: LockoutSubject[]): Promise<void> {
-    await this.store.batch(subjects.map((s): StoreOp => ({ op: 'decr', key: this.#key('fails', s) })));
+    await batchPerSlot(this.store, subjects.map((s): StoreOp => ({ op: 'decr', key: this.#key('fails', s) })));
   }
 
   /**

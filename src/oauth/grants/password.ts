@@ -10,6 +10,7 @@ import { invalidGrant, invalidRequest, invalidScope, unauthorizedClient } from '
 import { scopeSet } from '../params.js';
 import { nowS } from '../../lib/clock.js';
 import type { UnitOfWork } from '../../store/unit-of-work.js';
+import { batchPerSlot } from '../../store/index.js';
 import { newGrantId } from '../record-keys.js';
 import { mayRefresh, passwordScopes } from '../scope-policy.js';
 import type { Grant } from './grant.js';
@@ -98,7 +99,7 @@ export const passwordGrant: Grant = {
       issued = await prepareTokens(oauth, client, check.identity, source!.id, scopes, ctx.ip, work);
     } catch (err) {
       // Nothing of this request is stored; the lock counts still take the attempt back.
-      await oauth.store.batch(succeeded);
+      await batchPerSlot(oauth.store, succeeded);
       throw err;
     }
     await work.commit(...succeeded);
