@@ -4,6 +4,7 @@ import { delAcrossSlots, getAcrossSlots, type Store } from '../store/index.js';
 import { dummyHash, hashPassword, MAX_PASSWORD_LENGTH, needsRehash, verifyPassword } from './password-hash.js';
 import type { PasswordCheck, PasswordSource } from './password-source.js';
 import type { ExternalIdentity } from './users.js';
+import { nowS } from '../lib/clock.js';
 
 /**
  * Local accounts: a username (and optionally an email to log in with) and a scrypt hash, kept in
@@ -86,7 +87,7 @@ export class LocalAccounts implements PasswordSource {
     // A login must name one account: a username may not be another account's email, nor the reverse.
     const taken = await getAcrossSlots(this.store, [this.#emailKey(username), ...(email && email !== username ? [this.#nameKey(email)] : [])]);
     if (taken.some((v) => v !== null)) throw new AccountError('that username or email is already used by another account');
-    const t = Math.floor(Date.now() / 1000);
+    const t = nowS();
     const account: LocalAccount = {
       id: randomBytes(16).toString('base64url'),
       username,
@@ -111,7 +112,7 @@ export class LocalAccounts implements PasswordSource {
     this.checkPassword(password);
     const account = await this.find(login);
     if (!account) throw new AccountError('no such user');
-    const updated = { ...account, hash: await hashPassword(password, this.config.scrypt), updated_at: Math.floor(Date.now() / 1000) };
+    const updated = { ...account, hash: await hashPassword(password, this.config.scrypt), updated_at: nowS() };
     await this.store.put(this.#nameKey(account.username), JSON.stringify(updated));
     return updated;
   }
@@ -156,7 +157,7 @@ export class LocalAccounts implements PasswordSource {
     if (!account) return { ok: false, reason: 'unknown user' };
     if (!ok) return { ok: false, account: account.id, reason: 'wrong password' };
     if (needsRehash(account.hash, this.config.scrypt)) {
-      const updated = { ...account, hash: await hashPassword(password, this.config.scrypt), updated_at: Math.floor(Date.now() / 1000) };
+      const updated = { ...account, hash: await hashPassword(password, this.config.scrypt), updated_at: nowS() };
       await this.store.put(this.#nameKey(account.username), JSON.stringify(updated));
     }
     return { ok: true, identity: this.identity(account) };

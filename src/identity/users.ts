@@ -18,6 +18,7 @@ import {
   type UserRecord,
 } from './user-records.js';
 import type { ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
+import { nowS } from '../lib/clock.js';
 export { linkKey } from './user-records.js';
 export type { EmailAddress, ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
 
@@ -65,7 +66,6 @@ const hash = (value: string) => createHash('sha256').update(value).digest('base6
 const emailKey = (email: string) => `email:${hash(email.trim().toLowerCase())}`;
 
 export const newUserId = () => randomBytes(16).toString('base64url');
-const now = () => Math.floor(Date.now() / 1000);
 
 /** How often a login looks again after a concurrent change, and a write is tried again. */
 const RESOLVE_ATTEMPTS = 10;
@@ -94,16 +94,16 @@ export function applyIdentity<T extends User>(user: T, identity: ExternalIdentit
       ? { ...linked, username: identity.preferred_username ?? linked.username }
       : linked,
   );
-  return { ...user, profile, emails, identities, updated_at: now() };
+  return { ...user, profile, emails, identities, updated_at: nowS() };
 }
 
 function linkedIdentity(identity: ExternalIdentity, claim: string): StoredIdentity {
   const { provider, issuer, subject } = identity;
-  return { provider, issuer, subject, username: identity.preferred_username, linked_at: now(), claim };
+  return { provider, issuer, subject, username: identity.preferred_username, linked_at: nowS(), claim };
 }
 
 function newUser(id: string, identity: ExternalIdentity, claim: string): StoredUser {
-  const t = now();
+  const t = nowS();
   const identities = [linkedIdentity(identity, claim)];
   const blank: StoredUser = { id, created_at: t, updated_at: t, profile: {}, emails: [], identities, rev: 0 };
   return applyIdentity(blank, identity, 'force');
@@ -127,7 +127,7 @@ function withoutPending(user: StoredUser, done: PendingUnlink[]): StoredUser {
 
 type Who = { provider: string; subject: string };
 
-function auditEntry(action: AuditEntry['action'], who: Who, ip?: string, at = now()): AuditEntry {
+function auditEntry(action: AuditEntry['action'], who: Who, ip?: string, at = nowS()): AuditEntry {
   return { at, action, provider: who.provider, subject: who.subject, ip };
 }
 
@@ -394,7 +394,7 @@ export class Users {
       if (!record) return undefined;
       const change = await decide(record.user, fresh);
       if (!change) return record;
-      const { op, written } = writeUser(record, { ...change.user, updated_at: now() });
+      const { op, written } = writeUser(record, { ...change.user, updated_at: nowS() });
       // The record and its audit share the user's slot; an email index row lands on its own.
       const [wrote] = await batchPerSlot(this.store, [op, ...(change.ops ?? [])]);
       if (wrote) return written;
