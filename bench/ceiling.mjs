@@ -11,7 +11,16 @@ if (!isMainThread) {
   const { alg, durationMs, warmupMs } = workerData;
   const { privateKey } = await generateKeyPair(alg, alg === 'RS256' ? { modulusLength: 2048 } : {});
   const now = Math.floor(Date.now() / 1000);
-  const claims = { iss: 'http://127.0.0.1:4000', sub: 'bench-machine', aud: 'bench-machine', client_id: 'bench-machine', scope: 'api:read', jti: 'x'.repeat(22), iat: now, exp: now + 600 };
+  const claims = {
+    iss: 'http://127.0.0.1:4000',
+    sub: 'bench-machine',
+    aud: 'bench-machine',
+    client_id: 'bench-machine',
+    scope: 'api:read',
+    jti: 'x'.repeat(22),
+    iat: now,
+    exp: now + 600,
+  };
   const sign = () => new SignJWT(claims).setProtectedHeader({ alg, typ: 'at+jwt', kid: 'k1' }).sign(privateKey);
   const loop = async (until) => {
     let n = 0;
@@ -21,7 +30,8 @@ if (!isMainThread) {
     }
     return n;
   };
-  const lanes = (until) => Promise.all(Array.from({ length: IN_FLIGHT }, () => loop(until))).then((a) => a.reduce((x, y) => x + y, 0));
+  const lanes = (until) =>
+    Promise.all(Array.from({ length: IN_FLIGHT }, () => loop(until))).then((a) => a.reduce((x, y) => x + y, 0));
   await lanes(performance.now() + warmupMs);
   parentPort.postMessage('warm');
   // Start the measured window together: the main thread says when.
@@ -33,15 +43,36 @@ if (!isMainThread) {
 }
 
 /** Signatures per second with `threads` workers (default: every core). */
-export async function signingCeiling(alg, { durationMs = 1000, warmupMs = 300, threads = availableParallelism() } = {}) {
-  const workers = Array.from({ length: threads }, () => new Worker(new URL(import.meta.url), { workerData: { alg, durationMs, warmupMs } }));
+export async function signingCeiling(
+  alg,
+  { durationMs = 1000, warmupMs = 300, threads = availableParallelism() } = {},
+) {
+  const workers = Array.from(
+    { length: threads },
+    () => new Worker(new URL(import.meta.url), { workerData: { alg, durationMs, warmupMs } }),
+  );
   try {
-    await Promise.all(workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); })));
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise((resolve, reject) => {
+            w.once('message', resolve);
+            w.once('error', reject);
+          }),
+      ),
+    );
     // process.cpuUsage() covers every thread of this process (workers and libuv's pool alike).
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const results = await Promise.all(
-      workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); w.postMessage('go'); })),
+      workers.map(
+        (w) =>
+          new Promise((resolve, reject) => {
+            w.once('message', resolve);
+            w.once('error', reject);
+            w.postMessage('go');
+          }),
+      ),
     );
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);

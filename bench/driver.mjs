@@ -12,7 +12,10 @@ const MAX_ITERATIONS = 10_000_000;
 const agents = new Map();
 function agentFor(url, size) {
   let a = agents.get(url.origin);
-  if (!a) agents.set(url.origin, (a = agent(size)));
+  if (!a) {
+    a = agent(size);
+    agents.set(url.origin, a);
+  }
   return a;
 }
 
@@ -30,7 +33,8 @@ function pkce() {
 /** How many JWS compact strings (signatures) a token response carries. */
 function signatures(json) {
   let n = 0;
-  for (const key of ['access_token', 'id_token', 'refresh_token']) if (typeof json[key] === 'string' && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(json[key])) n++;
+  for (const key of ['access_token', 'id_token', 'refresh_token'])
+    if (typeof json[key] === 'string' && /^[\w-]+\.[\w-]+\.[\w-]+$/.test(json[key])) n++;
   return n;
 }
 
@@ -42,8 +46,16 @@ function jwtPayload(jwt) {
 function endpoints(target) {
   const base = target.url;
   return target.kind === 'broker'
-    ? { authorize: new URL('/authorize', base), token: new URL('/token', base), introspect: new URL('/introspect', base) }
-    : { authorize: new URL('/auth', base), token: new URL('/token', base), introspect: new URL('/token/introspection', base) };
+    ? {
+        authorize: new URL('/authorize', base),
+        token: new URL('/token', base),
+        introspect: new URL('/introspect', base),
+      }
+    : {
+        authorize: new URL('/auth', base),
+        token: new URL('/token', base),
+        introspect: new URL('/token/introspection', base),
+      };
 }
 
 let vuCounter = 0;
@@ -59,7 +71,12 @@ function scenario(spec) {
   const appAuth = basic(APP.client_id, APP.client_secret);
   const machineAuth = basic(MACHINE.client_id, MACHINE.client_secret);
   const post = (url, body, authz, jar) =>
-    request('POST', url, { agent: agentFor(url, size), jar, body, headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: authz } });
+    request('POST', url, {
+      agent: agentFor(url, size),
+      jar,
+      body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: authz },
+    });
   const get = (url, jar) => request('GET', url, { agent: agentFor(url, size), jar });
 
   // With spec.redisUrl (one virtual user only), each hop also counts its Redis round trips: the
@@ -76,7 +93,7 @@ function scenario(spec) {
   };
 
   /** Authorize as the app in `jar`; returns the app callback URL with the code, timing each hop. */
-  async function authorize(jar, timer, { verifier, challenge }, nonce, user) {
+  async function authorize(jar, timer, { challenge }, nonce, user) {
     const state = randomBytes(12).toString('base64url');
     const url = new URL(ep.authorize);
     const q = {
@@ -94,7 +111,10 @@ function scenario(spec) {
     url.search = new URLSearchParams(q).toString();
     let res = await timed(timer, 'authorize', () => get(url, jar));
     let next = res.headers.location && new URL(res.headers.location, url);
-    expect((res.status === 302 || res.status === 303) && next, `authorize answered ${res.status}: ${res.body.slice(0, 160)}`);
+    expect(
+      (res.status === 302 || res.status === 303) && next,
+      `authorize answered ${res.status}: ${res.body.slice(0, 160)}`,
+    );
     // Bounded: at most four more hops (upstream, callback / interaction, resume) to reach the app.
     for (let hop = 0; hop < 4 && next.origin + next.pathname !== APP.redirect_uri; hop++) {
       const here = next;
@@ -118,12 +138,16 @@ function scenario(spec) {
   }
 
   /** A complete code flow in `jar` (cold when the jar is empty, SSO when it holds a session). */
-  async function login(vu, jar, timer, user) {
+  async function login(_vu, jar, timer, user) {
     const p = pkce();
     const nonce = randomBytes(12).toString('base64url');
     const code = await authorize(jar, timer, p, nonce, user);
     const res = await timed(timer, 'token', () =>
-      post(ep.token, form({ grant_type: 'authorization_code', code, redirect_uri: APP.redirect_uri, code_verifier: p.verifier }), appAuth),
+      post(
+        ep.token,
+        form({ grant_type: 'authorization_code', code, redirect_uri: APP.redirect_uri, code_verifier: p.verifier }),
+        appAuth,
+      ),
     );
     expect(res.status === 200, `token answered ${res.status}: ${res.body.slice(0, 160)}`);
     const json = JSON.parse(res.body);
@@ -139,73 +163,79 @@ function scenario(spec) {
   return { ...pick(), close };
 
   function pick() {
-  switch (name) {
-    case 'client_credentials':
-      return {
-        setup: async () => {},
-        flow: async (vu, timer) => {
-          // Both servers: a JWT access token for a named resource server (RFC 8707, RFC 9068).
-          const body = { grant_type: 'client_credentials', scope: 'api:read', resource: `https://api.example/${spec.alg.toLowerCase()}` };
-          const res = await timed(timer, 'token', () => post(ep.token, form(body), machineAuth));
-          expect(res.status === 200, `token answered ${res.status}: ${res.body.slice(0, 160)}`);
-          const json = JSON.parse(res.body);
-          const alg = JSON.parse(Buffer.from(json.access_token.split('.')[0], 'base64url').toString()).alg;
-          expect(alg === spec.alg, `access token signed with ${alg}, expected ${spec.alg}`);
-          return signatures(json);
-        },
-      };
-    case 'refresh':
-      return {
-        setup: async (vu) => {
-          const tokens = await login(vu, new Jar(), () => {}, userFor(vu, 'r'));
-          expect(tokens.refresh_token, 'no refresh token from the login');
-          vu.rt = tokens.refresh_token;
-        },
-        flow: async (vu, timer) => {
-          const res = await timed(timer, 'token', () => post(ep.token, form({ grant_type: 'refresh_token', refresh_token: vu.rt }), appAuth));
-          expect(res.status === 200, `refresh answered ${res.status}: ${res.body.slice(0, 160)}`);
-          const json = JSON.parse(res.body);
-          expect(json.refresh_token && json.refresh_token !== vu.rt, 'refresh token not rotated');
-          vu.rt = json.refresh_token;
-          return signatures(json);
-        },
-      };
-    case 'introspection':
-      return {
-        setup: async (vu) => {
-          vu.at = (await login(vu, new Jar(), () => {}, userFor(vu, 'i'))).access_token;
-        },
-        flow: async (vu, timer) => {
-          const res = await timed(timer, 'introspect', () => post(ep.introspect, form({ token: vu.at }), appAuth));
-          expect(res.status === 200, `introspect answered ${res.status}: ${res.body.slice(0, 160)}`);
-          expect(JSON.parse(res.body).active === true, 'token not active');
-          return 0;
-        },
-      };
-    case 'cold_login':
-      return {
-        setup: async (vu) => {
-          vu.i = 0;
-        },
-        flow: async (vu, timer) => {
-          const json = await login(vu, new Jar(), timer, userFor(vu, vu.i++));
-          return signatures(json);
-        },
-      };
-    case 'sso_login':
-      return {
-        setup: async (vu) => {
-          vu.jar = new Jar();
-          await login(vu, vu.jar, () => {}, userFor(vu, 's'));
-        },
-        flow: async (vu, timer) => {
-          const json = await login(vu, vu.jar, timer, userFor(vu, 's'));
-          return signatures(json);
-        },
-      };
-    default:
-      throw new Error(`unknown scenario ${name}`);
-  }
+    switch (name) {
+      case 'client_credentials':
+        return {
+          setup: async () => {},
+          flow: async (_vu, timer) => {
+            // Both servers: a JWT access token for a named resource server (RFC 8707, RFC 9068).
+            const body = {
+              grant_type: 'client_credentials',
+              scope: 'api:read',
+              resource: `https://api.example/${spec.alg.toLowerCase()}`,
+            };
+            const res = await timed(timer, 'token', () => post(ep.token, form(body), machineAuth));
+            expect(res.status === 200, `token answered ${res.status}: ${res.body.slice(0, 160)}`);
+            const json = JSON.parse(res.body);
+            const alg = JSON.parse(Buffer.from(json.access_token.split('.')[0], 'base64url').toString()).alg;
+            expect(alg === spec.alg, `access token signed with ${alg}, expected ${spec.alg}`);
+            return signatures(json);
+          },
+        };
+      case 'refresh':
+        return {
+          setup: async (vu) => {
+            const tokens = await login(vu, new Jar(), () => {}, userFor(vu, 'r'));
+            expect(tokens.refresh_token, 'no refresh token from the login');
+            vu.rt = tokens.refresh_token;
+          },
+          flow: async (vu, timer) => {
+            const res = await timed(timer, 'token', () =>
+              post(ep.token, form({ grant_type: 'refresh_token', refresh_token: vu.rt }), appAuth),
+            );
+            expect(res.status === 200, `refresh answered ${res.status}: ${res.body.slice(0, 160)}`);
+            const json = JSON.parse(res.body);
+            expect(json.refresh_token && json.refresh_token !== vu.rt, 'refresh token not rotated');
+            vu.rt = json.refresh_token;
+            return signatures(json);
+          },
+        };
+      case 'introspection':
+        return {
+          setup: async (vu) => {
+            vu.at = (await login(vu, new Jar(), () => {}, userFor(vu, 'i'))).access_token;
+          },
+          flow: async (vu, timer) => {
+            const res = await timed(timer, 'introspect', () => post(ep.introspect, form({ token: vu.at }), appAuth));
+            expect(res.status === 200, `introspect answered ${res.status}: ${res.body.slice(0, 160)}`);
+            expect(JSON.parse(res.body).active === true, 'token not active');
+            return 0;
+          },
+        };
+      case 'cold_login':
+        return {
+          setup: async (vu) => {
+            vu.i = 0;
+          },
+          flow: async (vu, timer) => {
+            const json = await login(vu, new Jar(), timer, userFor(vu, vu.i++));
+            return signatures(json);
+          },
+        };
+      case 'sso_login':
+        return {
+          setup: async (vu) => {
+            vu.jar = new Jar();
+            await login(vu, vu.jar, () => {}, userFor(vu, 's'));
+          },
+          flow: async (vu, timer) => {
+            const json = await login(vu, vu.jar, timer, userFor(vu, 's'));
+            return signatures(json);
+          },
+        };
+      default:
+        throw new Error(`unknown scenario ${name}`);
+    }
   }
 }
 
@@ -235,7 +265,10 @@ async function run({ key, durationMs, count }) {
   const samples = [];
   const timer = (hop, ms) => {
     let h = hops.get(hop);
-    if (!h) hops.set(hop, (h = new Histogram()));
+    if (!h) {
+      h = new Histogram();
+      hops.set(hop, h);
+    }
     h.record(ms);
   };
   const hopTrips = new Map();
@@ -273,7 +306,8 @@ async function run({ key, durationMs, count }) {
     signaturesPerFlow: completed ? sigs / completed : 0,
     latency: total.toJSON(),
     hops: Object.fromEntries([...hops].map(([k, h]) => [k, h.toJSON()])),
-    roundTripsPerHop: completed && hopTrips.size ? Object.fromEntries([...hopTrips].map(([k, n]) => [k, n / completed])) : undefined,
+    roundTripsPerHop:
+      completed && hopTrips.size ? Object.fromEntries([...hopTrips].map(([k, n]) => [k, n / completed])) : undefined,
   };
 }
 

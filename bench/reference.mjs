@@ -23,7 +23,13 @@ redis.on('error', (err) => process.stderr.write(`reference redis: ${err.message}
 
 // The models whose rows belong to a grant (revoked together), as oidc-provider defines them.
 const GRANT_INDEX_TTL_S = 1_209_600;
-const GRANTABLE = new Set(['AccessToken', 'AuthorizationCode', 'RefreshToken', 'DeviceCode', 'BackchannelAuthenticationRequest']);
+const GRANTABLE = new Set([
+  'AccessToken',
+  'AuthorizationCode',
+  'RefreshToken',
+  'DeviceCode',
+  'BackchannelAuthenticationRequest',
+]);
 
 /**
  * oidc-provider's adapter contract on Redis: one hash per row (`p` = the JSON payload, `c` =
@@ -59,7 +65,7 @@ class RedisAdapter {
 
   async find(id) {
     const row = await redis.hgetall(this.key(id));
-    if (!row || !row.p) return undefined;
+    if (!row?.p) return undefined;
     const payload = JSON.parse(row.p);
     if (row.c) payload.consumed = Number(row.c);
     return payload;
@@ -98,7 +104,12 @@ const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export(
 const provider = new Provider(issuer, {
   adapter: RedisAdapter,
   clients: REFERENCE_CLIENTS,
-  jwks: { keys: [{ ...rsa, kid: 'rs-1', alg: 'RS256', use: 'sig' }, { ...ec, kid: 'es-1', alg: 'ES256', use: 'sig' }] },
+  jwks: {
+    keys: [
+      { ...rsa, kid: 'rs-1', alg: 'RS256', use: 'sig' },
+      { ...ec, kid: 'es-1', alg: 'ES256', use: 'sig' },
+    ],
+  },
   cookies: { keys: [randomBytes(32).toString('base64url')] },
   scopes: ['openid', 'offline_access', 'api:read', 'api:write'],
   claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
@@ -114,15 +125,21 @@ const provider = new Provider(issuer, {
       defaultResource: async () => undefined,
       useGrantedResource: async () => false,
       // Machine tokens for https://api.example/...: RFC 9068-style JWTs, like the broker's.
-      getResourceServerInfo: async (ctx, resource) => {
+      getResourceServerInfo: async (_ctx, resource) => {
         if (!resource.startsWith('https://api.example/')) throw new errors.InvalidTarget();
         const alg = resource.endsWith('/es256') ? 'ES256' : 'RS256';
-        return { scope: 'api:read api:write', audience: resource, accessTokenTTL: 600, accessTokenFormat: 'jwt', jwt: { sign: { alg } } };
+        return {
+          scope: 'api:read api:write',
+          audience: resource,
+          accessTokenTTL: 600,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg } },
+        };
       },
     },
   },
   // Like the broker's first-party clients: a refresh token without asking offline_access.
-  issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   rotateRefreshToken: () => true,
   ttl: {
     AccessToken: 600,
@@ -134,9 +151,12 @@ const provider = new Provider(issuer, {
     RefreshToken: 1_209_600,
     Session: 43_200,
   },
-  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
-  async findAccount(ctx, sub) {
-    return { accountId: sub, claims: async () => ({ sub, email: `${sub}@ref.example`, email_verified: true, name: `User ${sub}` }) };
+  interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  async findAccount(_ctx, sub) {
+    return {
+      accountId: sub,
+      claims: async () => ({ sub, email: `${sub}@ref.example`, email_verified: true, name: `User ${sub}` }),
+    };
   },
 });
 provider.proxy = false;
@@ -145,11 +165,22 @@ provider.proxy = false;
 async function approve(req, res) {
   const details = await provider.interactionDetails(req, res);
   const { params, session } = details;
-  const accountId = session?.accountId ?? (typeof params.login_hint === 'string' && params.login_hint ? params.login_hint : `u-${randomBytes(6).toString('hex')}`);
-  const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId, clientId: params.client_id });
+  const accountId =
+    session?.accountId ??
+    (typeof params.login_hint === 'string' && params.login_hint
+      ? params.login_hint
+      : `u-${randomBytes(6).toString('hex')}`);
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId, clientId: params.client_id });
   grant.addOIDCScope(String(params.scope));
   const grantId = await grant.save();
-  await provider.interactionFinished(req, res, { login: { accountId }, consent: { grantId } }, { mergeWithLastSubmission: false });
+  await provider.interactionFinished(
+    req,
+    res,
+    { login: { accountId }, consent: { grantId } },
+    { mergeWithLastSubmission: false },
+  );
 }
 
 const callback = provider.callback();

@@ -12,7 +12,18 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { signingCeiling } from './ceiling.mjs';
 import { BROKER_CLIENTS, UPSTREAM } from './lib/clients.mjs';
-import { clockTicks, freePort, killAll, killAllSync, machine, procCpu, redisAvailable, startNode, startRedis, track } from './lib/proc.mjs';
+import {
+  clockTicks,
+  freePort,
+  killAll,
+  killAllSync,
+  machine,
+  procCpu,
+  redisAvailable,
+  startNode,
+  startRedis,
+  track,
+} from './lib/proc.mjs';
 import { commandCalls, cpuMs, diffCalls, parseRedisInfo, summarize } from './lib/stats.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { printReport } from './lib/report.mjs';
@@ -42,21 +53,78 @@ const MODE = quick
   ? { name: 'quick', warmupMs: 300, repMs: 500, reps: 3, seqLogins: 20, ceilingMs: 600, budgetMs: 180_000 }
   : { name: 'full', warmupMs: 2000, repMs: 3000, reps: 5, seqLogins: 100, ceilingMs: 2000, budgetMs: 600_000 };
 const CONCURRENCY = { request: 16, login: 8 };
-const RATE_LIMITS = ['authorize', 'callback', 'interaction', 'account', 'client_auth_failures', 'client_auth_failures_per_ip', 'token_requests'];
+const RATE_LIMITS = [
+  'authorize',
+  'callback',
+  'interaction',
+  'account',
+  'client_auth_failures',
+  'client_auth_failures_per_ip',
+  'token_requests',
+];
 
 const ROWS = [
-  { id: 'cc_rs256', label: 'client_credentials RS256', scenario: 'client_credentials', alg: 'RS256', broker: 'rs', conc: 'request', unit: 'req/s' },
-  { id: 'cc_es256', label: 'client_credentials ES256', scenario: 'client_credentials', alg: 'ES256', broker: 'es', conc: 'request', unit: 'req/s' },
-  { id: 'refresh', label: 'refresh_token (rotation)', scenario: 'refresh', alg: 'RS256', broker: 'rs', conc: 'request', unit: 'req/s' },
-  { id: 'introspection', label: 'introspection', scenario: 'introspection', broker: 'rs', conc: 'request', unit: 'req/s' },
-  { id: 'cold_login', label: 'cold login (ref: cold code flow)', scenario: 'cold_login', alg: 'RS256', broker: 'rs', conc: 'login', unit: 'logins/s', login: true },
-  { id: 'sso_login', label: 'SSO login (existing session)', scenario: 'sso_login', alg: 'RS256', broker: 'rs', conc: 'login', unit: 'logins/s', login: true },
+  {
+    id: 'cc_rs256',
+    label: 'client_credentials RS256',
+    scenario: 'client_credentials',
+    alg: 'RS256',
+    broker: 'rs',
+    conc: 'request',
+    unit: 'req/s',
+  },
+  {
+    id: 'cc_es256',
+    label: 'client_credentials ES256',
+    scenario: 'client_credentials',
+    alg: 'ES256',
+    broker: 'es',
+    conc: 'request',
+    unit: 'req/s',
+  },
+  {
+    id: 'refresh',
+    label: 'refresh_token (rotation)',
+    scenario: 'refresh',
+    alg: 'RS256',
+    broker: 'rs',
+    conc: 'request',
+    unit: 'req/s',
+  },
+  {
+    id: 'introspection',
+    label: 'introspection',
+    scenario: 'introspection',
+    broker: 'rs',
+    conc: 'request',
+    unit: 'req/s',
+  },
+  {
+    id: 'cold_login',
+    label: 'cold login (ref: cold code flow)',
+    scenario: 'cold_login',
+    alg: 'RS256',
+    broker: 'rs',
+    conc: 'login',
+    unit: 'logins/s',
+    login: true,
+  },
+  {
+    id: 'sso_login',
+    label: 'SSO login (existing session)',
+    scenario: 'sso_login',
+    alg: 'RS256',
+    broker: 'rs',
+    conc: 'login',
+    unit: 'logins/s',
+    login: true,
+  },
 ];
 const only = opts.only ? new Set(opts.only.split(',')) : undefined;
 const rows = ROWS.filter((r) => !only || only.has(r.id));
 
 const log = (line) => process.stderr.write(`[bench] ${line}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const _sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let redisClients = [];
 let tmp;
@@ -142,7 +210,8 @@ async function keyKinds(client, prefix, limit = 3000) {
       seen++;
       const kind = key.slice(prefix.length).split(':')[0];
       const bytes = Number(await client.memory('USAGE', key, 'SAMPLES', '0')) || 0;
-      const k = (kinds[kind] ??= { keys: 0, bytes: 0 });
+      kinds[kind] ??= { keys: 0, bytes: 0 };
+      const k = kinds[kind];
       k.keys++;
       k.bytes += bytes;
     }
@@ -154,8 +223,10 @@ async function keyKinds(client, prefix, limit = 3000) {
 
 async function main() {
   const started = Date.now();
-  if (!existsSync(join(ROOT, 'dist/main.js'))) throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench does)');
-  if (!redisAvailable()) throw new Error('redis-server is not on PATH: install it (apt-get install redis-server) to run the benchmark');
+  if (!existsSync(join(ROOT, 'dist/main.js')))
+    throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench does)');
+  if (!redisAvailable())
+    throw new Error('redis-server is not on PATH: install it (apt-get install redis-server) to run the benchmark');
   const watchdog = setTimeout(() => {
     log(`time budget of ${MODE.budgetMs / 1000} s exceeded: stopping`);
     cleanup().finally(() => process.exit(1));
@@ -166,13 +237,20 @@ async function main() {
   mkdirSync(RESULTS, { recursive: true });
   const ticks = clockTicks();
 
-  log(`mode ${MODE.name}${withMetrics ? ', metrics on' : ''}${withLimits ? '' : ', rate limits off'}: starting redis ×2, stub upstream, broker ×2, reference`);
+  log(
+    `mode ${MODE.name}${withMetrics ? ', metrics on' : ''}${withLimits ? '' : ', rate limits off'}: ` +
+      `starting redis ×2, stub upstream, broker ×2, reference`,
+  );
   const [brokerRedis, refRedis] = await Promise.all([startRedis(), startRedis()]);
   const [stubPort, rsPort, esPort, refPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const stubUrl = `http://127.0.0.1:${stubPort}`;
-  const stub = await startNode('stub upstream', [join(ROOT, 'bench/stub-upstream.mjs'), String(stubPort), UPSTREAM.client_id, UPSTREAM.client_secret], {
-    readyUrl: `${stubUrl}/.well-known/openid-configuration`,
-  });
+  const stub = await startNode(
+    'stub upstream',
+    [join(ROOT, 'bench/stub-upstream.mjs'), String(stubPort), UPSTREAM.client_id, UPSTREAM.client_secret],
+    {
+      readyUrl: `${stubUrl}/.well-known/openid-configuration`,
+    },
+  );
 
   const profileDir = join(RESULTS, 'profile');
   if (cpuProf) {
@@ -186,13 +264,23 @@ async function main() {
       listen: { host: '127.0.0.1', port },
       store: { redis: brokerRedis.url, prefix },
       log: { level: 'warn' },
-      providers: [{ id: 'stub', use: 'oidc', issuer: stubUrl, client_id: UPSTREAM.client_id, client_secret: UPSTREAM.client_secret }],
+      providers: [
+        {
+          id: 'stub',
+          use: 'oidc',
+          issuer: stubUrl,
+          client_id: UPSTREAM.client_id,
+          client_secret: UPSTREAM.client_secret,
+        },
+      ],
       clients: BROKER_CLIENTS,
       keys: { algorithm },
       ...(withMetrics ? { metrics: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
       // One driver on one address makes every request: the limits stay on (their cost is measured)
       // but high enough never to refuse.
-      rate_limits: Object.fromEntries(RATE_LIMITS.map((name) => [name, { limit: withLimits ? 100_000_000 : 0, window_s: 60 }])),
+      rate_limits: Object.fromEntries(
+        RATE_LIMITS.map((name) => [name, { limit: withLimits ? 100_000_000 : 0, window_s: 60 }]),
+      ),
     };
     const file = join(tmp, `${name}.yaml`);
     writeFileSync(file, JSON.stringify(config, null, 2)); // JSON is YAML
@@ -206,7 +294,10 @@ async function main() {
   const brokers = [];
   let driver;
   try {
-    const [rs, es] = await Promise.all([startBroker('broker-rs256', rsPort, 'RS256', 'lb:'), startBroker('broker-es256', esPort, 'ES256', 'lbes:')]);
+    const [rs, es] = await Promise.all([
+      startBroker('broker-rs256', rsPort, 'RS256', 'lb:'),
+      startBroker('broker-es256', esPort, 'ES256', 'lbes:'),
+    ]);
     brokers.push(rs, es);
     const refUrl = `http://127.0.0.1:${refPort}`;
     const reference = await startNode('reference', [join(ROOT, 'bench/reference.mjs'), String(refPort), refRedis.url], {
@@ -218,13 +309,17 @@ async function main() {
     const brokerRedisClient = new Redis(brokerRedis.url, { lazyConnect: false });
     const refRedisClient = new Redis(refRedis.url, { lazyConnect: false });
     redisClients.push(brokerRedisClient, refRedisClient);
-    const redisOf = (target) => (target.kind === 'broker' ? { client: brokerRedisClient, pid: brokerRedis.pid } : { client: refRedisClient, pid: refRedis.pid });
+    const redisOf = (target) =>
+      target.kind === 'broker'
+        ? { client: brokerRedisClient, pid: brokerRedis.pid }
+        : { client: refRedisClient, pid: refRedis.pid };
 
     driver = startDriver();
 
     log('signing ceiling (jose, every core)');
     const ceilings = {};
-    for (const alg of ['RS256', 'ES256']) ceilings[alg] = await signingCeiling(alg, { durationMs: MODE.ceilingMs, warmupMs: 300 });
+    for (const alg of ['RS256', 'ES256'])
+      ceilings[alg] = await signingCeiling(alg, { durationMs: MODE.ceilingMs, warmupMs: 300 });
 
     const results = [];
     for (const row of rows) {
@@ -234,7 +329,13 @@ async function main() {
       const out = { id: row.id, label: row.label, unit: row.unit, concurrency };
       const reps = { broker: [], reference: [] };
       for (const [side, target] of Object.entries(targets)) {
-        const spec = { key: `${row.id}/${side}`, name: row.scenario, alg: row.alg, concurrency, target: { kind: target.kind, url: target.url } };
+        const spec = {
+          key: `${row.id}/${side}`,
+          name: row.scenario,
+          alg: row.alg,
+          concurrency,
+          target: { kind: target.kind, url: target.url },
+        };
         await driver.call('setup', { spec }, 120_000);
         const warm = await driver.call('run', { key: spec.key, durationMs: MODE.warmupMs });
         if (warm.errors) log(`  ${side} warm-up: ${warm.errors} errors, e.g. ${warm.errorSamples[0]}`);
@@ -244,9 +345,19 @@ async function main() {
           const target = targets[side];
           const redis = redisOf(target);
           const infoBefore = await redisInfo(redis.client);
-          const cpu0 = { server: procCpu(target.pid), stub: procCpu(stub.pid), redis: procCpu(redis.pid), driver: procCpu(driver.child.pid) };
+          const cpu0 = {
+            server: procCpu(target.pid),
+            stub: procCpu(stub.pid),
+            redis: procCpu(redis.pid),
+            driver: procCpu(driver.child.pid),
+          };
           const r = await driver.call('run', { key: `${row.id}/${side}`, durationMs: MODE.repMs });
-          const cpu1 = { server: procCpu(target.pid), stub: procCpu(stub.pid), redis: procCpu(redis.pid), driver: procCpu(driver.child.pid) };
+          const cpu1 = {
+            server: procCpu(target.pid),
+            stub: procCpu(stub.pid),
+            redis: procCpu(redis.pid),
+            driver: procCpu(driver.child.pid),
+          };
           const infoAfter = await redisInfo(redis.client);
           const cpu = Object.fromEntries(Object.keys(cpu0).map((k) => [k, cpuMs(cpu0[k], cpu1[k], ticks)]));
           reps[side].push({
@@ -263,7 +374,10 @@ async function main() {
         const list = reps[side];
         const hops = {};
         for (const hop of Object.keys(list[0].hops)) {
-          hops[hop] = { p50: summarize(list.map((r) => r.hops[hop]?.p50 ?? NaN)).median, p99: summarize(list.map((r) => r.hops[hop]?.p99 ?? NaN)).median };
+          hops[hop] = {
+            p50: summarize(list.map((r) => r.hops[hop]?.p50 ?? NaN)).median,
+            p99: summarize(list.map((r) => r.hops[hop]?.p99 ?? NaN)).median,
+          };
         }
         const sigs = summarize(list.map((r) => r.signaturesPerFlow)).median;
         const rate = summarize(list.map((r) => r.rate));
@@ -274,19 +388,30 @@ async function main() {
           p99: summarize(list.map((r) => r.latency.p99)),
           cpuMsPerFlow: summarize(list.map((r) => r.cpuMsPerFlow)),
           serverCpuShare: summarize(list.map((r) => r.cpuMs.server / r.elapsedMs)),
-          stubCpuMsPerFlow: row.login && side === 'broker' ? summarize(list.map((r) => r.cpuMs.stub / r.completed)).median : undefined,
+          stubCpuMsPerFlow:
+            row.login && side === 'broker' ? summarize(list.map((r) => r.cpuMs.stub / r.completed)).median : undefined,
           redisCpuMsPerFlow: summarize(list.map((r) => r.cpuMs.redis / r.completed)).median,
           // The driver shares the machine: its CPU per flow says how much of the 2 cores it took.
           driverCpuMsPerFlow: summarize(list.map((r) => r.cpuMs.driver / r.completed)).median,
           hops,
           signaturesPerFlow: sigs,
-          ceilingShare: row.alg && sigs ? summarize(list.map((r) => (r.rate * r.signaturesPerFlow) / ceilings[row.alg].opsPerSecond)) : undefined,
+          ceilingShare:
+            row.alg && sigs
+              ? summarize(list.map((r) => (r.rate * r.signaturesPerFlow) / ceilings[row.alg].opsPerSecond))
+              : undefined,
           // CPU-normalised: the share of the server's own CPU time that went into signing, with a
           // signature costing (cores / ceiling) core-seconds. Unlike "% of ceiling" it does not
           // depend on how much of the shared machine the driver, Redis and the stub took.
           signingCpuShare:
             row.alg && sigs
-              ? summarize(list.map((r) => (r.signaturesPerFlow * 1000 * ceilings[row.alg].threads) / ceilings[row.alg].opsPerSecond / r.cpuMsPerFlow))
+              ? summarize(
+                  list.map(
+                    (r) =>
+                      (r.signaturesPerFlow * 1000 * ceilings[row.alg].threads) /
+                      ceilings[row.alg].opsPerSecond /
+                      r.cpuMsPerFlow,
+                  ),
+                )
               : undefined,
           completed,
           errors: list.reduce((s, r) => s + r.errors, 0),
@@ -295,12 +420,25 @@ async function main() {
           redisBytesPerFlow: completed ? list.reduce((s, r) => s + r.redisMemoryDelta, 0) / completed : NaN,
           redisCommandsPerFlow: completed
             ? Object.fromEntries(
-                Object.entries(list.reduce((acc, r) => { for (const [k, v] of Object.entries(r.redisCommands)) acc[k] = (acc[k] ?? 0) + v; return acc; }, {}))
+                Object.entries(
+                  list.reduce((acc, r) => {
+                    for (const [k, v] of Object.entries(r.redisCommands)) acc[k] = (acc[k] ?? 0) + v;
+                    return acc;
+                  }, {}),
+                )
                   .filter(([k]) => k !== 'info')
                   .map(([k, v]) => [k, Math.round((v / completed) * 100) / 100]),
               )
             : {},
-          reps: list.map((r) => ({ completed: r.completed, errors: r.errors, rate: r.rate, p50: r.latency.p50, p99: r.latency.p99, cpuMs: r.cpuMs, elapsedMs: r.elapsedMs })),
+          reps: list.map((r) => ({
+            completed: r.completed,
+            errors: r.errors,
+            rate: r.rate,
+            p50: r.latency.p50,
+            p99: r.latency.p99,
+            cpuMs: r.cpuMs,
+            elapsedMs: r.elapsedMs,
+          })),
         };
       }
       out.ratio = out.broker.rate.median / out.reference.rate.median;
@@ -312,7 +450,20 @@ async function main() {
           const key = `${row.id}/${side}/seq`;
           const redis = redisOf(target);
           const redisUrl = target.kind === 'broker' ? brokerRedis.url : refRedis.url;
-          await driver.call('setup', { spec: { key, name: row.scenario, alg: row.alg, concurrency: 1, redisUrl, target: { kind: target.kind, url: target.url } } }, 60_000);
+          await driver.call(
+            'setup',
+            {
+              spec: {
+                key,
+                name: row.scenario,
+                alg: row.alg,
+                concurrency: 1,
+                redisUrl,
+                target: { kind: target.kind, url: target.url },
+              },
+            },
+            60_000,
+          );
           await driver.call('run', { key, count: 4 });
           const before = await redisInfo(redis.client);
           const r = await driver.call('run', { key, count: MODE.seqLogins });
@@ -321,14 +472,22 @@ async function main() {
           delete commands.info;
           // The driver counted each hop's read events (one login at a time, its own INFO left out).
           out[side].roundTripsPerHop = r.roundTripsPerHop;
-          out[side].roundTripsPerFlow = r.completed ? Object.values(r.roundTripsPerHop ?? {}).reduce((a, b) => a + b, 0) : NaN;
+          out[side].roundTripsPerFlow = r.completed
+            ? Object.values(r.roundTripsPerHop ?? {}).reduce((a, b) => a + b, 0)
+            : NaN;
           // Cross-check from this side: every read event in the pass, less the driver's two INFOs per
           // hop and our own after-INFO.
           const hopsPerFlow = Object.keys(r.hops).length;
           out[side].roundTripsCrossCheck = r.completed
-            ? (after.stats.total_reads_processed - before.stats.total_reads_processed - 1 - 2 * hopsPerFlow * (r.completed + r.errors)) / r.completed
+            ? (after.stats.total_reads_processed -
+                before.stats.total_reads_processed -
+                1 -
+                2 * hopsPerFlow * (r.completed + r.errors)) /
+              r.completed
             : NaN;
-          out[side].commandsPerFlow = r.completed ? Object.values(commands).reduce((a, b) => a + b, 0) / r.completed : NaN;
+          out[side].commandsPerFlow = r.completed
+            ? Object.values(commands).reduce((a, b) => a + b, 0) / r.completed
+            : NaN;
           out[side].sequential = { completed: r.completed, errors: r.errors, hops: r.hops, commands };
           await driver.call('drop', { key });
         }
@@ -337,7 +496,10 @@ async function main() {
     }
 
     log('Redis key sizes (MEMORY USAGE over a sample of keys)');
-    const keySizes = { broker: await keyKinds(brokerRedisClient, 'lb:'), reference: await keyKinds(refRedisClient, 'op:') };
+    const keySizes = {
+      broker: await keyKinds(brokerRedisClient, 'lb:'),
+      reference: await keyKinds(refRedisClient, 'op:'),
+    };
 
     await driver.call('exit', {}, 5000).catch(() => {});
     const report = {
@@ -355,14 +517,22 @@ async function main() {
     await cleanup(brokers);
     if (cpuProf) {
       const files = existsSync(profileDir) ? readdirSync(profileDir).filter((f) => f.endsWith('.cpuprofile')) : [];
-      if (files.length) report.profile = { file: join('bench/results/profile', files[0]), ...summarizeProfile(join(profileDir, files[0])) };
+      if (files.length)
+        report.profile = {
+          file: join('bench/results/profile', files[0]),
+          ...summarizeProfile(join(profileDir, files[0])),
+        };
     }
     writeFileSync(join(RESULTS, 'latest.json'), JSON.stringify(report, null, 2));
     printReport(report);
     log(`wrote bench/results/latest.json (${report.durationS} s)`);
     finished = true;
     // Numbers from flows that failed are not numbers: a broken scenario fails the run.
-    const broken = results.flatMap((r) => ['broker', 'reference'].filter((s) => r[s].completed === 0 || r[s].errors > 0.01 * r[s].completed).map((s) => `${r.id} ${s}`));
+    const broken = results.flatMap((r) =>
+      ['broker', 'reference']
+        .filter((s) => r[s].completed === 0 || r[s].errors > 0.01 * r[s].completed)
+        .map((s) => `${r.id} ${s}`),
+    );
     if (broken.length) {
       log(`failed flows in: ${broken.join(', ')}`);
       process.exitCode = 1;

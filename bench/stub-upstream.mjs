@@ -45,7 +45,11 @@ function sweep(now) {
 }
 
 function send(res, status, body, type = 'application/json') {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'content-length': Buffer.byteLength(body) });
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'content-length': Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
@@ -62,13 +66,21 @@ function sameSecret(a, b) {
 function authorize(url, res) {
   const q = url.searchParams;
   const redirectUri = q.get('redirect_uri');
-  if (q.get('client_id') !== clientId || !redirectUri || q.get('response_type') !== 'code') return oauthError(res, 400, 'invalid_request');
-  if (q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge')) return oauthError(res, 400, 'invalid_request');
+  if (q.get('client_id') !== clientId || !redirectUri || q.get('response_type') !== 'code')
+    return oauthError(res, 400, 'invalid_request');
+  if (q.get('code_challenge_method') !== 'S256' || !q.get('code_challenge'))
+    return oauthError(res, 400, 'invalid_request');
   const now = Date.now();
   sweep(now);
   const code = randomBytes(16).toString('base64url');
   const sub = q.get('login_hint') || `u-${randomBytes(6).toString('hex')}`;
-  codes.set(code, { expires: now + CODE_TTL_MS, redirectUri, nonce: q.get('nonce') ?? undefined, challenge: q.get('code_challenge'), sub });
+  codes.set(code, {
+    expires: now + CODE_TTL_MS,
+    redirectUri,
+    nonce: q.get('nonce') ?? undefined,
+    challenge: q.get('code_challenge'),
+    sub,
+  });
   const back = new URL(redirectUri);
   back.searchParams.set('code', code);
   if (q.has('state')) back.searchParams.set('state', q.get('state'));
@@ -98,11 +110,19 @@ async function token(req, res) {
   const code = form.get('code') ?? '';
   const entry = codes.get(code);
   codes.delete(code);
-  if (!entry || entry.expires < Date.now() || entry.redirectUri !== form.get('redirect_uri')) return oauthError(res, 400, 'invalid_grant');
+  if (!entry || entry.expires < Date.now() || entry.redirectUri !== form.get('redirect_uri'))
+    return oauthError(res, 400, 'invalid_grant');
   const verifier = form.get('code_verifier') ?? '';
-  if (createHash('sha256').update(verifier).digest('base64url') !== entry.challenge) return oauthError(res, 400, 'invalid_grant');
+  if (createHash('sha256').update(verifier).digest('base64url') !== entry.challenge)
+    return oauthError(res, 400, 'invalid_grant');
   const now = Math.floor(Date.now() / 1000);
-  const claims = { sub: entry.sub, email: `${entry.sub}@stub.example`, email_verified: true, name: `User ${entry.sub}`, auth_time: now };
+  const claims = {
+    sub: entry.sub,
+    email: `${entry.sub}@stub.example`,
+    email_verified: true,
+    name: `User ${entry.sub}`,
+    auth_time: now,
+  };
   if (entry.nonce) claims.nonce = entry.nonce;
   const idToken = await new SignJWT(claims)
     .setProtectedHeader({ alg: 'RS256', kid: 'stub-1', typ: 'JWT' })
@@ -111,7 +131,17 @@ async function token(req, res) {
     .setIssuedAt(now)
     .setExpirationTime(now + 300)
     .sign(privateKey);
-  send(res, 200, JSON.stringify({ access_token: randomBytes(24).toString('base64url'), token_type: 'Bearer', expires_in: 300, scope: 'openid email profile', id_token: idToken }));
+  send(
+    res,
+    200,
+    JSON.stringify({
+      access_token: randomBytes(24).toString('base64url'),
+      token_type: 'Bearer',
+      expires_in: 300,
+      scope: 'openid email profile',
+      id_token: idToken,
+    }),
+  );
 }
 
 const server = http.createServer((req, res) => {

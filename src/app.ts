@@ -35,7 +35,10 @@ export interface AppOptions {
 export type BrokerApp = Koa & {
   /** Resolves once keys and cookie secrets are loaded; requests also wait for it. */
   ready(): Promise<void>;
-  /** Starts draining (/readyz answers 503 from now on) and stops background work (key refresh); the caller closes the store. */
+  /**
+   * Starts draining (/readyz answers 503 from now on) and stops background work (key refresh);
+   * the caller closes the store.
+   */
   stop(): void;
   /** The Prometheus metrics, when `metrics:` is configured (main.ts serves them on their own port). */
   metrics?: Metrics;
@@ -109,7 +112,14 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     metrics: ops.reporter,
     limits: ops.clientLimits,
   });
-  const account = accountArea({ config, store, users: oauth.users, login: upstream.login, policy: oauth.loginPolicy, base });
+  const account = accountArea({
+    config,
+    store,
+    users: oauth.users,
+    login: upstream.login,
+    policy: oauth.loginPolicy,
+    base,
+  });
   const callbacks = upstream.router({
     authorize: signInHandler(oauth),
     link: account.linkHandler,
@@ -135,7 +145,10 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   };
 
   const always = new Router({ prefix: base || undefined });
-  for (const router of [healthRouter(() => (draining ? Promise.reject(new Error('draining')) : store.ping())), staticRouter(() => upstream.login.buttons())]) {
+  for (const router of [
+    healthRouter(() => (draining ? Promise.reject(new Error('draining')) : store.ping())),
+    staticRouter(() => upstream.login.buttons()),
+  ]) {
     always.use(router.routes());
   }
   const areas = new Router({ prefix: base || undefined });
@@ -156,7 +169,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.use(methodGuard([always, areas]));
   app.use(always.routes());
   app.use(browserRateLimits(ops.browserLimits, base));
-  app.use(async (ctx, next) => {
+  app.use(async (_ctx, next) => {
     await app.ready();
     await next();
   });

@@ -148,7 +148,8 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.listen.port;
   log.info(
     { issuer: config.issuer, host: config.listen.host, port, store: store.kind },
-    `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ${describeStore(config.store)}`,
+    `login-broker listening on http://${config.listen.host}:${port} (issuer ${config.issuer}) with ` +
+      `${describeStore(config.store)}`,
   );
   let metrics: Server | undefined;
   if (app.metrics && config.metrics) {
@@ -164,7 +165,14 @@ async function main(): Promise<void> {
     const shown = typeof bound === 'object' && bound ? bound.port : metricsPort;
     log.info({ host, port: shown }, `metrics on http://${host}:${shown}/metrics`);
   }
-  app.ready().catch((err: Error) => log.warn({ err: { message: err.message } }, 'keys not loaded yet (store unavailable?); retrying on the next request'));
+  app
+    .ready()
+    .catch((err: Error) =>
+      log.warn(
+        { err: { message: err.message } },
+        'keys not loaded yet (store unavailable?); retrying on the next request',
+      ),
+    );
   shutdownOnSignals(server, store, log, () => app.stop(), config.listen.drain_ms, metrics);
 }
 

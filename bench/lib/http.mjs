@@ -15,7 +15,7 @@ export class Jar {
   header() {
     if (this.cookies.size === 0) return undefined;
     let out = '';
-    for (const [k, v] of this.cookies) out += (out ? '; ' : '') + k + '=' + v;
+    for (const [k, v] of this.cookies) out += `${(out ? '; ' : '') + k}=${v}`;
     return out;
   }
 
@@ -49,7 +49,9 @@ export function request(method, url, { agent: a, headers = {}, body, jar, timeou
         jar?.store(res.headers['set-cookie']);
         const chunks = [];
         res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         res.on('error', reject);
       },
     );
@@ -65,5 +67,5 @@ export function form(values) {
 }
 
 export function basic(id, secret) {
-  return 'Basic ' + Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64');
+  return `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 }

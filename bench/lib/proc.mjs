@@ -54,7 +54,9 @@ export function freePort() {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -86,9 +88,26 @@ function redisAnswers(port) {
 export async function startRedis() {
   const port = await freePort();
   const child = track(
-    spawn(REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    }),
+    spawn(
+      REDIS_BIN,
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--daemonize',
+        'no',
+        '--loglevel',
+        'warning',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    ),
   );
   let output = '';
   child.stdout.on('data', (c) => (output += c));
@@ -133,7 +152,8 @@ export async function startNode(name, args, { env = {}, readyUrl, timeoutMs = 20
       } catch {
         /* not yet */
       }
-      if (Date.now() > deadline) throw new Error(`${name} did not answer ${readyUrl} within ${timeoutMs} ms:\n${output}`);
+      if (Date.now() > deadline)
+        throw new Error(`${name} did not answer ${readyUrl} within ${timeoutMs} ms:\n${output}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }
@@ -165,5 +185,10 @@ export function machine() {
   } catch {
     /* not Linux */
   }
-  return { nproc, cpu: model, memory_gb: memTotal ? Math.round(Number(memTotal) / 1048576) : undefined, node: process.version };
+  return {
+    nproc,
+    cpu: model,
+    memory_gb: memTotal ? Math.round(Number(memTotal) / 1048576) : undefined,
+    node: process.version,
+  };
 }

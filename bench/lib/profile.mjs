@@ -23,7 +23,10 @@ export function summarizeProfile(file) {
     if (startup.has(id)) return startup.get(id);
     const { url, functionName } = byId.get(id).callFrame;
     const parent = parentOf.get(id);
-    const value = /^node:internal\/modules\//.test(url) || (functionName === '' && url.endsWith('/dist/main.js')) || (parent !== undefined && isStartup(parent));
+    const value =
+      /^node:internal\/modules\//.test(url) ||
+      (functionName === '' && url.endsWith('/dist/main.js')) ||
+      (parent !== undefined && isStartup(parent));
     startup.set(id, value);
     return value;
   };
@@ -81,8 +84,14 @@ export function summarizeProfile(file) {
       inclusive.set(label, (inclusive.get(label) ?? 0) + us);
     }
   }
-  const brokerInclusive = [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, 20).map(([label, us]) => ({ label, percent: (us / total) * 100 }));
-  const top = [...fns.values()].sort((a, b) => b.us - a.us).slice(0, 30).map((f) => ({ ...f, percent: (f.us / total) * 100 }));
+  const brokerInclusive = [...inclusive]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 20)
+    .map(([label, us]) => ({ label, percent: (us / total) * 100 }));
+  const top = [...fns.values()]
+    .sort((a, b) => b.us - a.us)
+    .slice(0, 30)
+    .map((f) => ({ ...f, percent: (f.us / total) * 100 }));
   const g = [...groups].sort((a, b) => b[1] - a[1]).map(([name, us]) => ({ name, us, percent: (us / total) * 100 }));
   return { busyMs: total / 1000, startupMs: startupUs / 1000, top, groups: g, brokerInclusive };
 }

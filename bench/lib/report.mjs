@@ -12,9 +12,25 @@ export function evaluateTargets(report) {
   const cold = row('cold_login');
   if (cold) {
     const ratio = cold.broker.cpuMsPerFlow.median / cold.reference.cpuMsPerFlow.median;
-    out.push({ target: 'broker CPU per cold brokered login ≤ 0.6× reference cold code flow', measured: `${n(cold.broker.cpuMsPerFlow.median, 2)} ms vs ${n(cold.reference.cpuMsPerFlow.median, 2)} ms = ${n(ratio, 2)}×`, ok: ratio <= 0.6 });
-    out.push({ target: '≤ 6 store round trips per cold login', measured: `${n(cold.broker.roundTripsPerFlow, 1)} (reference ${n(cold.reference.roundTripsPerFlow, 1)})`, ok: cold.broker.roundTripsPerFlow <= 6 });
-    out.push({ target: '≤ 1 KB of Redis per session', measured: `${n(cold.broker.redisBytesPerFlow)} B retained per login (reference ${n(cold.reference.redisBytesPerFlow)} B)`, ok: cold.broker.redisBytesPerFlow <= 1024 });
+    out.push({
+      target: 'broker CPU per cold brokered login ≤ 0.6× reference cold code flow',
+      measured:
+        `${n(cold.broker.cpuMsPerFlow.median, 2)} ms vs ` +
+        `${n(cold.reference.cpuMsPerFlow.median, 2)} ms = ${n(ratio, 2)}×`,
+      ok: ratio <= 0.6,
+    });
+    out.push({
+      target: '≤ 6 store round trips per cold login',
+      measured: `${n(cold.broker.roundTripsPerFlow, 1)} (reference ${n(cold.reference.roundTripsPerFlow, 1)})`,
+      ok: cold.broker.roundTripsPerFlow <= 6,
+    });
+    out.push({
+      target: '≤ 1 KB of Redis per session',
+      measured:
+        `${n(cold.broker.redisBytesPerFlow)} B retained per login (reference ` +
+        `${n(cold.reference.redisBytesPerFlow)} B)`,
+      ok: cold.broker.redisBytesPerFlow <= 1024,
+    });
   }
   for (const id of ['cc_rs256', 'cc_es256', 'refresh']) {
     const r = row(id);
@@ -22,12 +38,20 @@ export function evaluateTargets(report) {
     const share = r.broker.ceilingShare?.median;
     out.push({
       target: `${r.label} ≥ 85% of the signing ceiling`,
-      measured: `${pct(share)} (reference ${pct(r.reference.ceilingShare?.median)}); signing is ${pct(r.broker.signingCpuShare?.median)} of the broker's CPU (reference ${pct(r.reference.signingCpuShare?.median)})`,
+      measured:
+        `${pct(share)} (reference ${pct(r.reference.ceilingShare?.median)}); signing is ` +
+        `${pct(r.broker.signingCpuShare?.median)} of the broker's CPU ` +
+        `(reference ${pct(r.reference.signingCpuShare?.median)})`,
       ok: share >= 0.85,
     });
   }
   const intro = row('introspection');
-  if (intro) out.push({ target: 'introspection ≥ 1.5× the reference', measured: `${n(intro.ratio, 2)}×`, ok: intro.ratio >= 1.5 });
+  if (intro)
+    out.push({
+      target: 'introspection ≥ 1.5× the reference',
+      measured: `${n(intro.ratio, 2)}×`,
+      ok: intro.ratio >= 1.5,
+    });
   return out;
 }
 
@@ -36,14 +60,37 @@ export function printReport(report) {
   const m = report.machine;
   lines.push('');
   lines.push(`login-broker vs oidc-provider 8 — ${report.mode.name} run, ${report.date}`);
-  lines.push(`machine: ${m.nproc} cores, ${m.cpu}, ${m.memory_gb ?? '?'} GB, Node ${m.node}; ${report.mode.reps} reps × ${report.mode.repMs} ms after ${report.mode.warmupMs} ms warm-up; connections: ${report.concurrency.request} (requests), ${report.concurrency.login} (logins)`);
+  lines.push(
+    `machine: ${m.nproc} cores, ${m.cpu}, ${m.memory_gb ?? '?'} GB, Node ${m.node}; ` +
+      `${report.mode.reps} reps × ${report.mode.repMs} ms after ${report.mode.warmupMs} ms warm-up; ` +
+      `connections: ${report.concurrency.request} (requests), ${report.concurrency.login} (logins)`,
+  );
   const c = (alg) => {
     const x = report.ceilings[alg];
-    return `${alg} ${n(x.opsPerSecond)}/s (${n(1000 / x.opsPerCpuSecond, 3)} CPU-ms per signature; ${n(x.wallOpsPerSecond)}/s by the wall clock in this run)`;
+    return (
+      `${alg} ${n(x.opsPerSecond)}/s (${n(1000 / x.opsPerCpuSecond, 3)} CPU-ms per signature; ` +
+      `${n(x.wallOpsPerSecond)}/s by the wall clock in this run)`
+    );
   };
-  lines.push(`signing ceiling (jose, one thread per core = ${report.ceilings.RS256.threads}, signatures per CPU-second × cores): ${c('RS256')}, ${c('ES256')}`);
+  lines.push(
+    `signing ceiling (jose, one thread per core = ${report.ceilings.RS256.threads}, signatures per ` +
+      `CPU-second × cores): ${c('RS256')}, ${c('ES256')}`,
+  );
   lines.push('');
-  const head = ['scenario', 'broker /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'ref /s', 'p50 ms', 'p99 ms', 'CPU ms/op', 'broker/ref', '% ceiling b / r', 'sign/CPU b / r'];
+  const head = [
+    'scenario',
+    'broker /s',
+    'p50 ms',
+    'p99 ms',
+    'CPU ms/op',
+    'ref /s',
+    'p50 ms',
+    'p99 ms',
+    'CPU ms/op',
+    'broker/ref',
+    '% ceiling b / r',
+    'sign/CPU b / r',
+  ];
   const table = [head];
   for (const r of report.rows) {
     const b = r.broker;
@@ -65,18 +112,29 @@ export function printReport(report) {
   }
   const widths = head.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)));
   for (const [i, row] of table.entries()) {
-    lines.push(row.map((cell, j) => (j === 0 ? String(cell).padEnd(widths[j]) : String(cell).padStart(widths[j]))).join('  '));
+    lines.push(
+      row.map((cell, j) => (j === 0 ? String(cell).padEnd(widths[j]) : String(cell).padStart(widths[j]))).join('  '),
+    );
     if (i === 0) lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   }
-  lines.push('("!" marks a median whose repetitions spread more than 15%. "% ceiling" = rate × signatures per response / signing ceiling;');
-  lines.push(' "sign/CPU" = the share of the server\'s own CPU time spent signing, at the ceiling\'s cost per signature.)');
+  lines.push(
+    '("!" marks a median whose repetitions spread more than 15%. "% ceiling" = rate × signatures per ' +
+      'response / signing ceiling;',
+  );
+  lines.push(
+    ' "sign/CPU" = the share of the server\'s own CPU time spent signing, at the ceiling\'s cost per signature.)',
+  );
   for (const r of report.rows.filter((x) => x.broker.hops && Object.keys(x.broker.hops).length > 1)) {
     for (const side of ['broker', 'reference']) {
       const s = r[side];
-      const hops = Object.entries(s.hops).map(([hop, h]) => `${hop} ${n(h.p50, 1)}/${n(h.p99, 1)}`).join(', ');
+      const hops = Object.entries(s.hops)
+        .map(([hop, h]) => `${hop} ${n(h.p50, 1)}/${n(h.p99, 1)}`)
+        .join(', ');
       const extra = [
         Number.isFinite(s.roundTripsPerFlow)
-          ? `${n(s.roundTripsPerFlow, 1)} round trips (${Object.entries(s.roundTripsPerHop ?? {}).map(([hop, v]) => `${hop} ${n(v, 1)}`).join(', ')}; ${n(s.commandsPerFlow, 1)} commands)`
+          ? `${n(s.roundTripsPerFlow, 1)} round trips (${Object.entries(s.roundTripsPerHop ?? {})
+              .map(([hop, v]) => `${hop} ${n(v, 1)}`)
+              .join(', ')}; ${n(s.commandsPerFlow, 1)} commands)`
           : '',
         Number.isFinite(s.redisBytesPerFlow) ? `${n(s.redisBytesPerFlow)} B Redis/login` : '',
         s.stubCpuMsPerFlow !== undefined ? `stub CPU ${n(s.stubCpuMsPerFlow, 2)} ms` : '',
@@ -86,28 +144,46 @@ export function printReport(report) {
       lines.push(`${r.label} · ${side}: hops p50/p99 ms: ${hops}; ${extra.join('; ')}`);
     }
   }
-  const errors = report.rows.flatMap((r) => ['broker', 'reference'].filter((s) => r[s].errors).map((s) => `${r.label} ${s}: ${r[s].errors} errors (${r[s].errorSamples.join(' | ')})`));
+  const errors = report.rows.flatMap((r) =>
+    ['broker', 'reference']
+      .filter((s) => r[s].errors)
+      .map((s) => `${r.label} ${s}: ${r[s].errors} errors (${r[s].errorSamples.join(' | ')})`),
+  );
   if (errors.length) lines.push('', 'ERRORS:', ...errors);
   const unstable = report.rows.flatMap((r) =>
-    ['broker', 'reference'].flatMap((s) => (r[s].rate.unstable ? [`${r.label} ${s}: rate spread ${pct(r[s].rate.spread)} over ${r[s].rate.values.map((v) => n(v)).join(', ')}`] : [])),
+    ['broker', 'reference'].flatMap((s) =>
+      r[s].rate.unstable
+        ? [`${r.label} ${s}: rate spread ${pct(r[s].rate.spread)} over ${r[s].rate.values.map((v) => n(v)).join(', ')}`]
+        : [],
+    ),
   );
-  if (unstable.length) lines.push('', 'spread > 15% (noisy; rerun or use the full mode):', ...unstable.map((u) => `  ${u}`));
+  if (unstable.length)
+    lines.push('', 'spread > 15% (noisy; rerun or use the full mode):', ...unstable.map((u) => `  ${u}`));
   if (report.keySizes) {
     for (const side of ['broker', 'reference']) {
       const kinds = Object.entries(report.keySizes[side].kinds).sort((a, b) => b[1].keys - a[1].keys);
-      lines.push(`Redis keys · ${side} (MEMORY USAGE, avg bytes × keys sampled): ${kinds.map(([k, v]) => `${k} ${v.avgBytes}×${v.keys}`).join(', ')}`);
+      lines.push(
+        `Redis keys · ${side} (MEMORY USAGE, avg bytes × keys sampled): ` +
+          `${kinds.map(([k, v]) => `${k} ${v.avgBytes}×${v.keys}`).join(', ')}`,
+      );
     }
   }
   lines.push('', 'targets:');
   for (const t of evaluateTargets(report)) lines.push(`  ${t.ok ? 'met  ' : 'SHORT'}  ${t.target}: ${t.measured}`);
   if (report.profile) {
-    lines.push('', `broker CPU profile (${report.profile.file}; main thread, ${n(report.profile.busyMs)} ms busy after start-up), top self time:`);
-    for (const f of report.profile.top.slice(0, 15)) lines.push(`  ${n(f.percent, 1).padStart(5)}%  ${f.name}  ${f.where}`);
+    lines.push(
+      '',
+      `broker CPU profile (${report.profile.file}; main thread, ${n(report.profile.busyMs)} ms busy ` +
+        `after start-up), top self time:`,
+    );
+    for (const f of report.profile.top.slice(0, 15))
+      lines.push(`  ${n(f.percent, 1).padStart(5)}%  ${f.name}  ${f.where}`);
     lines.push('  charged to the nearest package or broker area up the stack:');
     for (const g of report.profile.groups.slice(0, 10)) lines.push(`  ${n(g.percent, 1).padStart(5)}%  ${g.name}`);
     lines.push('  broker functions, inclusive (synchronous part):');
-    for (const f of report.profile.brokerInclusive.slice(0, 12)) lines.push(`  ${n(f.percent, 1).padStart(5)}%  ${f.label}`);
+    for (const f of report.profile.brokerInclusive.slice(0, 12))
+      lines.push(`  ${n(f.percent, 1).padStart(5)}%  ${f.label}`);
   }
-  process.stdout.write(lines.join('\n') + '\n');
+  process.stdout.write(`${lines.join('\n')}\n`);
   report.targets = evaluateTargets(report);
 }

@@ -2,7 +2,10 @@
 export declare function percentile(values: number[], p: number): number;
 export declare function median(values: number[]): number;
 export declare function spread(values: number[]): number;
-export declare function summarize(values: number[], maxSpread?: number): { median: number; spread: number; values: number[]; unstable: boolean };
+export declare function summarize(
+  values: number[],
+  maxSpread?: number,
+): { median: number; spread: number; values: number[]; unstable: boolean };
 export declare class Histogram {
   count: number;
   max: number;
@@ -18,4 +21,7 @@ export declare function cpuMs(before: ProcStat, after: ProcStat, ticksPerSecond?
 export declare function parseProcStat(text: string): ProcStat;
 export declare function parseRedisInfo(text: string): Record<string, Record<string, string | number>>;
 export declare function commandCalls(info: Record<string, Record<string, string | number>>): Record<string, number>;
-export declare function diffCalls(before: Record<string, number>, after: Record<string, number>): Record<string, number>;
+export declare function diffCalls(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number>;

@@ -79,7 +79,10 @@ export function cpuMs(before, after, ticksPerSecond = 100) {
 export function parseProcStat(text) {
   const close = text.lastIndexOf(')');
   if (close < 0) throw new Error('not a /proc/<pid>/stat line');
-  const fields = text.slice(close + 2).trim().split(/\s+/);
+  const fields = text
+    .slice(close + 2)
+    .trim()
+    .split(/\s+/);
   // Field 3 (state) is fields[0]; utime is field 14 and stime field 15 (proc(5)).
   return { utime: Number(fields[11]), stime: Number(fields[12]) };
 }
@@ -99,7 +102,8 @@ export function parseRedisInfo(text) {
     if (colon < 0) continue;
     const key = line.slice(0, colon);
     const value = line.slice(colon + 1);
-    (out[section] ??= {})[key] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+    out[section] ??= {};
+    out[section][key] = /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
   }
   return out;
 }

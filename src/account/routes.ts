@@ -53,7 +53,11 @@ export function accountArea(deps: AccountDeps): AccountArea {
     const user = session && (await deps.users.get(session.uid));
     ctx.type = 'html';
     if (!session || !user) {
-      ctx.body = renderAccountSignIn({ base: deps.base, csrf: csrfToken(ctx, 'account'), providers: deps.login.buttons() });
+      ctx.body = renderAccountSignIn({
+        base: deps.base,
+        csrf: csrfToken(ctx, 'account'),
+        providers: deps.login.buttons(),
+      });
       return;
     }
     const linkedProviders = new Set(user.identities.map((i) => i.provider));
@@ -77,7 +81,11 @@ export function accountArea(deps: AccountDeps): AccountArea {
     checkForm(ctx);
     const provider = ctx.state.form.get('provider') ?? '';
     if (!deps.login.has(provider)) throw new BrokerError('invalid_request', 'unknown sign-in provider', 400);
-    const target = await deps.login.begin(ctx, { providerId: provider, context: { kind: 'account' }, work: ctx.state.work });
+    const target = await deps.login.begin(ctx, {
+      providerId: provider,
+      context: { kind: 'account' },
+      work: ctx.state.work,
+    });
     await ctx.state.work.commit();
     ctx.status = 303;
     ctx.redirect(target);
@@ -115,13 +123,16 @@ export function accountArea(deps: AccountDeps): AccountArea {
     }
     const params = ctx.state.form;
     await deps.users.unlink(session.uid, params.get('provider') ?? '', params.get('subject') ?? '', ctx.ip);
-    ctx.state.log?.info({ audit: 'unlink', user: session.uid, provider: params.get('provider'), ip: ctx.ip }, 'unlinked an identity');
+    ctx.state.log?.info(
+      { audit: 'unlink', user: session.uid, provider: params.get('provider'), ip: ctx.ip },
+      'unlinked an identity',
+    );
     ctx.status = 303;
     ctx.redirect(`${deps.base}/account?notice=unlinked`);
   });
 
   // A failed link or account sign-in has no app to go back to: an error page.
-  const failPage = async (ctx: Context, { error, description }: { error: LoginFailureCode; description: string }) => {
+  const failPage = async (_ctx: Context, { error, description }: { error: LoginFailureCode; description: string }) => {
     throw new BrokerError(error, description, 400);
   };
 
@@ -129,7 +140,11 @@ export function accountArea(deps: AccountDeps): AccountArea {
     async finish(ctx, { context, identity, provider }) {
       const session = currentSession(ctx, deps.config.session);
       if (!session || session.uid !== context.userId || session.sid !== context.sid) {
-        throw new BrokerError('invalid_request', 'you signed out or changed account while linking; nothing was linked', 400);
+        throw new BrokerError(
+          'invalid_request',
+          'you signed out or changed account while linking; nothing was linked',
+          400,
+        );
       }
       try {
         await deps.users.link(session.uid, identity, ctx.ip);

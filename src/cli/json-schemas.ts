@@ -18,6 +18,7 @@ type Node = Record<string, unknown>;
 const REFERENCE: Node = {
   type: 'string',
   pattern: '\\$\\{[A-Za-z_][A-Za-z0-9_]*(:-[^}]*)?\\}',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: the text shows the config's ${VAR} syntax
   description: 'an environment reference, ${VAR} or ${VAR:-default}, replaced before validation',
 };
 

@@ -4,7 +4,8 @@ import type { Config } from '../config/schema.js';
 import { LocalAccounts } from '../identity/local-accounts.js';
 import { openStore, type Store } from '../store/index.js';
 
-export const USERS_USAGE = `Usage: login-broker users add USERNAME [--email ADDRESS] [--email-verified] [--name NAME] [--config FILE]
+export const USERS_USAGE = `Usage: login-broker users add USERNAME [--email ADDRESS] [--email-verified] [--name NAME]
+                                 [--config FILE]
        login-broker users set-password USERNAME [--config FILE]
        login-broker users remove USERNAME [--config FILE]
 
@@ -118,10 +119,14 @@ export async function usersCommand(argv: string[]): Promise<number> {
       return 0;
     }
     const [action, username, ...extra] = positionals;
-    if (!action || !['add', 'set-password', 'remove'].includes(action)) throw new UsageError(`unknown or missing action${action ? ` "${action}"` : ''}`);
+    if (!action || !['add', 'set-password', 'remove'].includes(action))
+      throw new UsageError(`unknown or missing action${action ? ` "${action}"` : ''}`);
     if (!username) throw new UsageError(`${action} needs a USERNAME`);
     // A second positional is most likely a password typed on the command line: refuse it.
-    if (extra.length) throw new UsageError('too many arguments (the password is read from standard input, never from the command line)');
+    if (extra.length)
+      throw new UsageError(
+        'too many arguments (the password is read from standard input, never from the command line)',
+      );
     if (action !== 'add' && (values.email !== undefined || values['email-verified'] || values.name !== undefined)) {
       throw new UsageError('--email, --email-verified and --name are for add');
     }
@@ -137,9 +142,13 @@ export async function usersCommand(argv: string[]): Promise<number> {
     const local = config.password_grant.local;
     if (!local) throw new UsageError(`${configFile}: no local accounts: set password_grant.local`);
     if (!config.store?.redis) {
-      throw new UsageError(`${configFile}: the in-memory store lives inside the broker process and cannot be changed from here; set store.redis`);
+      throw new UsageError(
+        `${configFile}: the in-memory store lives inside the broker process and cannot be changed ` +
+          `from here; set store.redis`,
+      );
     }
-    const accounts = new LocalAccounts((store = openStore(config.store)), local, config.issuer);
+    store = openStore(config.store);
+    const accounts = new LocalAccounts(store, local, config.issuer);
     const password = action === 'remove' ? '' : await readPassword(true);
     if (password) accounts.checkPassword(password);
     await waitForStore(store, 5000);

@@ -19,7 +19,10 @@ const redirectUri = z.string().superRefine((value, ctx) => {
 
 const scopeList = z
   .string()
-  .regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, 'must be space-separated scope tokens (RFC 6749 §3.3)');
+  .regex(
+    /^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/,
+    'must be space-separated scope tokens (RFC 6749 §3.3)',
+  );
 
 export const clientSchema = z
   .strictObject({
@@ -39,17 +42,30 @@ export const clientSchema = z
   .transform((client, ctx) => {
     const method = client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none');
     if (method === 'none' && client.client_secret) {
-      ctx.addIssue({ code: 'custom', path: ['token_endpoint_auth_method'], message: 'is "none" but a client_secret is set' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token_endpoint_auth_method'],
+        message: 'is "none" but a client_secret is set',
+      });
     }
     if (method !== 'none' && !client.client_secret) {
       ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `is required for ${method}` });
     }
-    const needsRedirect = client.grant_types.includes('authorization_code') || client.response_types.some((t) => t !== 'code');
+    const needsRedirect =
+      client.grant_types.includes('authorization_code') || client.response_types.some((t) => t !== 'code');
     if (needsRedirect && client.redirect_uris.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'needs at least one URI for the authorization code or implicit flow' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redirect_uris'],
+        message: 'needs at least one URI for the authorization code or implicit flow',
+      });
     }
     if (method === 'none' && client.grant_types.includes('client_credentials')) {
-      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'client_credentials needs a confidential client (RFC 6749 §4.4)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grant_types'],
+        message: 'client_credentials needs a confidential client (RFC 6749 §4.4)',
+      });
     }
     if (client.grant_types.includes('password') && (method === 'none' || !client.first_party)) {
       ctx.addIssue({

@@ -51,56 +51,74 @@ export const storeSchema = z.strictObject({
   wait_timeout_ms: z.coerce.number().int().min(1).max(60_000).default(500),
 });
 
-export const configSchema = z.strictObject({
-  issuer,
-  listen: z
-    .strictObject({
-      host: z.string().min(1).default('127.0.0.1'),
-      port: port.default(4000),
-      /** On SIGTERM/SIGINT, /readyz answers 503 this long before the listener closes (balancers notice). */
-      drain_ms: z.coerce.number().int().min(0).max(60_000).default(0),
-    })
-    .default({ host: '127.0.0.1', port: 4000, drain_ms: 0 }),
-  store: storeSchema.optional(),
-  trust_proxy: z.boolean().default(false),
-  metrics: metricsSchema.optional(),
-  rate_limits: rateLimitsSchema,
-  log: z
-    .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-    })
-    .default({ level: 'info' }),
-  providers: providersSchema,
-  clients: clientsSchema.default([]),
-  tokens: tokensSchema,
-  keys: keysSchema,
-  session: sessionSchema,
-  password_grant: passwordGrantSchema,
-  account: z
-    .strictObject({
-      /** Unlinking needs a login at most this old (seconds). */
-      reauth_max_age_s: z.coerce.number().int().min(30).max(86_400).default(600),
-    })
-    .prefault({}),
-  /** The built-in demo app at /demo, for development: signs in as this client. */
-  demo: z.strictObject({ client_id: z.string().min(1) }).optional(),
-}).superRefine((config, ctx) => {
-  const local = config.password_grant.local;
-  if (local && config.providers.some((p) => p.id === local.id)) {
-    ctx.addIssue({ code: 'custom', path: ['password_grant', 'local', 'id'], message: `"${local.id}" is also a provider id; ids must be unique` });
-  }
-  if (!config.demo) return;
-  const url = URL.canParse(config.issuer) ? new URL(config.issuer) : undefined;
-  if (url && !isLoopbackHost(url.hostname)) {
-    ctx.addIssue({ code: 'custom', path: ['demo'], message: 'the demo app is for development: it needs a loopback issuer' });
-  }
-  const client = config.clients.find((c) => c.client_id === config.demo!.client_id);
-  if (!client) {
-    ctx.addIssue({ code: 'custom', path: ['demo', 'client_id'], message: `no client "${config.demo.client_id}" in clients` });
-  } else if (!client.redirect_uris.includes(`${config.issuer}/demo/callback`)) {
-    ctx.addIssue({ code: 'custom', path: ['demo', 'client_id'], message: `the client must register the redirect URI ${config.issuer}/demo/callback` });
-  }
-});
+export const configSchema = z
+  .strictObject({
+    issuer,
+    listen: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: port.default(4000),
+        /** On SIGTERM/SIGINT, /readyz answers 503 this long before the listener closes (balancers notice). */
+        drain_ms: z.coerce.number().int().min(0).max(60_000).default(0),
+      })
+      .default({ host: '127.0.0.1', port: 4000, drain_ms: 0 }),
+    store: storeSchema.optional(),
+    trust_proxy: z.boolean().default(false),
+    metrics: metricsSchema.optional(),
+    rate_limits: rateLimitsSchema,
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .default({ level: 'info' }),
+    providers: providersSchema,
+    clients: clientsSchema.default([]),
+    tokens: tokensSchema,
+    keys: keysSchema,
+    session: sessionSchema,
+    password_grant: passwordGrantSchema,
+    account: z
+      .strictObject({
+        /** Unlinking needs a login at most this old (seconds). */
+        reauth_max_age_s: z.coerce.number().int().min(30).max(86_400).default(600),
+      })
+      .prefault({}),
+    /** The built-in demo app at /demo, for development: signs in as this client. */
+    demo: z.strictObject({ client_id: z.string().min(1) }).optional(),
+  })
+  .superRefine((config, ctx) => {
+    const local = config.password_grant.local;
+    if (local && config.providers.some((p) => p.id === local.id)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['password_grant', 'local', 'id'],
+        message: `"${local.id}" is also a provider id; ids must be unique`,
+      });
+    }
+    if (!config.demo) return;
+    const url = URL.canParse(config.issuer) ? new URL(config.issuer) : undefined;
+    if (url && !isLoopbackHost(url.hostname)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['demo'],
+        message: 'the demo app is for development: it needs a loopback issuer',
+      });
+    }
+    const client = config.clients.find((c) => c.client_id === config.demo!.client_id);
+    if (!client) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['demo', 'client_id'],
+        message: `no client "${config.demo.client_id}" in clients`,
+      });
+    } else if (!client.redirect_uris.includes(`${config.issuer}/demo/callback`)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['demo', 'client_id'],
+        message: `the client must register the redirect URI ${config.issuer}/demo/callback`,
+      });
+    }
+  });
 
 export type Config = z.infer<typeof configSchema>;
 

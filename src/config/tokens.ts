@@ -1,6 +1,7 @@
 import { z } from 'zod';
 
-const seconds = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
+const seconds = (min: number, max: number, fallback: number) =>
+  z.coerce.number().int().min(min).max(max).default(fallback);
 
 /** Lifetimes and policies of what the broker issues. */
 export const tokensSchema = z

@@ -13,11 +13,17 @@ export function csrfToken(ctx: Context, purpose: string): string {
   return createHmac('sha256', binding).update(purpose).digest('base64url');
 }
 
-export function csrfProblem(ctx: Context, purpose: string, presented: string | null | undefined, issuerOrigin: string): string | undefined {
+export function csrfProblem(
+  ctx: Context,
+  purpose: string,
+  presented: string | null | undefined,
+  issuerOrigin: string,
+): string | undefined {
   const site = ctx.get('sec-fetch-site');
   if (site && site !== 'same-origin') return 'the form was sent from another site';
   const origin = ctx.get('origin');
   if (origin && origin !== issuerOrigin && origin !== 'null') return 'the form was sent from another origin';
-  if (!constantTimeEqual(presented ?? '', csrfToken(ctx, purpose))) return 'the form is missing its anti-CSRF token or it does not match';
+  if (!constantTimeEqual(presented ?? '', csrfToken(ctx, purpose)))
+    return 'the form is missing its anti-CSRF token or it does not match';
   return undefined;
 }

@@ -60,12 +60,20 @@ export function errorHandler(renderPage: PageRenderer, kindOf: KindOf = () => un
       let rendered: RenderableError;
       if (isRenderable(err)) {
         rendered = err;
-        if (err.status >= 500) ctx.state.log?.warn({ err: { message: (err as unknown as Error).message }, status: err.status }, 'request failed');
+        if (err.status >= 500)
+          ctx.state.log?.warn(
+            { err: { message: (err as unknown as Error).message }, status: err.status },
+            'request failed',
+          );
       } else if (isKoaClientError(err)) {
         rendered = { status: err.status, error: 'invalid_request', error_description: err.message };
       } else {
         ctx.state.log?.error({ err }, 'unexpected error');
-        rendered = { status: 500, error: 'server_error', error_description: 'an unexpected error occurred; quote the request id when reporting it' };
+        rendered = {
+          status: 500,
+          error: 'server_error',
+          error_description: 'an unexpected error occurred; quote the request id when reporting it',
+        };
       }
       respond(ctx, renderPage, kindOf, rendered);
     }
@@ -84,7 +92,12 @@ function respond(ctx: Context, renderPage: PageRenderer, kindOf: KindOf, err: Re
   ctx.set('Cache-Control', 'no-store');
   if (wantsPage(ctx, kindOf)) {
     ctx.type = 'html';
-    ctx.body = renderPage({ status: err.status, error: err.error, description, requestId: String(ctx.state.requestId ?? '') });
+    ctx.body = renderPage({
+      status: err.status,
+      error: err.error,
+      description,
+      requestId: String(ctx.state.requestId ?? ''),
+    });
   } else {
     ctx.body = { error: err.error, error_description: description };
   }

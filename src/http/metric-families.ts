@@ -46,7 +46,7 @@ class Cells<C> {
     if (node.cell === undefined) {
       const values = [a, b, c];
       const labels: Record<string, LabelValue> = {};
-      this.labelNames.forEach((name, i) => (labels[name] = values[i]!));
+      for (const [i, name] of this.labelNames.entries()) labels[name] = values[i]!;
       node.cell = this.make(labels);
       this.all.push(node.cell);
     }

@@ -8,7 +8,13 @@ import type { Middleware } from 'koa';
  * forms legitimately end at a provider (chooser) or at the app (login, consent, logout).
  * Pages are escaped templates that allow no script, so there is no injected form to stop.
  */
-export const PAGE_CSP = ["default-src 'none'", "img-src 'self' data:", "style-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"].join('; ');
+export const PAGE_CSP = [
+  "default-src 'none'",
+  "img-src 'self' data:",
+  "style-src 'self'",
+  "frame-ancestors 'none'",
+  "base-uri 'none'",
+].join('; ');
 
 export function securityHeaders(options: { https: boolean }): Middleware {
   return async (ctx, next) => {

@@ -75,18 +75,29 @@ export class LocalAccounts implements PasswordSource {
     if (password.length < this.config.min_password_length) {
       throw new AccountError(`the password must have at least ${this.config.min_password_length} characters`);
     }
-    if (password.length > MAX_PASSWORD_LENGTH) throw new AccountError(`the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
+    if (password.length > MAX_PASSWORD_LENGTH)
+      throw new AccountError(`the password must have at most ${MAX_PASSWORD_LENGTH} characters`);
   }
 
-  async add(input: { username: string; password: string; email?: string; emailVerified?: boolean; name?: string }): Promise<LocalAccount> {
+  async add(input: {
+    username: string;
+    password: string;
+    email?: string;
+    emailVerified?: boolean;
+    name?: string;
+  }): Promise<LocalAccount> {
     const username = normalizeLogin(input.username);
     if (!LOGIN.test(username)) throw new AccountError('the username must be 1-254 letters, digits or . _ @ + -');
     const email = input.email === undefined ? undefined : normalizeLogin(input.email);
     if (email !== undefined && !EMAIL.test(email)) throw new AccountError('the email address is not valid');
     this.checkPassword(input.password);
     // A login must name one account: a username may not be another account's email, nor the reverse.
-    const taken = await getAcrossSlots(this.store, [this.#emailKey(username), ...(email && email !== username ? [this.#nameKey(email)] : [])]);
-    if (taken.some((v) => v !== null)) throw new AccountError('that username or email is already used by another account');
+    const taken = await getAcrossSlots(this.store, [
+      this.#emailKey(username),
+      ...(email && email !== username ? [this.#nameKey(email)] : []),
+    ]);
+    if (taken.some((v) => v !== null))
+      throw new AccountError('that username or email is already used by another account');
     const t = nowS();
     const account: LocalAccount = {
       id: randomBytes(16).toString('base64url'),
@@ -120,7 +131,10 @@ export class LocalAccounts implements PasswordSource {
   async remove(login: string): Promise<LocalAccount> {
     const account = await this.find(login);
     if (!account) throw new AccountError('no such user');
-    await delAcrossSlots(this.store, [this.#nameKey(account.username), ...(account.email ? [this.#emailKey(account.email)] : [])]);
+    await delAcrossSlots(this.store, [
+      this.#nameKey(account.username),
+      ...(account.email ? [this.#emailKey(account.email)] : []),
+    ]);
     return account;
   }
 

@@ -17,7 +17,7 @@ import {
   type StoredUser,
   type UserRecord,
 } from './user-records.js';
-import type { ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
+import type { ExternalIdentity, Profile, User } from './user.js';
 import { nowS } from '../lib/clock.js';
 export { linkKey } from './user-records.js';
 export type { EmailAddress, ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
@@ -81,7 +81,9 @@ export function applyIdentity<T extends User>(user: T, identity: ExternalIdentit
   let emails = user.emails;
   if (identity.email) {
     const value = identity.email;
-    const others = emails.filter((e) => !(e.source === identity.provider && e.value.toLowerCase() === value.toLowerCase()));
+    const others = emails.filter(
+      (e) => !(e.source === identity.provider && e.value.toLowerCase() === value.toLowerCase()),
+    );
     emails = [...others, { value, verified: identity.email_verified === true, source: identity.provider }];
   }
   const primary = emails.find((e) => e.verified) ?? emails[0];

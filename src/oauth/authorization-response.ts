@@ -5,7 +5,11 @@ import type { RedirectTarget } from './authorize-request.js';
  * flow, in the fragment for implicit. Every response, success or error, carries `iss`
  * (RFC 9207 §2) and echoes `state` exactly.
  */
-export function authorizationRedirect(target: RedirectTarget, issuer: string, values: Record<string, string | undefined>): string {
+export function authorizationRedirect(
+  target: RedirectTarget,
+  issuer: string,
+  values: Record<string, string | undefined>,
+): string {
   const params = new URLSearchParams();
   for (const [name, value] of Object.entries(values)) if (value !== undefined) params.set(name, value);
   if (target.state !== undefined) params.set('state', target.state);

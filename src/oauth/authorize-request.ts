@@ -66,9 +66,13 @@ export function validateAuthorizationRequest(
   const client = clients.get(clientId);
   if (!client) throw new UnsafeRedirectError('invalid_request', 'the client_id is not registered here');
   const redirectUri = unsafe.get('redirect_uri', { max: 2048 });
-  if (redirectUri === undefined) throw new UnsafeRedirectError('invalid_request', 'the redirect_uri parameter is missing');
+  if (redirectUri === undefined)
+    throw new UnsafeRedirectError('invalid_request', 'the redirect_uri parameter is missing');
   if (!redirectUriMatches(client.redirect_uris, redirectUri)) {
-    throw new UnsafeRedirectError('invalid_request', 'the redirect_uri is not registered for this client (it must match exactly)');
+    throw new UnsafeRedirectError(
+      'invalid_request',
+      'the redirect_uri is not registered for this client (it must match exactly)',
+    );
   }
 
   // From here on the redirect URI is trusted. state is read leniently so errors can echo it.
@@ -97,26 +101,37 @@ export function validateAuthorizationRequest(
 
   const prompt = (params.get('prompt', { max: 100 }) ?? '').split(' ').filter(Boolean);
   for (const p of prompt) if (!PROMPTS.has(p)) throw fail('invalid_request', `unknown prompt value "${p}"`);
-  if (prompt.includes('none') && prompt.length > 1) throw fail('invalid_request', 'prompt=none cannot be combined with other values');
+  if (prompt.includes('none') && prompt.length > 1)
+    throw fail('invalid_request', 'prompt=none cannot be combined with other values');
 
   const requested = params.get('scope', { max: 1000 });
-  const { scopes, refused, offlineGranted } = authorizeScopes(requested, client, { code: responseType === 'code', prompt });
+  const { scopes, refused, offlineGranted } = authorizeScopes(requested, client, {
+    code: responseType === 'code',
+    prompt,
+  });
   if (scopeSet(requested).length === 0) throw fail('invalid_scope', 'the scope parameter is required');
   if (refused.length > 0) throw fail('invalid_scope', `scope not allowed for this client: ${refused.join(' ')}`);
-  if (responseType !== 'code' && !scopes.includes('openid')) throw fail('invalid_scope', 'the implicit flow needs the openid scope');
+  if (responseType !== 'code' && !scopes.includes('openid'))
+    throw fail('invalid_scope', 'the implicit flow needs the openid scope');
 
   const nonce = params.get('nonce', { max: 512 });
-  if (responseType !== 'code' && nonce === undefined) throw fail('invalid_request', 'nonce is required for the implicit flow (OIDC Core §3.2.2.1)');
+  if (responseType !== 'code' && nonce === undefined)
+    throw fail('invalid_request', 'nonce is required for the implicit flow (OIDC Core §3.2.2.1)');
 
   let codeChallenge: string | undefined;
   if (responseType === 'code') {
     codeChallenge = params.get('code_challenge', { max: 128 });
-    if (codeChallenge === undefined) throw fail('invalid_request', 'code_challenge is required: use PKCE with S256 (RFC 7636, RFC 9700 §2.1.1)');
+    if (codeChallenge === undefined)
+      throw fail('invalid_request', 'code_challenge is required: use PKCE with S256 (RFC 7636, RFC 9700 §2.1.1)');
     const method = params.get('code_challenge_method');
     if (method !== 'S256') {
-      throw fail('invalid_request', `code_challenge_method must be S256${method ? `, not ${method}` : ' (the default, plain, is not accepted)'}`);
+      throw fail(
+        'invalid_request',
+        `code_challenge_method must be S256${method ? `, not ${method}` : ' (the default, plain, is not accepted)'}`,
+      );
     }
-    if (!VERIFIER_SHAPE.test(codeChallenge)) throw fail('invalid_request', 'code_challenge must be a base64url SHA-256 hash (43 characters)');
+    if (!VERIFIER_SHAPE.test(codeChallenge))
+      throw fail('invalid_request', 'code_challenge must be a base64url SHA-256 hash (43 characters)');
   }
 
   const maxAgeText = params.get('max_age', { max: 10 });
@@ -127,7 +142,8 @@ export function validateAuthorizationRequest(
   }
 
   const provider = params.get('provider', { max: 64 });
-  if (provider !== undefined && !options.hasProvider(provider)) throw fail('invalid_request', `unknown provider "${provider}"`);
+  if (provider !== undefined && !options.hasProvider(provider))
+    throw fail('invalid_request', `unknown provider "${provider}"`);
 
   const resource = params.get('resource', { max: 2048 });
   if (resource !== undefined && !client.resources.includes(resource)) {
@@ -153,10 +169,18 @@ export function validateAuthorizationRequest(
   };
 }
 
-function parseResponseType(value: string | undefined, client: Client, fail: (e: ErrorCode, d: string) => BrokerError): ResponseType {
+function parseResponseType(
+  value: string | undefined,
+  client: Client,
+  fail: (e: ErrorCode, d: string) => BrokerError,
+): ResponseType {
   if (value === undefined) throw fail('invalid_request', 'the response_type parameter is missing');
   const normalized = value.split(' ').filter(Boolean).sort().join(' ');
-  const known: Record<string, ResponseType> = { code: 'code', id_token: 'id_token', 'id_token token': 'id_token token' };
+  const known: Record<string, ResponseType> = {
+    code: 'code',
+    id_token: 'id_token',
+    'id_token token': 'id_token token',
+  };
   const type = known[normalized];
   if (!type) throw fail('unsupported_response_type', `response_type "${value}" is not supported`);
   if (!client.response_types.includes(type)) {
@@ -169,7 +193,11 @@ function parseResponseType(value: string | undefined, client: Client, fail: (e: 
   return type;
 }
 
-function parseResponseMode(value: string | undefined, type: ResponseType, fail: (e: ErrorCode, d: string) => BrokerError): ResponseMode {
+function parseResponseMode(
+  value: string | undefined,
+  type: ResponseType,
+  fail: (e: ErrorCode, d: string) => BrokerError,
+): ResponseMode {
   if (value === undefined) return type === 'code' ? 'query' : 'fragment';
   if (value === 'fragment') return 'fragment';
   // Tokens never travel in a query string (OAuth 2.0 Multiple Response Types §2.1).

@@ -26,12 +26,21 @@ export function authorizeEndpoint(oauth: OAuthContext) {
       let loginNeeded = needsLogin(request, session);
       if (request.id_token_hint) {
         const hinted = (await verifyIdTokenHint(oauth, request.id_token_hint))?.sub;
-        if (!hinted) throw new AuthorizationError('invalid_request', 'id_token_hint is not an ID token issued by this server', target);
+        if (!hinted)
+          throw new AuthorizationError(
+            'invalid_request',
+            'id_token_hint is not an ID token issued by this server',
+            target,
+          );
         // The app expects another user than the one signed in here: they must sign in again.
         if (session && hinted !== session.uid) loginNeeded = true;
       }
       if (request.prompt.includes('none') && loginNeeded) {
-        throw new AuthorizationError('login_required', 'the user is not signed in, or not as the expected user (prompt=none)', target);
+        throw new AuthorizationError(
+          'login_required',
+          'the user is not signed in, or not as the expected user (prompt=none)',
+          target,
+        );
       }
       if (session && !loginNeeded) {
         const user = await oauth.users.get(session.uid);
@@ -41,7 +50,12 @@ export function authorizeEndpoint(oauth: OAuthContext) {
     } catch (err) {
       if (!(err instanceof AuthorizationError)) throw err;
       ctx.status = 303;
-      ctx.redirect(authorizationRedirect(err.target, oauth.config.issuer, { error: err.error, error_description: err.error_description }));
+      ctx.redirect(
+        authorizationRedirect(err.target, oauth.config.issuer, {
+          error: err.error,
+          error_description: err.error_description,
+        }),
+      );
     }
   };
 }

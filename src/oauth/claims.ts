@@ -7,7 +7,20 @@ const SCOPE_CLAIMS: Record<string, string[]> = {
 };
 
 export const SUPPORTED_SCOPES = ['openid', 'profile', 'email', 'offline_access', 'identities'];
-export const SUPPORTED_CLAIMS = ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'azp', 'at_hash', 'sid', ...Object.values(SCOPE_CLAIMS).flat(), 'identities'];
+export const SUPPORTED_CLAIMS = [
+  'sub',
+  'iss',
+  'aud',
+  'exp',
+  'iat',
+  'auth_time',
+  'nonce',
+  'azp',
+  'at_hash',
+  'sid',
+  ...Object.values(SCOPE_CLAIMS).flat(),
+  'identities',
+];
 
 export function userClaims(user: User, scopes: string[]): Record<string, unknown> {
   const available: Record<string, unknown> = { ...user.profile, updated_at: user.updated_at };
@@ -20,7 +33,11 @@ export function userClaims(user: User, scopes: string[]): Record<string, unknown
   if (claims.email !== undefined && claims.email_verified === undefined) claims.email_verified = false;
   // The aggregation made visible: which provider accounts this user linked (no upstream tokens).
   if (scopes.includes('identities')) {
-    claims.identities = user.identities.map((i) => ({ provider: i.provider, user_id: i.subject, ...(i.username ? { username: i.username } : {}) }));
+    claims.identities = user.identities.map((i) => ({
+      provider: i.provider,
+      user_id: i.subject,
+      ...(i.username ? { username: i.username } : {}),
+    }));
   }
   return claims;
 }

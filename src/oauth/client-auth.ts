@@ -53,11 +53,14 @@ function presented(ctx: Context, params: Params): Presented {
     const basic = fromBasic(header);
     if (!basic) throw invalidClient('the Authorization header is not valid HTTP Basic credentials', true);
     // One authentication method per request (RFC 6749 §2.3).
-    if (bodySecret !== undefined) throw invalidRequest('client credentials were sent both in the header and in the body');
-    if (bodyId !== undefined && bodyId !== basic.clientId) throw invalidRequest('client_id in the body differs from the Authorization header');
+    if (bodySecret !== undefined)
+      throw invalidRequest('client credentials were sent both in the header and in the body');
+    if (bodyId !== undefined && bodyId !== basic.clientId)
+      throw invalidRequest('client_id in the body differs from the Authorization header');
     return { method: 'client_secret_basic', clientId: basic.clientId, secret: basic.secret };
   }
-  if (bodyId === undefined) throw invalidClient('client authentication is required: send HTTP Basic credentials or client_id', false);
+  if (bodyId === undefined)
+    throw invalidClient('client authentication is required: send HTTP Basic credentials or client_id', false);
   if (bodySecret !== undefined) return { method: 'client_secret_post', clientId: bodyId, secret: bodySecret };
   return { method: 'none', clientId: bodyId };
 }

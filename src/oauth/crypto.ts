@@ -14,6 +14,8 @@ export const s256 = (verifier: string) => createHash('sha256').update(verifier, 
  * algorithm (OIDC Core §3.1.3.6, §3.2.2.9): SHA-256 for RS256 and ES256, SHA-512 for Ed25519.
  */
 export function halfHash(value: string, alg: string): string {
-  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256').update(value, 'ascii').digest();
+  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256')
+    .update(value, 'ascii')
+    .digest();
   return digest.subarray(0, digest.length / 2).toString('base64url');
 }

@@ -19,7 +19,10 @@ export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> 
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: implicit ? ['code', 'id_token', 'id_token token'] : ['code'],
     response_modes_supported: implicit ? ['query', 'fragment'] : ['query'],
-    grant_types_supported: [...GRANTS.filter((g) => g.enabled?.(oauth) !== false).map((g) => g.grantType), ...(implicit ? ['implicit'] : [])],
+    grant_types_supported: [
+      ...GRANTS.filter((g) => g.enabled?.(oauth) !== false).map((g) => g.grantType),
+      ...(implicit ? ['implicit'] : []),
+    ],
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [oauth.config.keys.algorithm],
     token_endpoint_auth_methods_supported: [...ENDPOINT_AUTH_METHODS.token],

@@ -14,14 +14,20 @@ export const unsupportedGrantType = (d: string) => new BrokerError('unsupported_
  */
 export function invalidClient(description: string, usedBasic: boolean): BrokerError {
   const err = new BrokerError('invalid_client', description, 401);
-  err.headers = { 'WWW-Authenticate': usedBasic ? 'Basic realm="login-broker", charset="UTF-8"' : 'Basic realm="login-broker"' };
+  err.headers = {
+    'WWW-Authenticate': usedBasic ? 'Basic realm="login-broker", charset="UTF-8"' : 'Basic realm="login-broker"',
+  };
   return err;
 }
 
 /** A bearer token problem at a protected resource (RFC 6750 §3). */
 export function invalidToken(description: string): BrokerError {
   const err = new BrokerError('invalid_token', description, 401);
-  err.headers = { 'WWW-Authenticate': `Bearer realm="login-broker", error="invalid_token", error_description="${description.replace(/["\\]/g, "'")}"` };
+  err.headers = {
+    'WWW-Authenticate':
+      `Bearer realm="login-broker", error="invalid_token", ` +
+      `error_description="${description.replace(/["\\]/g, "'")}"`,
+  };
   return err;
 }
 

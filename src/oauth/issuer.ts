@@ -24,7 +24,6 @@ export interface IdTokenInput {
   accessToken?: string;
 }
 
-
 /** Mints the broker's JWTs: RFC 9068 access tokens and OIDC ID tokens. */
 export class TokenIssuer {
   constructor(

@@ -21,7 +21,11 @@ export class Jwt {
   }
 
   /** Verifies signature, `iss`, `exp` and the `typ` header (RFC 9068 §4: at+jwt for access tokens). */
-  async verify(token: string, typ: 'JWT' | 'at+jwt', options: { audience?: string; ignoreExpiry?: boolean } = {}): Promise<JWTPayload> {
+  async verify(
+    token: string,
+    typ: 'JWT' | 'at+jwt',
+    options: { audience?: string; ignoreExpiry?: boolean } = {},
+  ): Promise<JWTPayload> {
     const { payload } = await jwtVerify(token, this.#keySet(), {
       issuer: this.issuer,
       typ,

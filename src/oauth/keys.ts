@@ -35,7 +35,6 @@ const STORE_KEY = 'keys:signing';
 const LOCK_KEY = 'keys:rotating';
 const RELOAD_INTERVAL_MS = 60_000;
 
-
 /**
  * The broker's signing keys. Generated on first start and kept in the store, so every broker
  * process signs with the same key and publishes the same JWKS; or loaded from files. Keys are
@@ -149,7 +148,11 @@ function strip(key: LoadedKey | StoredKey): StoredKey {
 }
 
 async function generate(alg: SigningAlg, activates: number): Promise<LoadedKey> {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}), ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
+    ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}),
+  });
   const privateJwk = await exportJWK(privateKey);
   const kid = randomUUID();
   return hydrate({ kid, alg, privateJwk: { ...privateJwk, kid, alg }, created: nowS(), activates });
@@ -164,7 +167,8 @@ async function hydrate(stored: StoredKey): Promise<LoadedKey> {
 function publicPart(jwk: JWK, kid: string, alg: string): JWK {
   const { kty, crv, x, y, n, e } = jwk;
   const pub: JWK = { kty, kid, alg, use: 'sig' };
-  for (const [name, value] of Object.entries({ crv, x, y, n, e })) if (value !== undefined) (pub as Record<string, unknown>)[name] = value;
+  for (const [name, value] of Object.entries({ crv, x, y, n, e }))
+    if (value !== undefined) (pub as Record<string, unknown>)[name] = value;
   return pub;
 }
 

@@ -38,7 +38,8 @@ export function logoutEndpoint(oauth: OAuthContext) {
     if (redirectUri) {
       const client = oauth.clients.get(clientId);
       if (!client) throw page('post_logout_redirect_uri needs id_token_hint or client_id to identify the application');
-      if (!client.post_logout_redirect_uris.includes(redirectUri)) throw page('post_logout_redirect_uri is not registered for this application');
+      if (!client.post_logout_redirect_uris.includes(redirectUri))
+        throw page('post_logout_redirect_uri is not registered for this application');
       const url = new URL(redirectUri);
       if (state) url.searchParams.set('state', state);
       target = url.toString();
@@ -59,14 +60,24 @@ export function logoutEndpoint(oauth: OAuthContext) {
       if (clientId) fields.client_id = clientId;
       if (state) fields.state = state;
       ctx.type = 'html';
-      ctx.body = renderLogoutConfirm({ action: `${oauth.base}/logout`, csrf: csrfToken(ctx, 'logout'), fields, base: oauth.base });
+      ctx.body = renderLogoutConfirm({
+        action: `${oauth.base}/logout`,
+        csrf: csrfToken(ctx, 'logout'),
+        fields,
+        base: oauth.base,
+      });
       return;
     }
 
     const providers: string[] = [];
     if (session) {
       const revoked = await oauth.records.revokeSession(session.sid);
-      providers.push(...oauth.login.buttons().filter((b) => b.id === session.provider).map((b) => b.label));
+      providers.push(
+        ...oauth.login
+          .buttons()
+          .filter((b) => b.id === session.provider)
+          .map((b) => b.label),
+      );
       ctx.state.log?.info({ user: session.uid, revoked_grants: revoked }, 'signed out');
       endSession(ctx);
     }

@@ -1,5 +1,5 @@
 import { invalidRequest } from './errors.js';
-import { BrokerError } from '../http/broker-error.js';
+import type { BrokerError } from '../http/broker-error.js';
 
 export const MAX_PARAM_LENGTH = 4096;
 

@@ -52,7 +52,6 @@ export type RotationOutcome =
 // Each lost race means another request rotated this chain; more than this many is abuse.
 const MAX_ATTEMPTS = 16;
 
-
 /**
  * Refresh token rotation with reuse detection (RFC 9700 §4.14.2), as one conditional store
  * write: the old token is spent and its successor written in the same atomic step, so no
@@ -105,9 +104,10 @@ export class RefreshRotation {
       if (judged.status !== 'live' && judged.status !== 'retry') return judged;
       const token = mintToken(snapshot.grantId);
       const nextHash = tokenHash(token);
-      const plan = judged.status === 'live'
-        ? this.#spend(snapshot, judged, nextHash, now)
-        : this.#retry(snapshot, judged, nextHash, now);
+      const plan =
+        judged.status === 'live'
+          ? this.#spend(snapshot, judged, nextHash, now)
+          : this.#retry(snapshot, judged, nextHash, now);
       const { applied, current } = await this.store.batchIf(plan.conditions, plan.ops);
       if (applied) return { status: 'rotated', token };
       snapshot = snapshotOf(snapshot.hash, snapshot.grantId, current, plan.successor);

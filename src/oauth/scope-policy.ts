@@ -24,7 +24,8 @@ export function authorizeScopes(
 ): ScopeDecision & { offlineGranted: boolean } {
   const asked = scopeSet(requested);
   const refused = asked.filter((s) => !client.scopes.has(s));
-  const offlineGranted = asked.includes('offline_access') && flow.code && (client.first_party || flow.prompt.includes('consent'));
+  const offlineGranted =
+    asked.includes('offline_access') && flow.code && (client.first_party || flow.prompt.includes('consent'));
   const scopes = asked.filter((s) => s !== 'offline_access' || offlineGranted);
   return { scopes, refused, offlineGranted };
 }

@@ -1,6 +1,13 @@
 import { getAcrossSlots, type Store, type StoreOp } from '../store/index.js';
 import { tokenHash } from './crypto.js';
-import { codeCodec, parseRecord, refreshCodec, serializeRecord, type CodeRecord, type RefreshRecord } from './grant-records.js';
+import {
+  codeCodec,
+  parseRecord,
+  refreshCodec,
+  serializeRecord,
+  type CodeRecord,
+  type RefreshRecord,
+} from './grant-records.js';
 import { grantOf, mintToken as mint, newGrantId, recordKeys as k } from './record-keys.js';
 import { RefreshRotation, type RefreshLookup, type RotationOutcome } from './refresh-rotation.js';
 import { nowS } from '../lib/clock.js';
@@ -60,7 +67,12 @@ export class TokenRecords {
     const hash = tokenHash(token);
     const left = Math.max(1, record.expiresAt - nowS());
     const ops: StoreOp[] = [
-      { op: 'put', key: k.rt(record.grantId, hash), value: serializeRecord(refreshCodec, record), ttl: Math.min(this.ttl.refreshIdle, left) },
+      {
+        op: 'put',
+        key: k.rt(record.grantId, hash),
+        value: serializeRecord(refreshCodec, record),
+        ttl: Math.min(this.ttl.refreshIdle, left),
+      },
       { op: 'sadd', key: k.grantTokens(record.grantId), members: [hash], ttl: left },
     ];
     if (record.sid && !record.offline) {
@@ -99,7 +111,12 @@ export class TokenRecords {
     await this.store.batch([
       ...hashes.map((hash): StoreOp => ({ op: 'del', key: k.rt(grantId, hash) })),
       { op: 'del', key: k.grantTokens(grantId) },
-      { op: 'put', key: k.grantRevoked(grantId), value: '1', ttl: Math.max(this.ttl.accessToken, this.ttl.refreshAbsolute) },
+      {
+        op: 'put',
+        key: k.grantRevoked(grantId),
+        value: '1',
+        ttl: Math.max(this.ttl.accessToken, this.ttl.refreshAbsolute),
+      },
     ]);
   }
 

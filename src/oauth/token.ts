@@ -22,8 +22,10 @@ export function tokenEndpoint(oauth: OAuthContext, grants: Grant[] = GRANTS) {
     const grantType = params.require('grant_type', { max: 100 });
     const grant = byType.get(grantType);
     // A legacy grant with nothing behind it (password without a password source) does not exist here.
-    if (!grant || grant.enabled?.(oauth) === false) throw unsupportedGrantType(`grant_type "${grantType}" is not supported`);
-    if (!client.grant_types.includes(grantType as never)) throw unauthorizedClient(`this client may not use the ${grantType} grant`);
+    if (!grant || grant.enabled?.(oauth) === false)
+      throw unsupportedGrantType(`grant_type "${grantType}" is not supported`);
+    if (!client.grant_types.includes(grantType as never))
+      throw unauthorizedClient(`this client may not use the ${grantType} grant`);
     ctx.body = await grant.handle(ctx, client, params, oauth);
     oauth.metrics.tokenIssued(grantType);
   };

@@ -34,7 +34,8 @@ export function userinfoEndpoint(oauth: OAuthContext) {
     const claims = await verifyAccessToken(oauth, token);
     if (!claims) throw invalidToken('the access token is invalid, expired or revoked');
     // A client_credentials token has no user; a token minted for another resource is not for us.
-    if (claims.sub === claims.client_id && claims.auth_time === undefined) throw invalidToken('this access token does not represent a user');
+    if (claims.sub === claims.client_id && claims.auth_time === undefined)
+      throw invalidToken('this access token does not represent a user');
     if (claims.aud !== claims.client_id) throw invalidToken('this access token was issued for another audience');
     const scopes = scopeSet(claims.scope);
     if (!scopes.includes('openid')) {

@@ -26,7 +26,12 @@ const storeKey = (id: string) => `sess:${id}`;
  * signed; the data lives in the store with the idle TTL. `__Host-` prefixed, HttpOnly and Secure
  * on https; SameSite=Lax, so the session is there when an app sends the browser to /authorize.
  */
-export function sessionMiddleware(app: Koa, store: Store, config: SessionConfig, options: { https: boolean }): Middleware {
+export function sessionMiddleware(
+  app: Koa,
+  store: Store,
+  config: SessionConfig,
+  options: { https: boolean },
+): Middleware {
   return session(
     {
       key: options.https ? '__Host-lb_session' : 'lb_session',
@@ -66,11 +71,15 @@ export function currentSession(ctx: Context, config: SessionConfig): SsoSession 
 }
 
 /** Starts a fresh session for a login: a new cookie id every time (no session fixation). */
-export async function startSession(ctx: Context, data: Omit<SsoSession, 'sid' | 'created'> & { sid?: string }): Promise<SsoSession> {
+export async function startSession(
+  ctx: Context,
+  data: Omit<SsoSession, 'sid' | 'created'> & { sid?: string },
+): Promise<SsoSession> {
   const now = nowS();
   const previous = ctx.session as unknown as Partial<SsoSession> | null;
   // The same user logging in again keeps their sid, so apps' sessions stay tied to it.
-  const sid = data.sid ?? (previous?.uid === data.uid && previous.sid ? previous.sid : randomBytes(16).toString('base64url'));
+  const sid =
+    data.sid ?? (previous?.uid === data.uid && previous.sid ? previous.sid : randomBytes(16).toString('base64url'));
   const created = previous?.uid === data.uid && typeof previous.created === 'number' ? previous.created : now;
   const next: SsoSession = { uid: data.uid, sid, auth_time: data.auth_time, created, provider: data.provider };
   const current = ctx.session!;

@@ -46,5 +46,8 @@ export async function getAcrossSlots(store: Store, keys: string[]): Promise<(str
 
 /** Deletes keys of any slots in one round trip. */
 export async function delAcrossSlots(store: Store, keys: string[]): Promise<void> {
-  await batchPerSlot(store, keys.map((key): StoreOp => ({ op: 'del', key })));
+  await batchPerSlot(
+    store,
+    keys.map((key): StoreOp => ({ op: 'del', key })),
+  );
 }

@@ -237,7 +237,8 @@ export class RedisStore implements Store {
     const acknowledged = Number(replies[replies.length - 1]?.[1] ?? 0);
     if (acknowledged < this.#wait.replicas) {
       throw new StoreUnavailable(
-        `written on the master, but confirmed by ${acknowledged} of ${this.#wait.replicas} replicas within ${this.#wait.timeoutMs} ms`,
+        `written on the master, but confirmed by ${acknowledged} of ${this.#wait.replicas} replicas ` +
+          `within ${this.#wait.timeoutMs} ms`,
       );
     }
     return answers;
@@ -282,7 +283,8 @@ export class RedisStore implements Store {
           if (ttl === undefined) multi.set(key, value, 'NX');
           else multi.set(key, value, 'PX', toMs(ttl), 'NX');
         },
-        () => (ttl === undefined ? this.#redis.set(key, value, 'NX') : this.#redis.set(key, value, 'PX', toMs(ttl), 'NX')),
+        () =>
+          ttl === undefined ? this.#redis.set(key, value, 'NX') : this.#redis.set(key, value, 'PX', toMs(ttl), 'NX'),
       );
       return reply === 'OK';
     });
@@ -364,32 +366,35 @@ export class RedisStore implements Store {
     for (const ops of groups) this.#checkBatch(ops);
     const sent = groups.filter((ops) => ops.length > 0);
     if (sent.length === 0) return groups.map(() => []);
-    return this.#run(async () => {
-      let answers: BatchResult[][];
-      if (this.#cluster) {
-        // One transaction per group, all sent at once: each to the node of its slot.
-        answers = await Promise.all(
-          sent.map(async (ops) => {
-            let replies: number[] = [];
-            const answers = await this.#transact((multi) => (replies = queue(multi, ops)));
-            return results(ops, replies, answers);
-          }),
-        );
-      } else {
-        // One node holds every slot: one transaction for all groups, stronger than asked for.
-        let replies: number[][] = [];
-        const all = await this.#transact((multi) => (replies = sent.map((ops) => queue(multi, ops))));
-        let at = 0;
-        answers = sent.map((ops, i) => {
-          const count = replies[i]!.reduce((a, b) => a + b, 0);
-          const mine = all.slice(at, at + count);
-          at += count;
-          return results(ops, replies[i]!, mine);
-        });
-      }
-      let next = 0;
-      return groups.map((ops) => (ops.length === 0 ? [] : answers[next++]!));
-    }, sent.reduce((n, ops) => n + ops.length, 0));
+    return this.#run(
+      async () => {
+        let answers: BatchResult[][];
+        if (this.#cluster) {
+          // One transaction per group, all sent at once: each to the node of its slot.
+          answers = await Promise.all(
+            sent.map(async (ops) => {
+              let replies: number[] = [];
+              const answers = await this.#transact((multi) => (replies = queue(multi, ops)));
+              return results(ops, replies, answers);
+            }),
+          );
+        } else {
+          // One node holds every slot: one transaction for all groups, stronger than asked for.
+          let replies: number[][] = [];
+          const all = await this.#transact((multi) => (replies = sent.map((ops) => queue(multi, ops))));
+          let at = 0;
+          answers = sent.map((ops, i) => {
+            const count = replies[i]!.reduce((a, b) => a + b, 0);
+            const mine = all.slice(at, at + count);
+            at += count;
+            return results(ops, replies[i]!, mine);
+          });
+        }
+        let next = 0;
+        return groups.map((ops) => (ops.length === 0 ? [] : answers[next++]!));
+      },
+      sent.reduce((n, ops) => n + ops.length, 0),
+    );
   }
 
   #checkBatch(ops: StoreOp[]): void {

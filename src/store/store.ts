@@ -118,9 +118,10 @@ const WRITE_OPS = new Set<StoreOp['op']>(['put', 'del', 'sadd', 'srem', 'expire'
 export function checkBatchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): void {
   for (const condition of conditions) {
     checkKey(condition.key);
-    const valid = 'exists' in condition
-      ? condition.exists === true
-      : condition.value === null || typeof condition.value === 'string';
+    const valid =
+      'exists' in condition
+        ? condition.exists === true
+        : condition.value === null || typeof condition.value === 'string';
     if (!valid) throw new TypeError(`store condition on "${condition.key}" must name a value, null, or exists: true`);
   }
   for (const op of ops) {

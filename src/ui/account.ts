@@ -15,21 +15,49 @@ export interface AccountView {
   notice?: string;
 }
 
-const when = (epoch: number) => new Date(epoch * 1000).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+const when = (epoch: number) => `${new Date(epoch * 1000).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 
-function postButton(action: string, csrf: string, label: string, fields: Record<string, string> = {}, secondary = false): Raw {
-  const hidden = Object.entries(fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`);
-  return html`<form method="post" action="${action}"><input type="hidden" name="csrf" value="${csrf}">${hidden}<button type="submit"${secondary ? html` class="secondary"` : ''}>${label}</button></form>`;
+function postButton(
+  action: string,
+  csrf: string,
+  label: string,
+  fields: Record<string, string> = {},
+  secondary = false,
+): Raw {
+  const hidden = Object.entries(fields).map(
+    ([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`,
+  );
+  const button = secondary ? html`<button type="submit" class="secondary">` : html`<button type="submit">`;
+  const csrfField = html`<input type="hidden" name="csrf" value="${csrf}">`;
+  return html`<form method="post" action="${action}">${csrfField}${hidden}${button}${label}</button></form>`;
 }
 
 export function renderAccount(view: AccountView): string {
   const { user, base, csrf } = view;
+  const unlink = (i: AccountView['user']['identities'][number]) =>
+    user.identities.length > 1
+      ? postButton(
+          `${base}/account/unlink`,
+          csrf,
+          `Unlink ${i.providerLabel}`,
+          { provider: i.provider, subject: i.subject },
+          true,
+        )
+      : '';
   const identities = user.identities.map(
-    (i) => html`<li><strong>${i.providerLabel}</strong> ${i.username ? html`(${i.username})` : ''} <span class="muted">since ${when(i.linked_at)}</span>
-${user.identities.length > 1 ? postButton(`${base}/account/unlink`, csrf, `Unlink ${i.providerLabel}`, { provider: i.provider, subject: i.subject }, true) : ''}</li>`,
+    (i) => html`<li><strong>${i.providerLabel}</strong> ${i.username ? html`(${i.username})` : ''}
+<span class="muted">since ${when(i.linked_at)}</span>
+${unlink(i)}</li>`,
   );
-  const emails = user.emails.map((e) => html`<li>${e.value} <span class="muted">${e.verified ? 'verified' : 'not verified'} by ${e.source}</span></li>`);
-  const audit = view.audit.map((a) => html`<tr><td>${when(a.at)}</td><td>${a.action}</td><td>${a.provider}</td><td>${a.ip ?? ''}</td></tr>`);
+  const linkButtons = view.linkable.map((p) => postButton(`${base}/account/link/${p.id}`, csrf, `Link ${p.label}`));
+  const emails = user.emails.map(
+    (e) =>
+      html`<li>${e.value} <span class="muted">${e.verified ? 'verified' : 'not verified'} by ${e.source}</span></li>`,
+  );
+  const audit = view.audit.map(
+    (a) => html`<tr><td>${when(a.at)}</td><td>${a.action}</td><td>${a.provider}</td><td>${a.ip ?? ''}</td></tr>`,
+  );
+  const auditTable = html`<table><tr><th>When</th><th>What</th><th>Provider</th><th>From</th></tr>${audit}</table>`;
   return layout(
     'Your account',
     html`<h1>Your account</h1>
@@ -37,21 +65,29 @@ ${view.notice ? html`<p class="notice">${view.notice}</p>` : ''}
 <p>${user.name ?? 'Signed in'} <span class="muted">(account id <code>${user.id}</code>)</span></p>
 <h2>Sign-in methods</h2>
 <ul class="plain">${identities}</ul>
-${view.linkable.length ? html`<h2>Link another sign-in method</h2>${view.linkable.map((p) => postButton(`${base}/account/link/${p.id}`, csrf, `Link ${p.label}`))}` : ''}
+${view.linkable.length ? html`<h2>Link another sign-in method</h2>${linkButtons}` : ''}
 ${emails.length ? html`<h2>Email addresses</h2><ul class="plain">${emails}</ul>` : ''}
 <h2>Recent activity</h2>
-${audit.length ? html`<table><tr><th>When</th><th>What</th><th>Provider</th><th>From</th></tr>${audit}</table>` : html`<p class="muted">Nothing yet.</p>`}
+${audit.length ? auditTable : html`<p class="muted">Nothing yet.</p>`}
 <p><a class="button secondary" href="${base}/logout">Sign out</a></p>`,
     base,
   );
 }
 
-export function renderAccountSignIn(input: { base: string; csrf: string; providers: { id: string; label: string }[]; reason?: string }): string {
+export function renderAccountSignIn(input: {
+  base: string;
+  csrf: string;
+  providers: { id: string; label: string }[];
+  reason?: string;
+}): string {
+  const buttons = input.providers.map((p) =>
+    postButton(`${input.base}/account/login`, input.csrf, `Continue with ${p.label}`, { provider: p.id }),
+  );
   return layout(
     'Sign in to your account',
     html`<h1>Sign in to manage your account</h1>
 ${input.reason ? html`<p>${input.reason}</p>` : ''}
-${input.providers.map((p) => postButton(`${input.base}/account/login`, input.csrf, `Continue with ${p.label}`, { provider: p.id }))}`,
+${buttons}`,
     input.base,
   );
 }

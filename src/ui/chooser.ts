@@ -8,7 +8,6 @@ export interface ChooserInput {
   base: string;
 }
 
-
 /**
  * The provider chooser: one button per provider, each a form POST (CSRF token inside), so it
  * works without JavaScript and by keyboard. Brand colours come from /static/providers.css as

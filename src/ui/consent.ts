@@ -9,7 +9,13 @@ const SCOPE_WORDS: Record<string, string> = {
   identities: 'See which sign-in accounts you linked (provider and username)',
 };
 
-export function renderConsent(input: { appName: string; scopes: string[]; action: string; csrf: string; base: string }): string {
+export function renderConsent(input: {
+  appName: string;
+  scopes: string[];
+  action: string;
+  csrf: string;
+  base: string;
+}): string {
   const items = input.scopes.map((s) => html`<li>${SCOPE_WORDS[s] ?? `Use the "${s}" permission`}</li>`);
   return layout(
     `Allow ${input.appName}?`,

@@ -16,7 +16,9 @@ export function demoRouter(options: { issuer: string; clientId: string; base: st
   let configuration: Promise<oidc.Configuration> | undefined;
   const discover = () =>
     (configuration ??= oidc
-      .discovery(new URL(options.issuer), options.clientId, undefined, oidc.None(), { execute: [oidc.allowInsecureRequests] })
+      .discovery(new URL(options.issuer), options.clientId, undefined, oidc.None(), {
+        execute: [oidc.allowInsecureRequests],
+      })
       .catch((err: unknown) => {
         configuration = undefined;
         throw err;
@@ -32,7 +34,8 @@ export function demoRouter(options: { issuer: string; clientId: string; base: st
       ctx,
       'Demo app',
       html`<h1>Demo app</h1>
-<p>This page plays an application that uses the broker: it signs in with the authorization code flow and PKCE, as the client <code>${options.clientId}</code>, and shows the ID token claims and the userinfo answer.</p>
+<p>This page plays an application that uses the broker: it signs in with the authorization code flow
+and PKCE, as the client <code>${options.clientId}</code>, and shows the ID token claims and the userinfo answer.</p>
 <a class="button" href="${options.base}/demo/login">Sign in</a>`,
     ),
   );
@@ -65,7 +68,12 @@ export function demoRouter(options: { issuer: string; clientId: string; base: st
     const saved = ctx.cookies.get(COOKIE, { signed: true });
     ctx.cookies.set(COOKIE, '', { path: `${options.base}/demo`, expires: new Date(0) });
     if (!saved) {
-      page(ctx, 'Demo app', html`<h1>Demo app</h1><p>This sign-in was not started here, or it expired.</p><a class="button" href="${options.base}/demo/login">Sign in again</a>`);
+      page(
+        ctx,
+        'Demo app',
+        html`<h1>Demo app</h1><p>This sign-in was not started here, or it expired.</p>
+<a class="button" href="${options.base}/demo/login">Sign in again</a>`,
+      );
       ctx.status = 400;
       return;
     }

@@ -13,7 +13,8 @@ export function renderErrorPage(
   input: { status: number; error: string; description: string; requestId: string },
   base = '',
 ): string {
-  const title = TITLES[input.status] ?? (input.status >= 500 ? 'Something went wrong' : 'This request cannot be completed');
+  const title =
+    TITLES[input.status] ?? (input.status >= 500 ? 'Something went wrong' : 'This request cannot be completed');
   return layout(
     title,
     html`<h1>${title}</h1>

@@ -1,7 +1,14 @@
 import { html, layout } from './html.js';
 
-export function renderLogoutConfirm(input: { action: string; csrf: string; fields: Record<string, string>; base: string }): string {
-  const hidden = Object.entries(input.fields).map(([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`);
+export function renderLogoutConfirm(input: {
+  action: string;
+  csrf: string;
+  fields: Record<string, string>;
+  base: string;
+}): string {
+  const hidden = Object.entries(input.fields).map(
+    ([name, value]) => html`<input type="hidden" name="${name}" value="${value}">`,
+  );
   return layout(
     'Sign out',
     html`<h1>Sign out of login-broker?</h1>
@@ -20,7 +27,12 @@ export function renderLoggedOut(input: { providers: string[]; base: string }): s
     'Signed out',
     html`<h1>You are signed out</h1>
 <p>You are signed out of login-broker.</p>
-${input.providers.length ? html`<p class="muted">You may still be signed in at ${input.providers.join(', ')}: sign out there too if this is a shared computer.</p>` : ''}`,
+${
+  input.providers.length
+    ? html`<p class="muted">You may still be signed in at ${input.providers.join(', ')}:
+sign out there too if this is a shared computer.</p>`
+    : ''
+}`,
     input.base,
   );
 }

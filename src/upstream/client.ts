@@ -48,7 +48,13 @@ async function makeConfiguration(
 ): Promise<client.Configuration> {
   const { definition, entry } = provider;
   const config = usesDiscovery(definition)
-    ? await discover(provider, bounded(timed(fetch, () => 'discovery', observe), entry.timeout_ms))
+    ? await discover(
+        provider,
+        bounded(
+          timed(fetch, () => 'discovery', observe),
+          entry.timeout_ms,
+        ),
+      )
     : staticConfiguration(provider);
   // Once the token endpoint is known, requests to it go through the token quirks.
   const meta = config.serverMetadata();

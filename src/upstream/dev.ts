@@ -67,6 +67,7 @@ function field(form: URLSearchParams, name: string, max: number): string | undef
   if (values.length > 1) throw new UpstreamFailure('access_denied', `${name} is repeated`);
   const value = values[0]?.trim();
   if (!value) return undefined;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what this refuses
   if (value.length > max || /[\x00-\x1f\x7f]/.test(value)) {
     throw new UpstreamFailure('access_denied', `${name} is not acceptable`);
   }

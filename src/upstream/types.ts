@@ -75,7 +75,10 @@ export type LoginFailureCode = 'access_denied' | 'temporarily_unavailable' | 'se
  */
 export interface LoginHandler<C extends LoginContext = LoginContext> {
   finish(ctx: Context, result: { context: C; identity: UpstreamIdentity; provider: string }): Promise<void>;
-  fail(ctx: Context, result: { context: C; provider: string; error: LoginFailureCode; description: string }): Promise<void>;
+  fail(
+    ctx: Context,
+    result: { context: C; provider: string; error: LoginFailureCode; description: string },
+  ): Promise<void>;
 }
 
 /** One handler per kind of login. */

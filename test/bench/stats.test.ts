@@ -60,7 +60,10 @@ describe('bench stats helpers', () => {
   });
 
   it('parses INFO commandstats and diffs the calls', () => {
-    const info = parseRedisInfo('# Stats\r\ntotal_reads_processed:42\r\n\r\n# Commandstats\r\ncmdstat_get:calls=3,usec=10,usec_per_call=3.33\r\ncmdstat_set:calls=2,usec=5\r\n');
+    const info = parseRedisInfo(
+      '# Stats\r\ntotal_reads_processed:42\r\n\r\n# ' +
+        'Commandstats\r\ncmdstat_get:calls=3,usec=10,usec_per_call=3.33\r\ncmdstat_set:calls=2,usec=5\r\n',
+    );
     expect(info.stats!.total_reads_processed).toBe(42);
     const calls = commandCalls(info);
     expect(calls).toEqual({ get: 3, set: 2 });

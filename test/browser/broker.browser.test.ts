@@ -38,7 +38,10 @@ describe.skipIf(!run)('in a real browser', () => {
     // App two: shows what arrived at its redirect URI.
     appServer = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
-      res.end(`<!doctype html><title>app two</title><p id="arrived">${new URL(req.url!, 'http://x').search.replace(/[<>&"]/g, '')}</p><a id="out" href="${idpIssuer}/">out</a>`);
+      const arrived = new URL(req.url!, 'http://x').search.replace(/[<>&"]/g, '');
+      res.end(
+        `<!doctype html><title>app two</title><p id="arrived">${arrived}</p><a id="out" href="${idpIssuer}/">out</a>`,
+      );
     });
     await new Promise<void>((r) => appServer.listen(0, '127.0.0.1', r));
     appUrl = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}`;
@@ -46,11 +49,24 @@ describe.skipIf(!run)('in a real browser', () => {
     broker = await startApp(
       (issuer) => ({
         providers: [
-          { id: 'corp', use: 'oidc', issuer: idpIssuer, client_id: 'broker', client_secret: UPSTREAM_SECRET, name: 'Corp SSO', color: '#0B5FFF' },
+          {
+            id: 'corp',
+            use: 'oidc',
+            issuer: idpIssuer,
+            client_id: 'broker',
+            client_secret: UPSTREAM_SECRET,
+            name: 'Corp SSO',
+            color: '#0B5FFF',
+          },
           { id: 'dev', use: 'dev', name: 'Dev login' },
         ],
         clients: [
-          { client_id: 'demo-app', client_name: 'Demo App', redirect_uris: [`${issuer}/demo/callback`], first_party: true },
+          {
+            client_id: 'demo-app',
+            client_name: 'Demo App',
+            redirect_uris: [`${issuer}/demo/callback`],
+            first_party: true,
+          },
           { client_id: 'app-two', client_name: 'App Two', redirect_uris: [`${appUrl}/cb`], first_party: true },
           { client_id: 'partner', client_name: 'Partner App', redirect_uris: [`${appUrl}/partner`] },
         ],
@@ -59,12 +75,17 @@ describe.skipIf(!run)('in a real browser', () => {
       { store },
     );
     const idp = new Provider(idpIssuer, {
-      clients: [{ client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${broker.url}/callback/corp`] }],
+      clients: [
+        { client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${broker.url}/callback/corp`] },
+      ],
       claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
       features: { devInteractions: { enabled: true } },
       pkce: { required: () => true },
       async findAccount(_ctx, sub) {
-        return { accountId: sub, claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }) };
+        return {
+          accountId: sub,
+          claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }),
+        };
       },
     });
     idpServer.on('request', idp.callback());
@@ -74,7 +95,8 @@ describe.skipIf(!run)('in a real browser', () => {
   afterAll(async () => {
     await browser?.close();
     await broker?.close();
-    for (const server of [idpServer, appServer]) await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    for (const server of [idpServer, appServer])
+      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
     await redis?.stop();
   });
 
@@ -123,9 +145,14 @@ describe.skipIf(!run)('in a real browser', () => {
     await Promise.all([page.waitForLoadState(), page.click('text=Sign in')]);
     // The chooser: one button per provider, keyboard-reachable.
     await page.waitForSelector('button.provider');
-    expect(await page.locator('button.provider').allInnerTexts()).toEqual(['Continue with Corp SSO', 'Continue with Dev login']);
+    expect(await page.locator('button.provider').allInnerTexts()).toEqual([
+      'Continue with Corp SSO',
+      'Continue with Dev login',
+    ]);
     // Brand colour from the provider entry, through the same-origin stylesheet (no inline style).
-    expect(await page.locator('button.provider-corp').evaluate((b) => getComputedStyle(b).backgroundColor)).toBe('rgb(11, 95, 255)');
+    expect(await page.locator('button.provider-corp').evaluate((b) => getComputedStyle(b).backgroundColor)).toBe(
+      'rgb(11, 95, 255)',
+    );
     await page.screenshot({ path: `${ARTIFACTS}/chooser.png`, fullPage: true });
     await page.keyboard.press('Tab');
     expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Continue with Corp SSO');

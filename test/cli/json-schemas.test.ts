@@ -22,7 +22,11 @@ const REFERENCES: [string, string][] = [
 
 describe('schema/ (JSON Schemas generated from the zod schemas)', () => {
   it('the committed files are what the code generates (regenerate with: npm run schemas)', () => {
-    expect(readdirSync(SCHEMA_DIR).filter((name) => name.endsWith('.json')).sort()).toEqual(Object.keys(generated).sort());
+    expect(
+      readdirSync(SCHEMA_DIR)
+        .filter((name) => name.endsWith('.json'))
+        .sort(),
+    ).toEqual(Object.keys(generated).sort());
     for (const [name, text] of Object.entries(generated)) expect(committed(name), `schema/${name}`).toBe(text);
   });
 

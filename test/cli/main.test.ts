@@ -13,7 +13,12 @@ const writeConfig = (name: string, text: string) => {
   return file;
 };
 const run = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-  spawnSync(process.execPath, [MAIN, ...args], { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', timeout: 15_000 });
+  spawnSync(process.execPath, [MAIN, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    timeout: 15_000,
+  });
 
 interface Broker {
   child: ChildProcess;
@@ -76,7 +81,10 @@ describe('the command line', () => {
   });
 
   it('exits 2 when a provider entry names no provider file, naming the entry', () => {
-    const file = writeConfig('provider.yaml', 'issuer: http://127.0.0.1:4000\nproviders:\n  - id: mystery\n    use: no-such-provider\n    client_id: x\n');
+    const file = writeConfig(
+      'provider.yaml',
+      'issuer: http://127.0.0.1:4000\nproviders:\n  - id: mystery\n    use: no-such-provider\n    client_id: x\n',
+    );
     const result = run(['--config', file]);
     expect(result.status).toBe(2);
     expect(result.stderr).toContain('no-such-provider');
@@ -92,31 +100,43 @@ describe('the command line', () => {
     expect(missing.stderr).toContain('file not found');
   });
 
-  it('starts with any config file (flag or BROKER_CONFIG), says which store it uses, and stops cleanly on SIGTERM', async () => {
-    for (const via of ['flag', 'env'] as const) {
-      const port = await freePort();
-      const file = writeConfig(`ok-${via}.yaml`, `issuer: http://127.0.0.1:${port}\nlisten: { host: 127.0.0.1, port: ${port} }\n`);
-      const broker = await startBroker(file, port, via);
-      expect(broker.output()).toContain('embedded in-memory store: state is lost on restart');
-      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
-      broker.child.kill('SIGTERM');
-      expect(await broker.exited).toBe(0);
-      expect(broker.output()).toContain('stopped');
-    }
-  });
+  it(
+    'starts with any config file (flag or BROKER_CONFIG), says which store it uses, and stops ' + 'cleanly on SIGTERM',
+    async () => {
+      for (const via of ['flag', 'env'] as const) {
+        const port = await freePort();
+        const file = writeConfig(
+          `ok-${via}.yaml`,
+          `issuer: http://127.0.0.1:${port}\nlisten: { host: 127.0.0.1, port: ${port} }\n`,
+        );
+        const broker = await startBroker(file, port, via);
+        expect(broker.output()).toContain('embedded in-memory store: state is lost on restart');
+        expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+        expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
+        broker.child.kill('SIGTERM');
+        expect(await broker.exited).toBe(0);
+        expect(broker.output()).toContain('stopped');
+      }
+    },
+  );
 
   it('finishes a request in flight before it stops', async () => {
     const port = await freePort();
-    const file = writeConfig('drain.yaml', `issuer: http://127.0.0.1:${port}\nlisten: { host: 127.0.0.1, port: ${port} }\n`);
+    const file = writeConfig(
+      'drain.yaml',
+      `issuer: http://127.0.0.1:${port}\nlisten: { host: 127.0.0.1, port: ${port} }\n`,
+    );
     const broker = await startBroker(file, port);
     // A slow upload keeps a request in flight across the signal.
     const { request } = await import('node:http');
     const answered = new Promise<number>((resolve, reject) => {
-      const req = request({ host: '127.0.0.1', port, path: '/healthz', method: 'GET', headers: { 'content-length': '1' } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        { host: '127.0.0.1', port, path: '/healthz', method: 'GET', headers: { 'content-length': '1' } },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.flushHeaders();
       setTimeout(() => req.end('x'), 300);
@@ -127,28 +147,32 @@ describe('the command line', () => {
     expect(await broker.exited).toBe(0);
   });
 
-  it.runIf(redisServerAvailable())('starts while Redis is unreachable: /readyz is 503 until Redis answers', async () => {
-    const port = await freePort();
-    const redis = await startRedisServer();
-    await redis.pause();
-    const file = writeConfig(
-      'redis.yaml',
-      `issuer: http://127.0.0.1:${port}\nlisten: { host: 127.0.0.1, port: ${port} }\nstore:\n  redis: ${redis.url}\n  command_timeout_ms: 500\n`,
-    );
-    const broker = await startBroker(file, port);
-    expect(broker.output()).toContain(`Redis at redis://127.0.0.1:${redis.port}/0`);
-    expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
-    await redis.restart();
-    let status = 0;
-    for (let i = 0; i < 100 && status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      status = (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
-    }
-    expect(status).toBe(200);
-    expect(broker.output()).toMatch(/redis: .*retrying with backoff/);
-    broker.child.kill('SIGTERM');
-    expect(await broker.exited).toBe(0);
-    await redis.stop();
-  });
+  it.runIf(redisServerAvailable())(
+    'starts while Redis is unreachable: /readyz is 503 until Redis answers',
+    async () => {
+      const port = await freePort();
+      const redis = await startRedisServer();
+      await redis.pause();
+      const file = writeConfig(
+        'redis.yaml',
+        `issuer: http://127.0.0.1:${port}\nlisten: { host: 127.0.0.1, port: ${port} }\nstore:\n  ` +
+          `redis: ${redis.url}\n  command_timeout_ms: 500\n`,
+      );
+      const broker = await startBroker(file, port);
+      expect(broker.output()).toContain(`Redis at redis://127.0.0.1:${redis.port}/0`);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(503);
+      await redis.restart();
+      let status = 0;
+      for (let i = 0; i < 100 && status !== 200; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        status = (await fetch(`http://127.0.0.1:${port}/readyz`)).status;
+      }
+      expect(status).toBe(200);
+      expect(broker.output()).toMatch(/redis: .*retrying with backoff/);
+      broker.child.kill('SIGTERM');
+      expect(await broker.exited).toBe(0);
+      await redis.stop();
+    },
+  );
 });

@@ -93,11 +93,17 @@ describe('login-broker providers check, against nock', () => {
 
   function google(discovery: Record<string, unknown>, tokenAnswer: [number, object]) {
     nock('https://accounts.google.com').get('/.well-known/openid-configuration').reply(200, discovery);
-    nock('https://www.googleapis.com').get('/oauth2/v3/certs').optionally().reply(200, { keys: [rsaKey] });
+    nock('https://www.googleapis.com')
+      .get('/oauth2/v3/certs')
+      .optionally()
+      .reply(200, { keys: [rsaKey] });
     nock('https://accounts.google.com').get('/o/oauth2/v2/auth').optionally().reply(400, 'Missing required parameter');
     let body: URLSearchParams | undefined;
     nock('https://oauth2.googleapis.com')
-      .post('/token', (raw: Record<string, string>) => ((body = new URLSearchParams(raw)), true))
+      .post('/token', (raw: Record<string, string>) => {
+        body = new URLSearchParams(raw);
+        return true;
+      })
       .optionally()
       .reply(...tokenAnswer);
     return () => body;

@@ -12,9 +12,16 @@ const CLIENT = { client_id: 'trusted', client_secret: SECRET, grant_types: ['pas
 const dir = mkdtempSync(join(tmpdir(), 'lb-users-'));
 
 /** Runs `login-broker users ...` with `input` on standard input (a pipe, not a terminal). */
-function users(args: string[], input: string, configFile: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+function users(
+  args: string[],
+  input: string,
+  configFile: string,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'users', ...args, '--config', configFile], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, 'users', ...args, '--config', configFile], {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -57,14 +64,21 @@ describe.skipIf(!redisServerAvailable())('login-broker users (Redis store)', () 
   const login = async (username: string, password: string) => {
     const response = await fetch(`${app.url}/token`, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`trusted:${SECRET}`).toString('base64')}` },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`trusted:${SECRET}`).toString('base64')}`,
+      },
       body: new URLSearchParams({ grant_type: 'password', username, password, scope: 'openid email' }),
     });
     return { status: response.status, body: (await response.json()) as Record<string, unknown> };
   };
 
   it('adds a user who can then log in; set-password replaces the password; remove ends it', async () => {
-    const added = await users(['add', 'Zoe', '--email', 'zoe@example.org', '--email-verified', '--name', 'Zoe Z'], 'first password 123\n', configFile);
+    const added = await users(
+      ['add', 'Zoe', '--email', 'zoe@example.org', '--email-verified', '--name', 'Zoe Z'],
+      'first password 123\n',
+      configFile,
+    );
     expect(added.stderr).toBe('');
     expect(added.status).toBe(0);
     expect(added.stdout).toMatch(/^added zoe \(account [A-Za-z0-9_-]{22}\)\n$/);
@@ -110,7 +124,10 @@ describe('login-broker users (configuration errors)', () => {
     expect(inMemory.status).toBe(2);
     expect(inMemory.stderr).toContain('set store.redis');
     const noLocal = join(dir, 'no-local.yaml');
-    writeFileSync(noLocal, JSON.stringify({ issuer: 'http://127.0.0.1:4999', store: { redis: 'redis://127.0.0.1:1/0' } }));
+    writeFileSync(
+      noLocal,
+      JSON.stringify({ issuer: 'http://127.0.0.1:4999', store: { redis: 'redis://127.0.0.1:1/0' } }),
+    );
     const off = await users(['add', 'x'], 'a long enough password\n', noLocal);
     expect(off.status).toBe(2);
     expect(off.stderr).toContain('password_grant.local');

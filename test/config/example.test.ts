@@ -41,7 +41,10 @@ describe('config/broker.example.yaml', () => {
     const paths = [...new Set(schemaPaths(configSchema))];
     expect(paths.length).toBeGreaterThan(5);
     const undocumented = paths.filter((path) => {
-      const key = path.split(/\.|\[\]/).filter(Boolean).pop()!;
+      const key = path
+        .split(/\.|\[\]/)
+        .filter(Boolean)
+        .pop()!;
       return !new RegExp(`^[\\s#-]*${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:`, 'm').test(example);
     });
     expect(undocumented).toEqual([]);

@@ -32,7 +32,13 @@ clients: []
 `);
     expect(config.issuer).toBe('https://login.example.com');
     expect(config.listen.port).toBe(8080);
-    expect(config.store).toEqual({ redis: 'redis://127.0.0.1:6379/0', prefix: 'lb:', command_timeout_ms: 2000, wait_replicas: 0, wait_timeout_ms: 500 });
+    expect(config.store).toEqual({
+      redis: 'redis://127.0.0.1:6379/0',
+      prefix: 'lb:',
+      command_timeout_ms: 2000,
+      wait_replicas: 0,
+      wait_timeout_ms: 500,
+    });
   });
 
   it('replaces ${VAR} and ${VAR:-default} from the environment, and keeps $${ literal', () => {
@@ -50,7 +56,9 @@ store: { redis: "\${REDIS_URL}", prefix: "a$\${b}" }
   });
 
   it('keeps a secret with YAML syntax in it as a plain string', () => {
-    const config = parse('issuer: http://127.0.0.1:4000\nstore: { redis: "${URL}" }\n', { URL: 'redis://u:p#x: [y]@h:1/0' });
+    const config = parse('issuer: http://127.0.0.1:4000\nstore: { redis: "${URL}" }\n', {
+      URL: 'redis://u:p#x: [y]@h:1/0',
+    });
     expect(config.store?.redis).toBe('redis://u:p#x: [y]@h:1/0');
   });
 
@@ -92,11 +100,15 @@ store: { redis: "\${REDIS_URL}", prefix: "a$\${b}" }
 
   it('requires the issuer and rejects a bad Redis URL', () => {
     expect(problems('listen: { port: 4000 }\n')).toContain('issuer');
-    expect(problems('issuer: http://127.0.0.1:4000\nstore: { redis: "http://x" }\n')).toContain('store.redis: must be a redis://');
+    expect(problems('issuer: http://127.0.0.1:4000\nstore: { redis: "http://x" }\n')).toContain(
+      'store.redis: must be a redis://',
+    );
     expect(problems('')).toContain('issuer');
   });
 
   it('names the file when it cannot be read', () => {
-    expect(() => loadConfig('/nonexistent/broker.yaml')).toThrow(/\/nonexistent\/broker\.yaml: invalid configuration\n {2}- file not found/);
+    expect(() => loadConfig('/nonexistent/broker.yaml')).toThrow(
+      /\/nonexistent\/broker\.yaml: invalid configuration\n {2}- file not found/,
+    );
   });
 });

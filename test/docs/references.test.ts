@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, normalize, relative } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../support/built.js';
@@ -93,7 +93,9 @@ function fileRefs(text: string): string[] {
 
 const repoFiles = [
   ...FILE_ROOTS.flatMap((dir) => walk(dir, () => true)),
-  ...readdirSync(ROOT, { withFileTypes: true }).filter((e) => e.isFile()).map((e) => e.name),
+  ...readdirSync(ROOT, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name),
 ];
 
 /** Whether a named file exists: as written (from the citing file or the root), or as the tail of a real path. */
@@ -134,7 +136,7 @@ describe('references in comments and test names (docs/security.md)', () => {
     ]);
     const code = [
       '/** one */',
-      "const re = /^https?:\\/\\/[^/]+\\/*/; // two",
+      'const re = /^https?:\\/\\/[^/]+\\/*/; // two',
       "const s = '// not a comment';",
       'function f() {',
       '  g();',

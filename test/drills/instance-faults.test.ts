@@ -5,7 +5,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureBuilt } from '../support/built.js';
 import { freePort, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startRoundRobin, type RoundRobin } from '../support/round-robin.js';
-import { brokerConfig, browserLogin, readyz, sleep, spawnBroker, startIdp, Tally, type BrokerProcess } from './support.js';
+import {
+  brokerConfig,
+  browserLogin,
+  readyz,
+  sleep,
+  spawnBroker,
+  startIdp,
+  Tally,
+  type BrokerProcess,
+} from './support.js';
 
 /**
  * Instance drills with real broker processes (dist/main.js) behind a balancer without sticky
@@ -59,7 +68,9 @@ describe.runIf(available)('drills: broker instances die and restart', () => {
     const tally = new Tally();
     const deadline = Date.now() + 20_000;
     // Three logins in flight; the kill lands while their callbacks wait on the upstream.
-    const logins = Array.from({ length: 3 }, (_, i) => browserLogin(balancer.url, idp.issuer, tally, deadline, `k${i}`));
+    const logins = Array.from({ length: 3 }, (_, i) =>
+      browserLogin(balancer.url, idp.issuer, tally, deadline, `k${i}`),
+    );
     await sleep(250);
     a!.child.kill('SIGKILL');
     const done = await Promise.all(logins);
@@ -73,7 +84,8 @@ describe.runIf(available)('drills: broker instances die and restart', () => {
     const tally = new Tally();
     let stopAt = Number.POSITIVE_INFINITY;
     const browsers = Array.from({ length: 3 }, async (_, i) => {
-      while (Date.now() < stopAt) await browserLogin(balancer.url, idp.issuer, tally, Math.min(stopAt, Date.now() + 30_000), `r${i}`);
+      while (Date.now() < stopAt)
+        await browserLogin(balancer.url, idp.issuer, tally, Math.min(stopAt, Date.now() + 30_000), `r${i}`);
     });
     const readyWhileDraining: number[] = [];
     for (let round = 0; round < 2; round++) {
@@ -99,4 +111,3 @@ describe.runIf(available)('drills: broker instances die and restart', () => {
     expect(tally.logins).toBeGreaterThan(3);
   }, 90_000);
 });
-

@@ -57,7 +57,9 @@ export class Tally {
       'slowest 503 ms': this.slowest503Ms,
       ...extra,
     };
-    const line = `[drill] ${name}: ${Object.entries(parts).map(([k, v]) => `${k} ${v}`).join(', ')}`;
+    const line = `[drill] ${name}: ${Object.entries(parts)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`;
     console.log(this.problems.length ? `${line}\n  first problems: ${this.problems.join('; ')}` : line);
     return line;
   }
@@ -71,7 +73,9 @@ export async function startIdp(brokerIssuer: () => string, options: { tokenDelay
   let provider: Provider | undefined;
   const handler = () => {
     provider ??= new Provider(issuer, {
-      clients: [{ client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${brokerIssuer()}/callback/corp`] }],
+      clients: [
+        { client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${brokerIssuer()}/callback/corp`] },
+      ],
       claims: { openid: ['sub'], email: ['email', 'email_verified'] },
       features: { devInteractions: { enabled: true } },
       pkce: { required: () => true },
@@ -114,7 +118,11 @@ export interface BrokerProcess {
 }
 
 /** Runs dist/main.js with a configuration file; resolves once it is ready (/readyz 200). */
-export async function spawnBroker(dir: string, name: string, config: ReturnType<typeof brokerConfig>): Promise<BrokerProcess> {
+export async function spawnBroker(
+  dir: string,
+  name: string,
+  config: ReturnType<typeof brokerConfig>,
+): Promise<BrokerProcess> {
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, JSON.stringify(config));
   const child = spawn(process.execPath, [MAIN, '--config', file], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -124,7 +132,12 @@ export async function spawnBroker(dir: string, name: string, config: ReturnType<
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   const url = `http://127.0.0.1:${config.listen.port}`;
   const deadline = Date.now() + 15_000;
-  while ((await fetch(`${url}/readyz`).then((r) => r.status, () => 0)) !== 200) {
+  while (
+    (await fetch(`${url}/readyz`).then(
+      (r) => r.status,
+      () => 0,
+    )) !== 200
+  ) {
     if (child.exitCode !== null) throw new Error(`broker exited: ${output}`);
     if (Date.now() > deadline) throw new Error(`broker did not start: ${output}`);
     await sleep(50);
@@ -137,7 +150,13 @@ export async function spawnBroker(dir: string, name: string, config: ReturnType<
  * is retried after a short pause; a 4xx (a login step that cannot be repeated) starts the login
  * again. Returns true once the app holds tokens, false when `deadline` passes first.
  */
-export async function browserLogin(lb: string, idp: string, tally: Tally, deadline: number, account = 'drill'): Promise<boolean> {
+export async function browserLogin(
+  lb: string,
+  idp: string,
+  tally: Tally,
+  deadline: number,
+  account = 'drill',
+): Promise<boolean> {
   while (Date.now() < deadline) {
     const result = await attemptLogin(lb, idp, tally, deadline, account);
     if (result === 'done') {
@@ -156,9 +175,16 @@ async function attemptLogin(lb: string, idp: string, tally: Tally, deadline: num
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const authorize = new URL(`${lb}/authorize`);
   for (const [k, v] of Object.entries({
-    client_id: 'web', redirect_uri: REDIRECT, response_type: 'code', scope: 'openid', provider: 'corp',
-    state: randomBytes(8).toString('hex'), code_challenge: challenge, code_challenge_method: 'S256',
-  })) authorize.searchParams.set(k, v);
+    client_id: 'web',
+    redirect_uri: REDIRECT,
+    response_type: 'code',
+    scope: 'openid',
+    provider: 'corp',
+    state: randomBytes(8).toString('hex'),
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+  }))
+    authorize.searchParams.set(k, v);
 
   /** A broker call, retried on 502/503 until it answers otherwise. */
   const call = async (what: string, send: () => Promise<Response>): Promise<Response | undefined> => {
@@ -187,7 +213,8 @@ async function attemptLogin(lb: string, idp: string, tally: Tally, deadline: num
     let res: Response;
     if (/^\/interaction\/[^/]+$/.test(url.pathname)) {
       const page = await (await upstream.get(url)).text();
-      const prompt = /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
+      const prompt =
+        /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
       res = await upstream.postForm(url, prompt === 'login' ? { prompt, login: account, password: 'x' } : { prompt });
     } else {
       res = await upstream.get(url);
@@ -204,7 +231,12 @@ async function attemptLogin(lb: string, idp: string, tally: Tally, deadline: num
     fetch(`${lb}/token`, {
       method: 'POST',
       headers: { authorization: basic, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier }),
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT,
+        code_verifier: verifier,
+      }),
     }),
   );
   if (!token) return 'timeout';

@@ -323,7 +323,7 @@ const auth: fc.Arbitrary<AuthShape> = fc.oneof(
         'basic d2ViOg==',
         'DPoP x',
         ' ',
-        'Basic ' + 'A'.repeat(9000),
+        `Basic ${'A'.repeat(9000)}`,
       ),
     }),
   },

@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBacking } from '../../src/store/memory.js';
-import { MemoryStore, RedisStore } from '../../src/store/index.js';
+import { MemoryStore, type RedisStore } from '../../src/store/index.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { fuzzCase, value, type FuzzCase, type Value } from './generators.js';
 import { materialize, REDIRECT, renew, startTarget, type FuzzTarget } from './harness.js';
@@ -58,7 +58,12 @@ async function check<T>(
   for (const r of regressions.filter((r) => r.property === name)) {
     await fc.assert(property, { seed: r.seed, path: r.path, endOnFailure: true, unbiased: true });
   }
-  const details = await fc.check(property, { seed: SEED, numRuns: runs, interruptAfterTimeLimit: TIME_LIMIT_MS, unbiased: true });
+  const details = await fc.check(property, {
+    seed: SEED,
+    numRuns: runs,
+    interruptAfterTimeLimit: TIME_LIMIT_MS,
+    unbiased: true,
+  });
   record(name, details);
   if (details.failed) {
     const why = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);

@@ -111,7 +111,12 @@ function expectKind(answer: Answer, kind: 'api' | 'page' | 'asset' | undefined, 
   expect(answer.body).not.toMatch(/\bat .*\.[jt]s:\d+/);
 }
 
-const allowed = (answer: Answer) => (answer.allow ?? '').split(',').map((m) => m.trim()).filter(Boolean).sort();
+const allowed = (answer: Answer) =>
+  (answer.allow ?? '')
+    .split(',')
+    .map((m) => m.trim())
+    .filter(Boolean)
+    .sort();
 
 describe('every route × every method', () => {
   for (const route of ROUTES) {

@@ -20,7 +20,8 @@ describe('the per-request unit of work', () => {
       const key = ctx.path.slice(1);
       ctx.state.work.add({ op: 'put', key, value: 'written' });
       if (key === 'committed') await ctx.state.work.commit();
-      if (key === 'failed') throw Object.assign(new Error('refused'), { status: 400, error: 'invalid_request', expose: true });
+      if (key === 'failed')
+        throw Object.assign(new Error('refused'), { status: 400, error: 'invalid_request', expose: true });
       ctx.body = { ok: true };
     });
     server = createServer(app.callback());

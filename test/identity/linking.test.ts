@@ -63,15 +63,18 @@ describe('identity linking policy (docs/security.md "Linking")', () => {
     expect(audit.find((e) => e.action === 'auto-link')).toMatchObject({ provider: 'github', ip: '203.0.113.9' });
   });
 
-  it("never lets a victim's unverified email be claimed, nor an unverified upstream email claim a verified one", async () => {
-    const victim = await login(identity('entra', 'v', { email: 'vic@example.org', email_verified: false }));
-    const attacker = await login(identity('github', 'x', { email: 'vic@example.org', email_verified: true }), true);
-    expect(attacker.user.id).not.toBe(victim.user.id);
-    const verifiedVictim = await login(identity('google', 'v2', { email: 'val@example.org', email_verified: true }));
-    // nOAuth: a provider whose email claim is mutable reports it unverified, so it never links.
-    const nOAuth = await login(identity('entra', 'evil', { email: 'val@example.org', email_verified: false }), true);
-    expect(nOAuth.user.id).not.toBe(verifiedVictim.user.id);
-  });
+  it(
+    "never lets a victim's unverified email be claimed, nor an unverified upstream email claim a " + 'verified one',
+    async () => {
+      const victim = await login(identity('entra', 'v', { email: 'vic@example.org', email_verified: false }));
+      const attacker = await login(identity('github', 'x', { email: 'vic@example.org', email_verified: true }), true);
+      expect(attacker.user.id).not.toBe(victim.user.id);
+      const verifiedVictim = await login(identity('google', 'v2', { email: 'val@example.org', email_verified: true }));
+      // nOAuth: a provider whose email claim is mutable reports it unverified, so it never links.
+      const nOAuth = await login(identity('entra', 'evil', { email: 'val@example.org', email_verified: false }), true);
+      expect(nOAuth.user.id).not.toBe(verifiedVictim.user.id);
+    },
+  );
 
   it('refuses to link an identity already linked to another user (no silent move)', async () => {
     const a = await login(identity('github', 'a'));
@@ -82,7 +85,11 @@ describe('identity linking policy (docs/security.md "Linking")', () => {
 
   it('links explicitly, audits, and unlinks; the last identity cannot be removed', async () => {
     const a = await login(identity('github', 'a', { email: 'a@example.org', email_verified: true }));
-    const linked = await users.link(a.user.id, identity('google', 'ga', { email: 'a2@example.org', email_verified: true }), '198.51.100.1');
+    const linked = await users.link(
+      a.user.id,
+      identity('google', 'ga', { email: 'a2@example.org', email_verified: true }),
+      '198.51.100.1',
+    );
     expect(linked.identities).toHaveLength(2);
     expect((await users.findByIdentity(identity('google', 'ga')))!.id).toBe(a.user.id);
     const after = await users.unlink(a.user.id, 'google', 'ga', '198.51.100.1');
@@ -97,7 +104,11 @@ describe('identity linking policy (docs/security.md "Linking")', () => {
 
   it('refreshes the profile per provider policy: force overwrites, import only fills gaps', async () => {
     const first = await login(identity('github', 'p', { name: 'Old', locale: 'en' }));
-    const imported = await login(identity('github', 'p', { name: 'New', picture: 'https://img.example/p.png' }), false, 'import');
+    const imported = await login(
+      identity('github', 'p', { name: 'New', picture: 'https://img.example/p.png' }),
+      false,
+      'import',
+    );
     expect(imported.user.profile).toMatchObject({ name: 'Old', picture: 'https://img.example/p.png' });
     const forced = await login(identity('github', 'p', { name: 'New' }), false, 'force');
     expect(forced.user.profile.name).toBe('New');
@@ -107,7 +118,10 @@ describe('identity linking policy (docs/security.md "Linking")', () => {
   it('keeps emails with their verified flag and source; the primary is a verified one', async () => {
     const a = await login(identity('github', 'e', { email: 'first@example.org', email_verified: false }));
     expect(a.user.profile).toMatchObject({ email: 'first@example.org', email_verified: false });
-    const linked = await users.link(a.user.id, identity('google', 'e2', { email: 'second@example.org', email_verified: true }));
+    const linked = await users.link(
+      a.user.id,
+      identity('google', 'e2', { email: 'second@example.org', email_verified: true }),
+    );
     expect(linked.emails).toEqual([
       { value: 'first@example.org', verified: false, source: 'github' },
       { value: 'second@example.org', verified: true, source: 'google' },

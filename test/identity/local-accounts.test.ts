@@ -30,10 +30,19 @@ describe('local accounts', () => {
     expect(account.id).not.toContain('mallory');
     expect((await accounts.find('MALLORY'))?.id).toBe(account.id);
     expect((await accounts.find('m@example.org'))?.id).toBe(account.id);
-    expect(accounts.identity(account)).toMatchObject({ provider: 'local', issuer: 'https://login.example.com/local', subject: account.id, email_verified: false });
+    expect(accounts.identity(account)).toMatchObject({
+      provider: 'local',
+      issuer: 'https://login.example.com/local',
+      subject: account.id,
+      email_verified: false,
+    });
     await expect(accounts.add({ username: 'mallory', password: 'a long password' })).rejects.toThrow(AccountError);
-    await expect(accounts.add({ username: 'm@example.org', password: 'a long password' })).rejects.toThrow(/already used/);
-    await expect(accounts.add({ username: 'other', password: 'a long password', email: 'm@example.org' })).rejects.toThrow(/already used/);
+    await expect(accounts.add({ username: 'm@example.org', password: 'a long password' })).rejects.toThrow(
+      /already used/,
+    );
+    await expect(
+      accounts.add({ username: 'other', password: 'a long password', email: 'm@example.org' }),
+    ).rejects.toThrow(/already used/);
     await expect(accounts.add({ username: 'short', password: 'too short' })).rejects.toThrow(/at least 12/);
     await expect(accounts.add({ username: 'bad name', password: 'a long password' })).rejects.toThrow(/username/);
     // Removed and re-added: a different subject, so never the old user.
@@ -44,7 +53,10 @@ describe('local accounts', () => {
 
   it('upgrades a hash made with older parameters at the next successful login', async () => {
     const store = new MemoryStore();
-    await new LocalAccounts(store, config(), 'https://x.example').add({ username: 'nina', password: 'a long password' });
+    await new LocalAccounts(store, config(), 'https://x.example').add({
+      username: 'nina',
+      password: 'a long password',
+    });
     const stronger = new LocalAccounts(store, config({ ...FAST, cost: 2048 }), 'https://x.example');
     expect((await stronger.find('nina'))!.hash).toMatch(/^scrypt\$1024\$/);
     expect((await stronger.authenticate('nina', 'wrong password')).ok).toBe(false);

@@ -120,7 +120,13 @@ describe('user records and link rows: repair after a request died, older layouts
     };
     const ann = identity('google', 'ann', { email: 'ann@example.org', email_verified: true });
     const work = () => new UnitOfWork(store);
-    expect(await trips(async () => { const w = work(); await users.resolve(ann, w); await w.commit(); })).toBe(3);
+    expect(
+      await trips(async () => {
+        const w = work();
+        await users.resolve(ann, w);
+        await w.commit();
+      }),
+    ).toBe(3);
     expect(await trips(() => users.resolve(ann, work()))).toBe(2);
     const byEmail: LoginPolicy = { sync: 'import', linkByEmail: true };
     expect(await trips(() => users.resolve(ann, work(), byEmail))).toBe(2);

@@ -55,8 +55,14 @@ describe('/authorize bad input (RFC 6749 §4.1.2.1, docs/security.md "Bad input 
     q.append('client_id', 'web');
     await expectErrorPage(await authorize(q.toString()), /repeated/);
     const { client_id: _, ...rest } = valid();
-    await expectErrorPage(await authorize(`${new URLSearchParams(rest)}&client_id[]=web`), /client_id parameter is missing/);
-    await expectErrorPage(await authorize(`${new URLSearchParams(rest)}&client_id[$ne]=`), /client_id parameter is missing/);
+    await expectErrorPage(
+      await authorize(`${new URLSearchParams(rest)}&client_id[]=web`),
+      /client_id parameter is missing/,
+    );
+    await expectErrorPage(
+      await authorize(`${new URLSearchParams(rest)}&client_id[$ne]=`),
+      /client_id parameter is missing/,
+    );
   });
 
   it('S-RU-01: every variant of the registered redirect URI → error page, and nothing stored', async () => {
@@ -84,7 +90,13 @@ describe('/authorize bad input (RFC 6749 §4.1.2.1, docs/security.md "Bad input 
   });
 
   it('S-RU-02: a loopback redirect URI may vary its port only (RFC 8252 §7.3)', async () => {
-    const spa = { client_id: 'spa', response_type: 'code', scope: 'openid', code_challenge: CHALLENGE, code_challenge_method: 'S256' };
+    const spa = {
+      client_id: 'spa',
+      response_type: 'code',
+      scope: 'openid',
+      code_challenge: CHALLENGE,
+      code_challenge_method: 'S256',
+    };
     const ok = await authorize({ ...spa, redirect_uri: 'http://127.0.0.1:53123/cb' });
     expect(ok.status).toBe(303);
     expect(location(ok).pathname).toMatch(/^\/upstream\/dev\/login/);
@@ -109,7 +121,9 @@ describe('/authorize bad input (RFC 6749 §4.1.2.1, docs/security.md "Bad input 
 
   it('S-INJ-01/02: PKCE with S256 is required: missing, plain or unknown methods are refused', async () => {
     const { code_challenge: _, ...noChallenge } = valid();
-    expect(location(await authorize(noChallenge)).searchParams.get('error_description')).toMatch(/code_challenge is required/);
+    expect(location(await authorize(noChallenge)).searchParams.get('error_description')).toMatch(
+      /code_challenge is required/,
+    );
     expectRedirectedError(await authorize(noChallenge), 'invalid_request');
     expectRedirectedError(await authorize({ ...valid(), code_challenge_method: 'plain' }), 'invalid_request');
     const { code_challenge_method: __, ...noMethod } = valid();
@@ -124,7 +138,11 @@ describe('/authorize bad input (RFC 6749 §4.1.2.1, docs/security.md "Bad input 
 
   it('echoes state exactly, whatever its characters, and rejects a repeated state', async () => {
     const odd = 'a b&c=d/é"<>';
-    const back = expectRedirectedError(await authorize({ ...valid(), scope: 'bogus', state: odd }), 'invalid_scope', odd);
+    const back = expectRedirectedError(
+      await authorize({ ...valid(), scope: 'bogus', state: odd }),
+      'invalid_scope',
+      odd,
+    );
     expect(back.searchParams.get('state')).toBe(odd);
     const q = new URLSearchParams(valid());
     q.append('state', 'other');
@@ -136,7 +154,13 @@ describe('/authorize bad input (RFC 6749 §4.1.2.1, docs/security.md "Bad input 
   });
 
   it('refuses implicit without nonce, and for clients that did not opt in (S-LEG-01/02)', async () => {
-    const implicit = { client_id: 'legacy', redirect_uri: 'http://127.0.0.1:5003/cb', response_type: 'id_token', scope: 'openid', state: 's' };
+    const implicit = {
+      client_id: 'legacy',
+      redirect_uri: 'http://127.0.0.1:5003/cb',
+      response_type: 'id_token',
+      scope: 'openid',
+      state: 's',
+    };
     const res = await authorize(implicit);
     const back = location(res);
     const fragment = new URLSearchParams(back.hash.slice(1));
@@ -157,9 +181,14 @@ describe('/authorize bad input (RFC 6749 §4.1.2.1, docs/security.md "Bad input 
   });
 
   it('S-CJ-02: sends no CORS header to a foreign Origin', async () => {
-    const res = await new UserAgent().get(`${broker().url}/authorize?${new URLSearchParams(valid())}`, { origin: 'https://evil.example' });
+    const res = await new UserAgent().get(`${broker().url}/authorize?${new URLSearchParams(valid())}`, {
+      origin: 'https://evil.example',
+    });
     expect(res.headers.get('access-control-allow-origin')).toBeNull();
-    const preflight = await fetch(`${broker().url}/authorize`, { method: 'OPTIONS', headers: { origin: 'https://evil.example' } });
+    const preflight = await fetch(`${broker().url}/authorize`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example' },
+    });
     expect(preflight.headers.get('access-control-allow-origin')).toBeNull();
   });
 

@@ -8,7 +8,6 @@ import {
 } from '../../src/oauth/authorize-request.js';
 import { ClientRegistry } from '../../src/oauth/clients.js';
 import { UnsafeRedirectError } from '../../src/oauth/errors.js';
-import { BrokerError } from '../../src/http/broker-error.js';
 
 /**
  * The authorization request rules, one row each. A row either validates (and the result

@@ -45,7 +45,11 @@ describe('the provider chooser', () => {
   it('starts the chosen provider on a same-origin POST with the CSRF token', async () => {
     const ua = new UserAgent();
     const { chooser, html } = await openChooser(ua);
-    const res = await ua.postForm(new URL(formAction(html), chooser), { csrf: formValue(html, 'csrf'), provider: 'dev2' }, { 'sec-fetch-site': 'same-origin' });
+    const res = await ua.postForm(
+      new URL(formAction(html), chooser),
+      { csrf: formValue(html, 'csrf'), provider: 'dev2' },
+      { 'sec-fetch-site': 'same-origin' },
+    );
     expect(res.status).toBe(303);
     expect(location(res).pathname).toBe('/upstream/dev2/login');
   });

@@ -15,16 +15,37 @@ for (const kind of STORE_KINDS) {
 
     // openid-client defaults to client_secret_post; our confidential clients register basic.
     const discover = (clientId = 'web', secret: string | undefined = SECRETS.web, auth?: oidc.ClientAuth) =>
-      oidc.discovery(new URL(broker().url), clientId, secret, auth ?? (secret ? oidc.ClientSecretBasic(secret) : oidc.None()), {
-        execute: [oidc.allowInsecureRequests],
-      });
+      oidc.discovery(
+        new URL(broker().url),
+        clientId,
+        secret,
+        auth ?? (secret ? oidc.ClientSecretBasic(secret) : oidc.None()),
+        {
+          execute: [oidc.allowInsecureRequests],
+        },
+      );
 
     /** A complete code + PKCE login as the app; returns the tokens and what the app saw. */
-    async function codeLogin(config: oidc.Configuration, ua = new UserAgent(), scope = 'openid profile email offline_access', user = 'alice') {
+    async function codeLogin(
+      config: oidc.Configuration,
+      ua = new UserAgent(),
+      scope = 'openid profile email offline_access',
+      user = 'alice',
+    ) {
       const { url, verifier, state, nonce } = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope });
-      const callback = await loginWithDev(ua, url, { username: user, name: 'Alice Liddell', email: `${user}@example.org`, email_verified: true });
+      const callback = await loginWithDev(ua, url, {
+        username: user,
+        name: 'Alice Liddell',
+        email: `${user}@example.org`,
+        email_verified: true,
+      });
       expect(callback.origin + callback.pathname).toBe(REDIRECT);
-      const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+      const tokens = await oidc.authorizationCodeGrant(config, callback, {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+        expectedNonce: nonce,
+        idTokenExpected: true,
+      });
       return { tokens, callback, ua, state, nonce };
     }
 
@@ -36,7 +57,12 @@ for (const kind of STORE_KINDS) {
       expect(meta.code_challenge_methods_supported).toEqual(['S256']);
       expect(meta.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
       // Legacy grants are advertised only when enabled: no password source here.
-      expect(meta.grant_types_supported).toEqual(['authorization_code', 'refresh_token', 'client_credentials', 'implicit']);
+      expect(meta.grant_types_supported).toEqual([
+        'authorization_code',
+        'refresh_token',
+        'client_credentials',
+        'implicit',
+      ]);
       for (const endpoint of ['authorization', 'token', 'userinfo', 'introspection', 'revocation', 'end_session']) {
         expect(meta[`${endpoint}_endpoint` as keyof typeof meta]).toMatch(new RegExp(`^${broker().url}/`));
       }
@@ -71,10 +97,21 @@ for (const kind of STORE_KINDS) {
       expect(tokens.refresh_token).toEqual(expect.any(String));
       expect(decodeProtectedHeader(tokens.access_token).typ).toBe('at+jwt');
       const at = decodeJwt(tokens.access_token);
-      expect(at).toMatchObject({ iss: broker().url, aud: 'web', client_id: 'web', sub: claims.sub, scope: 'openid profile email offline_access' });
+      expect(at).toMatchObject({
+        iss: broker().url,
+        aud: 'web',
+        client_id: 'web',
+        sub: claims.sub,
+        scope: 'openid profile email offline_access',
+      });
       expect(at.exp! - at.iat!).toBe(600);
       const info = await oidc.fetchUserInfo(config, tokens.access_token, claims.sub);
-      expect(info).toMatchObject({ sub: claims.sub, name: 'Alice Liddell', email: 'alice@example.org', email_verified: true });
+      expect(info).toMatchObject({
+        sub: claims.sub,
+        name: 'Alice Liddell',
+        email: 'alice@example.org',
+        email_verified: true,
+      });
     });
 
     it('gives the same user the same sub at the next login', async () => {
@@ -111,7 +148,9 @@ for (const kind of STORE_KINDS) {
     it('refuses a broader scope at refresh with invalid_scope (RFC 6749 §6)', async () => {
       const config = await discover();
       const { tokens } = await codeLogin(config, new UserAgent(), 'openid offline_access');
-      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!, { scope: 'openid email' })).rejects.toMatchObject({ error: 'invalid_scope' });
+      await expect(
+        oidc.refreshTokenGrant(config, tokens.refresh_token!, { scope: 'openid email' }),
+      ).rejects.toMatchObject({ error: 'invalid_scope' });
     });
 
     it('introspects and revokes (RFC 7662, RFC 7009)', async () => {
@@ -133,20 +172,27 @@ for (const kind of STORE_KINDS) {
       const { tokens } = await codeLogin(config, new UserAgent(), 'openid');
       await oidc.tokenRevocation(config, tokens.access_token);
       expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(false);
-      const res = await fetch(`${broker().url}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+      const res = await fetch(`${broker().url}/userinfo`, {
+        headers: { authorization: `Bearer ${tokens.access_token}` },
+      });
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
     });
 
-    it('answers another client introspecting a foreign token with active:false, and refuses its revocation', async () => {
-      const web = await discover();
-      const { tokens } = await codeLogin(web, new UserAgent(), 'openid');
-      const other = await discover('other', SECRETS.other, oidc.ClientSecretPost(SECRETS.other));
-      expect((await oidc.tokenIntrospection(other, tokens.access_token)).active).toBe(false);
-      // Revoking someone else's token is refused and revokes nothing (RFC 7009 §2.1).
-      await expect(oidc.tokenRevocation(other, tokens.access_token)).rejects.toMatchObject({ error: 'unauthorized_client' });
-      expect((await oidc.tokenIntrospection(web, tokens.access_token)).active).toBe(true);
-    });
+    it(
+      'answers another client introspecting a foreign token with active:false, and refuses its ' + 'revocation',
+      async () => {
+        const web = await discover();
+        const { tokens } = await codeLogin(web, new UserAgent(), 'openid');
+        const other = await discover('other', SECRETS.other, oidc.ClientSecretPost(SECRETS.other));
+        expect((await oidc.tokenIntrospection(other, tokens.access_token)).active).toBe(false);
+        // Revoking someone else's token is refused and revokes nothing (RFC 7009 §2.1).
+        await expect(oidc.tokenRevocation(other, tokens.access_token)).rejects.toMatchObject({
+          error: 'unauthorized_client',
+        });
+        expect((await oidc.tokenIntrospection(web, tokens.access_token)).active).toBe(true);
+      },
+    );
 
     it('logs out with id_token_hint and an exact post_logout_redirect_uri, revoking the session tokens', async () => {
       const config = await discover();
@@ -172,13 +218,18 @@ for (const kind of STORE_KINDS) {
       expect(after.searchParams.get('error')).toBe('login_required');
       expect(after.searchParams.get('iss')).toBe(broker().url);
       // Non-offline refresh tokens of the session died with it.
-      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
     });
 
     it('keeps offline_access refresh tokens across logout (OIDC Core §11)', async () => {
       const config = await discover();
       const { tokens, ua } = await codeLogin(config);
-      const url = oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: 'http://127.0.0.1:5000/' });
+      const url = oidc.buildEndSessionUrl(config, {
+        id_token_hint: tokens.id_token!,
+        post_logout_redirect_uri: 'http://127.0.0.1:5000/',
+      });
       expect((await ua.get(url)).status).toBe(303);
       const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token!);
       expect(refreshed.access_token).toEqual(expect.any(String));
@@ -199,7 +250,10 @@ for (const kind of STORE_KINDS) {
       expect(res.status).toBe(303);
       const callback = location(res);
       expect(callback.origin + callback.pathname).toBe('http://127.0.0.1:5002/cb');
-      const second = await oidc.authorizationCodeGrant(other, callback, { pkceCodeVerifier: verifier, idTokenExpected: true });
+      const second = await oidc.authorizationCodeGrant(other, callback, {
+        pkceCodeVerifier: verifier,
+        idTokenExpected: true,
+      });
       expect(second.claims()!.sub).toBe(tokens.claims()!.sub);
       expect(second.claims()!.sid).toBe(tokens.claims()!.sid);
     });
@@ -210,12 +264,21 @@ for (const kind of STORE_KINDS) {
       expect(tokens.refresh_token).toBeUndefined();
       expect(tokens.id_token).toBeUndefined();
       const at = decodeJwt(tokens.access_token);
-      expect(at).toMatchObject({ sub: 'machine', client_id: 'machine', scope: 'api:read', aud: 'https://api.example/' });
+      expect(at).toMatchObject({
+        sub: 'machine',
+        client_id: 'machine',
+        scope: 'api:read',
+        aud: 'https://api.example/',
+      });
       expect(at.auth_time).toBeUndefined();
       const introspected = await oidc.tokenIntrospection(config, tokens.access_token);
       expect(introspected).toMatchObject({ active: true, sub: 'machine' });
-      await expect(oidc.clientCredentialsGrant(config, { scope: 'openid' })).rejects.toMatchObject({ error: 'invalid_scope' });
-      await expect(oidc.clientCredentialsGrant(config, { resource: 'https://elsewhere.example/' })).rejects.toMatchObject({ error: 'invalid_target' });
+      await expect(oidc.clientCredentialsGrant(config, { scope: 'openid' })).rejects.toMatchObject({
+        error: 'invalid_scope',
+      });
+      await expect(
+        oidc.clientCredentialsGrant(config, { resource: 'https://elsewhere.example/' }),
+      ).rejects.toMatchObject({ error: 'invalid_target' });
     });
 
     it('runs implicit (id_token) for an opted-in client, validated by openid-client', async () => {
@@ -228,7 +291,13 @@ for (const kind of STORE_KINDS) {
       );
       const nonce = oidc.randomNonce();
       const state = oidc.randomState();
-      const url = oidc.buildAuthorizationUrl(config, { redirect_uri: 'http://127.0.0.1:5003/cb', response_type: 'id_token', scope: 'openid email', nonce, state });
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: 'http://127.0.0.1:5003/cb',
+        response_type: 'id_token',
+        scope: 'openid email',
+        nonce,
+        state,
+      });
       const callback = await loginWithDev(new UserAgent(), url, { username: 'dora', email: 'dora@example.org' });
       expect(callback.search).toBe('');
       const idToken = await oidc.implicitAuthentication(config, callback, nonce, { expectedState: state });
@@ -238,7 +307,7 @@ for (const kind of STORE_KINDS) {
     });
 
     it('runs implicit (id_token token): tokens only in the fragment, at_hash, no refresh token', async () => {
-      const nonce = 'n-' + oidc.randomNonce();
+      const nonce = `n-${oidc.randomNonce()}`;
       const url = new URL(`${broker().url}/authorize`);
       url.search = new URLSearchParams({
         client_id: 'legacy',
@@ -257,7 +326,10 @@ for (const kind of STORE_KINDS) {
       expect(fragment.get('token_type')).toBe('Bearer');
       const accessToken = fragment.get('access_token')!;
       const jwks = createRemoteJWKSet(new URL(`${broker().url}/jwks`));
-      const { payload } = await jwtVerify(fragment.get('id_token')!, jwks, { issuer: broker().url, audience: 'legacy' });
+      const { payload } = await jwtVerify(fragment.get('id_token')!, jwks, {
+        issuer: broker().url,
+        audience: 'legacy',
+      });
       expect(payload.nonce).toBe(nonce);
       // OIDC Core §3.2.2.9: at_hash is the left half of SHA-256 of the access token.
       const digest = createHash('sha256').update(accessToken).digest();
@@ -266,7 +338,14 @@ for (const kind of STORE_KINDS) {
 
     it('refuses implicit for a client that did not opt in', async () => {
       const url = new URL(`${broker().url}/authorize`);
-      url.search = new URLSearchParams({ client_id: 'web', redirect_uri: REDIRECT, response_type: 'id_token', scope: 'openid', nonce: 'n', state: 's1' }).toString();
+      url.search = new URLSearchParams({
+        client_id: 'web',
+        redirect_uri: REDIRECT,
+        response_type: 'id_token',
+        scope: 'openid',
+        nonce: 'n',
+        state: 's1',
+      }).toString();
       const res = await new UserAgent().get(url);
       const back = location(res);
       const fragment = new URLSearchParams(back.hash.slice(1));

@@ -41,16 +41,28 @@ describe('grant record codec', () => {
 
   it('stores short keys: a refresh record is smaller than its snake_case form', () => {
     const snake = JSON.stringify({
-      client_id: 'web', user_id: 'u1', scope: refresh.scope, grant_id: refresh.grantId,
-      auth_time: refresh.authTime, sid: 's1', expires_at: refresh.expiresAt, offline: true,
+      client_id: 'web',
+      user_id: 'u1',
+      scope: refresh.scope,
+      grant_id: refresh.grantId,
+      auth_time: refresh.authTime,
+      sid: 's1',
+      expires_at: refresh.expiresAt,
+      offline: true,
     });
     expect(serializeRecord(refreshCodec, refresh).length).toBeLessThan(snake.length - 40);
   });
 
   it('reads records written by earlier versions (snake_case keys), so an upgrade keeps tokens working', () => {
     const legacy = {
-      client_id: 'web', user_id: 'u1', scope: refresh.scope, grant_id: refresh.grantId,
-      auth_time: refresh.authTime, sid: 's1', expires_at: refresh.expiresAt, offline: true,
+      client_id: 'web',
+      user_id: 'u1',
+      scope: refresh.scope,
+      grant_id: refresh.grantId,
+      auth_time: refresh.authTime,
+      sid: 's1',
+      expires_at: refresh.expiresAt,
+      offline: true,
     };
     expect(parseRecord(refreshCodec, JSON.stringify(legacy))).toEqual(refresh);
   });

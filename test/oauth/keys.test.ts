@@ -41,7 +41,9 @@ describe('signing keys', () => {
     expect(decodeProtectedHeader(after).kid).toBe(secondKid);
     // A token signed before the rotation still verifies against the published JWKS.
     const jwks = createLocalJWKSet(keys.jwks());
-    await expect(jwtVerify(before, jwks, { issuer: ISSUER, currentDate: new Date(Date.now() - 3601_000) })).resolves.toBeDefined();
+    await expect(
+      jwtVerify(before, jwks, { issuer: ISSUER, currentDate: new Date(Date.now() - 3601_000) }),
+    ).resolves.toBeDefined();
     await expect(jwtVerify(after, jwks, { issuer: ISSUER })).resolves.toBeDefined();
 
     // Once the new key has signed for longer than any token lives, the next rotation drops the old one.
@@ -79,7 +81,11 @@ describe('signing keys', () => {
     const { privateKey: two } = await generateKeyPair('ES256', { extractable: true });
     writeFileSync(join(dir, 'one.pem'), await exportPKCS8(one));
     writeFileSync(join(dir, 'two.jwk'), JSON.stringify({ ...(await exportJWK(two)), kid: 'second' }));
-    const keys = new SigningKeys(new MemoryStore(), keysSchema.parse({ algorithm: 'ES256', files: [join(dir, 'one.pem'), join(dir, 'two.jwk')] }), 900);
+    const keys = new SigningKeys(
+      new MemoryStore(),
+      keysSchema.parse({ algorithm: 'ES256', files: [join(dir, 'one.pem'), join(dir, 'two.jwk')] }),
+      900,
+    );
     await keys.init();
     expect(keys.jwks().keys.map((k) => k.kid)).toEqual([keys.current().kid, 'second']);
     for (const key of keys.jwks().keys) expect(key).not.toHaveProperty('d');

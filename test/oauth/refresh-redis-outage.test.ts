@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { redisServerAvailable, waitUntilReady } from '../support/redis-server.js';
-import { RedisStore } from '../../src/store/index.js';
+import type { RedisStore } from '../../src/store/index.js';
 import { recordKeys } from '../../src/oauth/record-keys.js';
 import { sleep, useRefreshHarness, type RefreshHarness, type Tokens } from '../support/refresh-harness.js';
 
@@ -62,7 +62,9 @@ describe.runIf(available)('a Redis stall during a refresh (issue 19.2)', () => {
     const runs = clients.map(async (tokens) => {
       let current = tokens.refresh_token;
       while (Date.now() - started < 8000) {
-        const res = await h().refresh(current).catch(() => undefined);
+        const res = await h()
+          .refresh(current)
+          .catch(() => undefined);
         const body = res ? ((await res.json()) as Tokens & { error?: string }) : undefined;
         outcomes.push(res ? `${res.status} ${body?.error ?? ''}`.trim() : 'network');
         if (res?.status === 200) current = body!.refresh_token;

@@ -84,7 +84,10 @@ describe('refresh rotation races, decided inside the conditional write (RFC 9700
     const contended = new Proxy(backing, {
       get(target, prop) {
         if (prop === 'batchIf') {
-          return async () => ({ applied: false, current: [serializeRecord(refreshCodec, { ...record, scope: `openid ${++attempts}` }), null, null] });
+          return async () => ({
+            applied: false,
+            current: [serializeRecord(refreshCodec, { ...record, scope: `openid ${++attempts}` }), null, null],
+          });
         }
         const value: unknown = Reflect.get(target, prop, target);
         return typeof value === 'function' ? value.bind(target) : value;

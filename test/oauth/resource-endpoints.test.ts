@@ -9,7 +9,9 @@ const REDIRECT = 'http://127.0.0.1:5000/cb';
 describe('userinfo, introspection, revocation and logout bad input', () => {
   const broker = useBroker('memory');
   const discover = (clientId = 'web', secret = SECRETS.web) =>
-    oidc.discovery(new URL(broker().url), clientId, secret, oidc.ClientSecretBasic(secret), { execute: [oidc.allowInsecureRequests] });
+    oidc.discovery(new URL(broker().url), clientId, secret, oidc.ClientSecretBasic(secret), {
+      execute: [oidc.allowInsecureRequests],
+    });
 
   async function login(scope = 'openid email', ua = new UserAgent()) {
     const config = await discover();
@@ -94,12 +96,16 @@ describe('userinfo, introspection, revocation and logout bad input', () => {
   it('S-OR-02: a non-exact post_logout_redirect_uri renders an error page and never redirects', async () => {
     const { config, tokens, ua } = await login();
     for (const uri of ['http://127.0.0.1:5000', 'http://127.0.0.1:5000/x', 'https://evil.example/']) {
-      const res = await ua.get(oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: uri }));
+      const res = await ua.get(
+        oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token!, post_logout_redirect_uri: uri }),
+      );
       expect(res.status).toBe(400);
       expect(res.headers.get('location')).toBeNull();
       expect(res.headers.get('content-type')).toContain('text/html');
     }
-    const unidentified = await ua.get(`${broker().url}/logout?post_logout_redirect_uri=${encodeURIComponent('http://127.0.0.1:5000/')}`);
+    const unidentified = await ua.get(
+      `${broker().url}/logout?post_logout_redirect_uri=${encodeURIComponent('http://127.0.0.1:5000/')}`,
+    );
     expect(unidentified.status).toBe(400);
     const forged = await ua.get(`${broker().url}/logout?id_token_hint=eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.`);
     expect(forged.status).toBe(400);
@@ -113,12 +119,24 @@ describe('userinfo, introspection, revocation and logout bad input', () => {
     expect(html).toContain('Sign out of login-broker?');
     const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
     // A cross-site POST, or one without the token, is refused and the session survives.
-    const crossSite = await ua.postForm(`${broker().url}/logout`, { confirm: 'yes', csrf }, { 'sec-fetch-site': 'cross-site' });
+    const crossSite = await ua.postForm(
+      `${broker().url}/logout`,
+      { confirm: 'yes', csrf },
+      { 'sec-fetch-site': 'cross-site' },
+    );
     expect(crossSite.status).toBe(403);
-    const noToken = await ua.postForm(`${broker().url}/logout`, { confirm: 'yes' }, { 'sec-fetch-site': 'same-origin' });
+    const noToken = await ua.postForm(
+      `${broker().url}/logout`,
+      { confirm: 'yes' },
+      { 'sec-fetch-site': 'same-origin' },
+    );
     expect(noToken.status).toBe(403);
     expect((await oidc.refreshTokenGrant(config, tokens.refresh_token!)).access_token).toEqual(expect.any(String));
-    const done = await ua.postForm(`${broker().url}/logout`, { confirm: 'yes', csrf }, { 'sec-fetch-site': 'same-origin', origin: broker().url });
+    const done = await ua.postForm(
+      `${broker().url}/logout`,
+      { confirm: 'yes', csrf },
+      { 'sec-fetch-site': 'same-origin', origin: broker().url },
+    );
     expect(done.status).toBe(200);
     const text = await done.text();
     expect(text).toContain('You are signed out');

@@ -5,7 +5,8 @@ import { SECRETS, STORE_KINDS, useBroker } from '../support/broker-fixture.js';
 import { UserAgent } from '../support/user-agent.js';
 
 const REDIRECT = 'http://127.0.0.1:5000/cb';
-const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 for (const kind of STORE_KINDS) {
   describe(`/token bad input and replay (RFC 6749 §5.2), ${kind} store`, () => {
@@ -44,22 +45,39 @@ for (const kind of STORE_KINDS) {
       const back = await loginWithDev(new UserAgent(), url, { username: 'tess' });
       return { code: back.searchParams.get('code')!, verifier };
     }
-    const redeem = (code: string, verifier: string, headers: Record<string, string> = asWeb, extra: Record<string, string> = {}) =>
-      post({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT, ...extra }, headers);
+    const redeem = (
+      code: string,
+      verifier: string,
+      headers: Record<string, string> = asWeb,
+      extra: Record<string, string> = {},
+    ) =>
+      post(
+        { grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: REDIRECT, ...extra },
+        headers,
+      );
 
-    it('redeems a code once; a second use is invalid_grant and revokes what the first issued (S-CR-01/02)', async () => {
-      const { code, verifier } = await freshCode();
-      const first = await redeem(code, verifier);
-      expect(first.status).toBe(200);
-      expect(first.headers.get('cache-control')).toBe('no-store');
-      // API answers set no cookie: the browser binding and the session are only for pages.
-      expect(first.headers.get('set-cookie')).toBeNull();
-      const tokens = (await first.json()) as { access_token: string; refresh_token: string };
-      await expectError(await redeem(code, verifier), 400, 'invalid_grant');
-      const userinfo = await fetch(`${broker().url}/userinfo`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
-      expect(userinfo.status).toBe(401);
-      await expectError(await post({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, asWeb), 400, 'invalid_grant');
-    });
+    it(
+      'redeems a code once; a second use is invalid_grant and revokes what the first issued ' + '(S-CR-01/02)',
+      async () => {
+        const { code, verifier } = await freshCode();
+        const first = await redeem(code, verifier);
+        expect(first.status).toBe(200);
+        expect(first.headers.get('cache-control')).toBe('no-store');
+        // API answers set no cookie: the browser binding and the session are only for pages.
+        expect(first.headers.get('set-cookie')).toBeNull();
+        const tokens = (await first.json()) as { access_token: string; refresh_token: string };
+        await expectError(await redeem(code, verifier), 400, 'invalid_grant');
+        const userinfo = await fetch(`${broker().url}/userinfo`, {
+          headers: { authorization: `Bearer ${tokens.access_token}` },
+        });
+        expect(userinfo.status).toBe(401);
+        await expectError(
+          await post({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, asWeb),
+          400,
+          'invalid_grant',
+        );
+      },
+    );
 
     it('S-CR-03: of 20 concurrent redemptions exactly one succeeds', async () => {
       const { code, verifier } = await freshCode();
@@ -72,7 +90,11 @@ for (const kind of STORE_KINDS) {
       const a = await freshCode();
       await expectError(await redeem(a.code, oidc.randomPKCECodeVerifier()), 400, 'invalid_grant');
       const b = await freshCode();
-      await expectError(await post({ grant_type: 'authorization_code', code: b.code, redirect_uri: REDIRECT }, asWeb), 400, 'invalid_grant');
+      await expectError(
+        await post({ grant_type: 'authorization_code', code: b.code, redirect_uri: REDIRECT }, asWeb),
+        400,
+        'invalid_grant',
+      );
       const c = await freshCode();
       await expectError(await redeem(c.code, 'short'), 400, 'invalid_request');
       // A malformed verifier does not burn the code.
@@ -81,9 +103,17 @@ for (const kind of STORE_KINDS) {
 
     it('S-INJ-04 / S-RU-05: another client, or another redirect_uri, is invalid_grant', async () => {
       const a = await freshCode();
-      await expectError(await redeem(a.code, a.verifier, {}, { client_id: 'other', client_secret: SECRETS.other }), 400, 'invalid_grant');
+      await expectError(
+        await redeem(a.code, a.verifier, {}, { client_id: 'other', client_secret: SECRETS.other }),
+        400,
+        'invalid_grant',
+      );
       const b = await freshCode();
-      await expectError(await redeem(b.code, b.verifier, asWeb, { redirect_uri: 'https://app.example/cb' }), 400, 'invalid_grant');
+      await expectError(
+        await redeem(b.code, b.verifier, asWeb, { redirect_uri: 'https://app.example/cb' }),
+        400,
+        'invalid_grant',
+      );
     });
 
     it('S-CA-01: bad Basic credentials → 401 invalid_client with WWW-Authenticate: Basic', async () => {
@@ -91,16 +121,28 @@ for (const kind of STORE_KINDS) {
       const res = await redeem(code, verifier, { authorization: basic('web', 'wrong-secret-wrong-secret') });
       await expectError(res, 401, 'invalid_client');
       expect(res.headers.get('www-authenticate')).toMatch(/^Basic /);
-      await expectError(await redeem(code, verifier, { authorization: basic('ghost', 'whatever') }), 401, 'invalid_client');
+      await expectError(
+        await redeem(code, verifier, { authorization: basic('ghost', 'whatever') }),
+        401,
+        'invalid_client',
+      );
       await expectError(await redeem(code, verifier, { authorization: 'Basic !!!' }), 401, 'invalid_client');
     });
 
     it('S-CA-02/03/04: wrong post secret, two methods at once, or a method other than registered', async () => {
       const { code, verifier } = await freshCode();
-      await expectError(await redeem(code, verifier, {}, { client_id: 'other', client_secret: 'nope-nope-nope-nope' }), 401, 'invalid_client');
+      await expectError(
+        await redeem(code, verifier, {}, { client_id: 'other', client_secret: 'nope-nope-nope-nope' }),
+        401,
+        'invalid_client',
+      );
       await expectError(await redeem(code, verifier, asWeb, { client_secret: SECRETS.web }), 400, 'invalid_request');
       // web registered client_secret_basic: its secret in the body is refused.
-      await expectError(await redeem(code, verifier, {}, { client_id: 'web', client_secret: SECRETS.web }), 401, 'invalid_client');
+      await expectError(
+        await redeem(code, verifier, {}, { client_id: 'web', client_secret: SECRETS.web }),
+        401,
+        'invalid_client',
+      );
       // A confidential client cannot pretend to be public.
       await expectError(await redeem(code, verifier, {}, { client_id: 'web' }), 401, 'invalid_client');
       await expectError(await redeem(code, verifier, {}), 401, 'invalid_client');
@@ -113,10 +155,18 @@ for (const kind of STORE_KINDS) {
         body: JSON.stringify({ grant_type: 'client_credentials' }),
       });
       await expectError(json, 400, 'invalid_request');
-      await expectError(await post('grant_type=authorization_code&grant_type=refresh_token', asWeb), 400, 'invalid_request');
+      await expectError(
+        await post('grant_type=authorization_code&grant_type=refresh_token', asWeb),
+        400,
+        'invalid_request',
+      );
       await expectError(await post('grant_type=authorization_code&code[]=x', asWeb), 400, 'invalid_request');
       await expectError(await post('grant_type=authorization_code&a.b=x', asWeb), 400, 'invalid_request');
-      await expectError(await post({ grant_type: 'authorization_code', code: 'x'.repeat(5000) }, asWeb), 400, 'invalid_request');
+      await expectError(
+        await post({ grant_type: 'authorization_code', code: 'x'.repeat(5000) }, asWeb),
+        400,
+        'invalid_request',
+      );
       await expectError(await post({}, asWeb), 400, 'invalid_request');
       const huge = await post(`grant_type=x&pad=${'a'.repeat(70 * 1024)}`, asWeb);
       expect(huge.status).toBe(413);
@@ -125,8 +175,16 @@ for (const kind of STORE_KINDS) {
     });
 
     it('S-LEG-01 / unsupported and unauthorized grant types', async () => {
-      await expectError(await post({ grant_type: 'password', username: 'a', password: 'b' }, asWeb), 400, 'unsupported_grant_type');
-      await expectError(await post({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }, asWeb), 400, 'unsupported_grant_type');
+      await expectError(
+        await post({ grant_type: 'password', username: 'a', password: 'b' }, asWeb),
+        400,
+        'unsupported_grant_type',
+      );
+      await expectError(
+        await post({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code' }, asWeb),
+        400,
+        'unsupported_grant_type',
+      );
       await expectError(await post({ grant_type: 'client_credentials' }, asWeb), 400, 'unauthorized_client');
     });
 
@@ -134,7 +192,9 @@ for (const kind of STORE_KINDS) {
       const { code, verifier } = await freshCode();
       const tokens = (await (await redeem(code, verifier)).json()) as { refresh_token: string };
       const answers = await Promise.all(
-        Array.from({ length: 10 }, () => post({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, asWeb)),
+        Array.from({ length: 10 }, () =>
+          post({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token }, asWeb),
+        ),
       );
       // Within the retry window (refresh_token_reuse_grace_s, default 30 s) each presentation of a
       // token whose successor is unused gets a new pair and retires that successor (issue 19.2).
@@ -164,7 +224,12 @@ for (const kind of STORE_KINDS) {
       const { code, verifier } = await freshCode();
       const tokens = (await (await redeem(code, verifier)).json()) as { refresh_token: string };
       await expectError(
-        await post({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token, client_id: 'other', client_secret: SECRETS.other }),
+        await post({
+          grant_type: 'refresh_token',
+          refresh_token: tokens.refresh_token,
+          client_id: 'other',
+          client_secret: SECRETS.other,
+        }),
         400,
         'invalid_grant',
       );
@@ -208,10 +273,19 @@ describe('refresh token grace window', () => {
       code_challenge_method: 'S256',
     }).toString();
     const back = await loginWithDev(new UserAgent(), url, { username: 'gwen' });
-    const t0 = (await (await post({ grant_type: 'authorization_code', code: back.searchParams.get('code')!, code_verifier: verifier, redirect_uri: REDIRECT })).json()) as {
+    const t0 = (await (
+      await post({
+        grant_type: 'authorization_code',
+        code: back.searchParams.get('code')!,
+        code_verifier: verifier,
+        redirect_uri: REDIRECT,
+      })
+    ).json()) as {
       refresh_token: string;
     };
-    const t1 = (await (await post({ grant_type: 'refresh_token', refresh_token: t0.refresh_token })).json()) as { refresh_token: string };
+    const t1 = (await (await post({ grant_type: 'refresh_token', refresh_token: t0.refresh_token })).json()) as {
+      refresh_token: string;
+    };
     // rt1's answer was lost: rt0 is retried while rt1 is unused. That gets a new pair, and rt1 is
     // retired, so one successor chain at most stays alive (issue 19.2).
     const retry = await post({ grant_type: 'refresh_token', refresh_token: t0.refresh_token });

@@ -45,22 +45,31 @@ for (const topology of topologies) {
       const config = {
         issuer: balancer.url,
         clients: CLIENTS,
-        providers: [{ id: 'corp', use: 'oidc', issuer: idpIssuer, client_id: 'broker', client_secret: UPSTREAM_SECRET }],
+        providers: [
+          { id: 'corp', use: 'oidc', issuer: idpIssuer, client_id: 'broker', client_secret: UPSTREAM_SECRET },
+        ],
       };
       // Started one after the other: the second finds the keys and secrets the first stored.
       for (let i = 0; i < 2; i++) {
-        const store = await waitUntilReady(new RedisStore({ target: redis.target, prefix: 'lb:', commandTimeoutMs: 1000, refuseCrossSlot: true }));
+        const store = await waitUntilReady(
+          new RedisStore({ target: redis.target, prefix: 'lb:', commandTimeoutMs: 1000, refuseCrossSlot: true }),
+        );
         instances.push(await startApp(config, { store }));
       }
       balancer.backends.push(...instances.map((app) => app.url));
       balancer.served.push(0, 0);
       const idp = new Provider(idpIssuer, {
-        clients: [{ client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${balancer.url}/callback/corp`] }],
+        clients: [
+          { client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${balancer.url}/callback/corp`] },
+        ],
         claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
         features: { devInteractions: { enabled: true } },
         pkce: { required: () => true },
         async findAccount(_ctx, sub) {
-          return { accountId: sub, claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }) };
+          return {
+            accountId: sub,
+            claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }),
+          };
         },
       });
       idpServer.on('request', idp.callback());
@@ -89,7 +98,8 @@ for (const topology of topologies) {
         let res: Response;
         if (url.origin === idpIssuer && /^\/interaction\/[^/]+$/.test(url.pathname)) {
           const page = await (await ua.get(url)).text();
-          const prompt = /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
+          const prompt =
+            /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
           res = await ua.postForm(url, prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt });
         } else {
           res = await ua.get(url);
@@ -109,11 +119,22 @@ for (const topology of topologies) {
 
     it('signs the app in, refreshes and reads userinfo, with requests alternating between instances', async () => {
       const before = [...balancer.served];
-      const config = await oidc.discovery(new URL(balancer.url), 'web', SECRETS.web, oidc.ClientSecretBasic(SECRETS.web), {
-        execute: [oidc.allowInsecureRequests],
-      });
+      const config = await oidc.discovery(
+        new URL(balancer.url),
+        'web',
+        SECRETS.web,
+        oidc.ClientSecretBasic(SECRETS.web),
+        {
+          execute: [oidc.allowInsecureRequests],
+        },
+      );
       const scope = 'openid profile email offline_access';
-      const { url, checks } = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope, provider: 'corp', prompt: 'consent' });
+      const { url, checks } = await pkceAuthorization(config, {
+        redirect_uri: REDIRECT,
+        scope,
+        provider: 'corp',
+        prompt: 'consent',
+      });
       const { callback, brokerHops } = await walk(url, 'dana');
       expect(brokerHops).toBeGreaterThanOrEqual(2);
       const tokens = await oidc.authorizationCodeGrant(config, callback, checks);
@@ -127,7 +148,9 @@ for (const topology of topologies) {
       const userinfo = await oidc.fetchUserInfo(config, again.access_token, claims.sub);
       expect(userinfo).toMatchObject({ sub: claims.sub, email: 'dana@corp.example' });
       // The first refresh token was rotated away: a replay is refused, on whichever instance.
-      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(oidc.refreshTokenGrant(config, tokens.refresh_token!)).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
 
       // A second login of the same upstream account is the same broker user.
       const second = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid', provider: 'corp' });

@@ -273,10 +273,13 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       await store.put('token', 'v1', 30);
       const outcomes = await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
-          store.batchIf([{ key: 'token', value: 'v1' }], [
-            { op: 'put', key: 'token', value: `v2-${i}`, ttl: 30 },
-            { op: 'sadd', key: 'winners', members: [String(i)] },
-          ]),
+          store.batchIf(
+            [{ key: 'token', value: 'v1' }],
+            [
+              { op: 'put', key: 'token', value: `v2-${i}`, ttl: 30 },
+              { op: 'sadd', key: 'winners', members: [String(i)] },
+            ],
+          ),
         ),
       );
       const winners = outcomes.flatMap((o, i) => (o.applied ? [i] : []));
@@ -290,7 +293,13 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
     it('batchIf is all or nothing: a wrong type or bad argument writes nothing', async () => {
       await store.put('str', 'x');
       await expect(
-        store.batchIf([], [{ op: 'put', key: 'first', value: '1' }, { op: 'sadd', key: 'str', members: ['m'] }]),
+        store.batchIf(
+          [],
+          [
+            { op: 'put', key: 'first', value: '1' },
+            { op: 'sadd', key: 'str', members: ['m'] },
+          ],
+        ),
       ).rejects.toThrow(TypeError);
       expect(await store.get('first')).toBeNull();
       await store.sadd('aset', ['m']);
@@ -364,7 +373,7 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
     });
 
     it('stores large values whole', async () => {
-      const big = 'x'.repeat(2 * 1024 * 1024) + 'end';
+      const big = `${'x'.repeat(2 * 1024 * 1024)}end`;
       await store.put('big', big, 60);
       const back = await store.get('big');
       expect(back?.length).toBe(big.length);
@@ -384,9 +393,12 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       await expect(store.put('k', 'v', -1)).rejects.toThrow(RangeError);
       await expect(store.put('k', 'v', Number.NaN)).rejects.toThrow(RangeError);
       await expect(store.put('', 'v')).rejects.toThrow(TypeError);
-      await expect(store.batch([{ op: 'put', key: 'k', value: 'v' }, { op: 'put', key: 'k2', value: 'v', ttl: -5 }])).rejects.toThrow(
-        RangeError,
-      );
+      await expect(
+        store.batch([
+          { op: 'put', key: 'k', value: 'v' },
+          { op: 'put', key: 'k2', value: 'v', ttl: -5 },
+        ]),
+      ).rejects.toThrow(RangeError);
       expect(await store.get('k')).toBeNull();
       await store.sadd('aset', ['m']);
       await expect(store.get('aset')).rejects.toThrow(TypeError);

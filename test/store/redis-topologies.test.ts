@@ -39,7 +39,12 @@ describe.runIf(available)('redis store on a cluster (3 masters, 3 replicas)', ()
     }
     expect(tags).toHaveLength(3);
     const before = store.roundTrips;
-    const results = await store.batches(tags.map((tag) => [{ op: 'put', key: `${tag}k`, value: tag }, { op: 'get', key: `${tag}k` }]));
+    const results = await store.batches(
+      tags.map((tag) => [
+        { op: 'put', key: `${tag}k`, value: tag },
+        { op: 'get', key: `${tag}k` },
+      ]),
+    );
     expect(store.roundTrips - before).toBe(1);
     expect(results).toEqual(tags.map((tag) => [undefined, tag]));
     // With wait_replicas the WAIT goes to the node of each batch's slot, in the same round trip.
@@ -47,7 +52,12 @@ describe.runIf(available)('redis store on a cluster (3 masters, 3 replicas)', ()
       new RedisStore({ target: cluster.target, prefix: 'spread:', waitReplicas: { replicas: 1, timeoutMs: 1000 } }),
     );
     const sent = waiting.roundTrips;
-    const written = await waiting.batches(tags.map((tag) => [{ op: 'put', key: `${tag}w`, value: tag }, { op: 'get', key: `${tag}w` }]));
+    const written = await waiting.batches(
+      tags.map((tag) => [
+        { op: 'put', key: `${tag}w`, value: tag },
+        { op: 'get', key: `${tag}w` },
+      ]),
+    );
     expect(written).toEqual(tags.map((tag) => [undefined, tag]));
     expect(waiting.roundTrips - sent).toBe(1);
     await waiting.close();
@@ -68,7 +78,9 @@ describe.runIf(available)('redis store behind Sentinel (1 master, 1 replica, 3 s
 
   storeConformance('redis sentinel', () => ({
     open: async (prefix) =>
-      waitUntilReady(new RedisStore({ target: sentinel.target, prefix, commandTimeoutMs: 1000, refuseCrossSlot: true })),
+      waitUntilReady(
+        new RedisStore({ target: sentinel.target, prefix, commandTimeoutMs: 1000, refuseCrossSlot: true }),
+      ),
   }));
 
   it('finds the master through the sentinels', async () => {
@@ -80,7 +92,12 @@ describe.runIf(available)('redis store behind Sentinel (1 master, 1 replica, 3 s
       new RedisStore({ target: sentinel.target, prefix: 'wait:', waitReplicas: { replicas: 1, timeoutMs: 1000 } }),
     );
     const before = one.roundTrips;
-    expect(await one.batch([{ op: 'put', key: 'a', value: '1' }, { op: 'get', key: 'a' }])).toEqual([undefined, '1']);
+    expect(
+      await one.batch([
+        { op: 'put', key: 'a', value: '1' },
+        { op: 'get', key: 'a' },
+      ]),
+    ).toEqual([undefined, '1']);
     expect(await one.putIfAbsent('b', '2')).toBe(true);
     expect(await one.compareAndSet('b', '2', '3')).toBe(true);
     expect(await one.batchIf([{ key: 'b', value: '3' }], [{ op: 'put', key: 'c', value: '4' }])).toEqual({

@@ -17,7 +17,8 @@ describe.runIf(available)('redis store', () => {
   const ready = waitUntilReady;
 
   storeConformance('redis', () => ({
-    open: async (prefix) => ready(new RedisStore({ url: server.url, prefix, commandTimeoutMs: 1000, refuseCrossSlot: true })),
+    open: async (prefix) =>
+      ready(new RedisStore({ url: server.url, prefix, commandTimeoutMs: 1000, refuseCrossSlot: true })),
   }));
 
   it('answers StoreUnavailable while Redis is down, and recovers when it returns', async () => {

@@ -15,5 +15,11 @@ export async function pkceAuthorization(config: oidc.Configuration, params: Reco
     code_challenge_method: 'S256',
     ...params,
   });
-  return { url, verifier, state, nonce, checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true } };
+  return {
+    url,
+    verifier,
+    state,
+    nonce,
+    checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
+  };
 }

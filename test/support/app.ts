@@ -45,10 +45,17 @@ export async function startApp(
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const issuer = `http://127.0.0.1:${port}`;
-  const config = configSchema.parse({ issuer, log: { level: 'debug' }, ...(typeof raw === 'function' ? raw(issuer) : raw) });
+  const config = configSchema.parse({
+    issuer,
+    log: { level: 'debug' },
+    ...(typeof raw === 'function' ? raw(issuer) : raw),
+  });
   const store = options.store ?? new MemoryStore({ prefix: 'test:' });
   const capture = logCapture();
-  const app = createApp(config, store, { log: createLogger('debug', capture.stream), upstreamFetch: options.upstreamFetch });
+  const app = createApp(config, store, {
+    log: createLogger('debug', capture.stream),
+    upstreamFetch: options.upstreamFetch,
+  });
   if (!options.skipReady) await app.ready();
   server.on('request', app.callback());
   return {

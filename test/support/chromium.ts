@@ -11,7 +11,8 @@ export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
  */
 export function chromiumAvailable(): boolean {
   if (existsSync(CHROMIUM)) return true;
-  if (process.env.CI === 'true') throw new Error(`${CHROMIUM} is missing, and CI=true requires the browser tests to run`);
+  if (process.env.CI === 'true')
+    throw new Error(`${CHROMIUM} is missing, and CI=true requires the browser tests to run`);
   console.warn(`[skip] ${CHROMIUM} not found: browser tests are skipped (apt-get install chromium to run them)`);
   return false;
 }

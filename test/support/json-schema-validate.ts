@@ -9,8 +9,23 @@ type Schema = Record<string, unknown>;
 const ANNOTATIONS = new Set(['$schema', 'title', 'description', 'default', 'format']);
 const KNOWN = new Set([
   ...ANNOTATIONS,
-  'type', 'properties', 'required', 'additionalProperties', 'propertyNames', 'items', 'minItems', 'maxItems',
-  'enum', 'const', 'pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'exclusiveMinimum', 'anyOf',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'propertyNames',
+  'items',
+  'minItems',
+  'maxItems',
+  'enum',
+  'const',
+  'pattern',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'anyOf',
 ]);
 
 function typeOf(value: unknown): string {
@@ -55,7 +70,7 @@ export function validate(schema: Schema, value: unknown, path = ''): string[] {
     if (typeof schema.minItems === 'number' && value.length < schema.minItems) problems.push(`${here}: too few items`);
     if (typeof schema.maxItems === 'number' && value.length > schema.maxItems) problems.push(`${here}: too many items`);
     const items = schema.items as Schema | undefined;
-    if (items) value.forEach((item, i) => problems.push(...validate(items, item, `${path}[${i}]`)));
+    if (items) for (const [i, item] of value.entries()) problems.push(...validate(items, item, `${path}[${i}]`));
   }
   if (actual === 'object') {
     const record = value as Record<string, unknown>;

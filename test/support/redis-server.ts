@@ -49,7 +49,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -88,8 +90,10 @@ async function launch(port: number, dir: string | undefined): Promise<ChildProce
   const persistence = dir ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir] : ['--appendonly', 'no'];
   const child = spawn(
     binary,
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--daemonize', 'no']
-      .concat(['--loglevel', 'warning']),
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--daemonize', 'no'].concat([
+      '--loglevel',
+      'warning',
+    ]),
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
@@ -127,7 +131,10 @@ async function answers(port: number): Promise<boolean> {
 }
 
 /** A RedisStore on a test server, once it answers (ioredis connects in the background). */
-export async function openRedisStore(url: string, options: { prefix?: string; commandTimeoutMs?: number } = {}): Promise<RedisStore> {
+export async function openRedisStore(
+  url: string,
+  options: { prefix?: string; commandTimeoutMs?: number } = {},
+): Promise<RedisStore> {
   // As on a cluster, a step across slots fails here too.
   const store = new RedisStore({
     url,

@@ -185,9 +185,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       waitHealthy: async (timeoutMs = 20_000) => {
         const deadline = Date.now() + timeoutMs;
         for (;;) {
-          const states = await Promise.all(
-            nodes.filter((n) => n.running).map((n) => command(n.port, 'CLUSTER INFO')),
-          );
+          const states = await Promise.all(nodes.filter((n) => n.running).map((n) => command(n.port, 'CLUSTER INFO')));
           if (states.every((s) => s.includes('cluster_state:ok') && s.includes('cluster_slots_ok:16384'))) return;
           if (Date.now() > deadline) throw new Error(`the cluster did not become healthy: ${states.join('\n')}`);
           await sleep(100);
@@ -239,9 +237,12 @@ export async function startRedisSentinel(name = 'mymaster'): Promise<RedisSentin
   try {
     const [masterPort, replicaPort, ...sentinelPorts] = await ports(5);
     const masterConf = join(dir, 'master.conf');
-    writeFileSync(masterConf, common(masterPort!, dir) + `\ndbfilename master.rdb\n`);
+    writeFileSync(masterConf, `${common(masterPort!, dir)}\ndbfilename master.rdb\n`);
     const replicaConf = join(dir, 'replica.conf');
-    writeFileSync(replicaConf, common(replicaPort!, dir) + `\ndbfilename replica.rdb\nreplicaof 127.0.0.1 ${masterPort}\n`);
+    writeFileSync(
+      replicaConf,
+      `${common(replicaPort!, dir)}\ndbfilename replica.rdb\nreplicaof 127.0.0.1 ${masterPort}\n`,
+    );
     const master = startNode(masterPort!, masterConf);
     const replica = startNode(replicaPort!, replicaConf);
     nodes.push(master, replica);
@@ -249,7 +250,7 @@ export async function startRedisSentinel(name = 'mymaster'): Promise<RedisSentin
       const conf = join(dir, `sentinel-${port}.conf`);
       writeFileSync(
         conf,
-        [
+        `${[
           `port ${port}`,
           'bind 127.0.0.1',
           `dir ${dir}`,
@@ -259,7 +260,7 @@ export async function startRedisSentinel(name = 'mymaster'): Promise<RedisSentin
           `sentinel down-after-milliseconds ${name} 1000`,
           `sentinel failover-timeout ${name} 5000`,
           `sentinel parallel-syncs ${name} 1`,
-        ].join('\n') + '\n',
+        ].join('\n')}\n`,
       );
       return startNode(port, conf, ['--sentinel']);
     });
@@ -288,7 +289,9 @@ export async function startRedisSentinel(name = 'mymaster'): Promise<RedisSentin
       const info = await command(replicaPort!, 'INFO replication');
       const known = await Promise.all(sentinels.map((s) => command(s.port, `SENTINEL master ${name}`)));
       const synced = info.includes('master_link_status:up');
-      const aware = known.every((k) => /num-slaves\r\n\$\d+\r\n1\r\n/.test(k) && /num-other-sentinels\r\n\$\d+\r\n2\r\n/.test(k));
+      const aware = known.every(
+        (k) => /num-slaves\r\n\$\d+\r\n1\r\n/.test(k) && /num-other-sentinels\r\n\$\d+\r\n2\r\n/.test(k),
+      );
       if (synced && aware) break;
       if (Date.now() > deadline) throw new Error(`the sentinel setup did not settle: ${info}\n${known.join('\n')}`);
       await sleep(100);

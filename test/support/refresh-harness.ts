@@ -36,7 +36,9 @@ function hookedStore(store: Store): { store: Store; hook: RotationHook } {
       if (typeof value !== 'function') return value;
       if (prop !== 'batch' && prop !== 'batches' && prop !== 'batchIf') return value.bind(target);
       return async (...args: unknown[]) => {
-        const ops = (prop === 'batch' ? args[0] : prop === 'batches' ? (args[0] as StoreOp[][]).flat() : args[1]) as StoreOp[];
+        const ops = (
+          prop === 'batch' ? args[0] : prop === 'batches' ? (args[0] as StoreOp[][]).flat() : args[1]
+        ) as StoreOp[];
         const hooked = armed && writesRefreshToken(ops) ? armed : undefined;
         if (hooked) {
           armed = undefined;

@@ -21,16 +21,28 @@ export interface RoundRobin {
  * `healthCheckMs`: polls each backend's /readyz this often and sends nothing to one that last
  * answered otherwise than 200 (as a balancer's active health check does).
  */
-export async function startRoundRobin(backends: string[], options: { healthCheckMs?: number } = {}): Promise<RoundRobin> {
+export async function startRoundRobin(
+  backends: string[],
+  options: { healthCheckMs?: number } = {},
+): Promise<RoundRobin> {
   let next = 0;
-  const balancer: RoundRobin = { url: '', backends: [...backends], served: backends.map(() => 0), refused: 0, close: async () => {} };
+  const balancer: RoundRobin = {
+    url: '',
+    backends: [...backends],
+    served: backends.map(() => 0),
+    refused: 0,
+    close: async () => {},
+  };
   const unhealthy = new Set<string>();
   let checking = true;
   const check = async () => {
     while (checking && options.healthCheckMs) {
       await Promise.all(
         balancer.backends.map(async (base) => {
-          const status = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status, () => 0);
+          const status = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(1000) }).then(
+            (r) => r.status,
+            () => 0,
+          );
           if (status === 200) unhealthy.delete(base);
           else unhealthy.add(base);
         }),

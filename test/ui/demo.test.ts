@@ -24,7 +24,12 @@ describe('the demo app at /demo', () => {
     const authorize = location(start);
     expect(authorize.pathname).toBe('/authorize');
     expect(authorize.searchParams.get('code_challenge_method')).toBe('S256');
-    const callback = await loginWithDev(ua, authorize, { username: 'demo-user', name: 'Demo User', email: 'demo@example.org', email_verified: true });
+    const callback = await loginWithDev(ua, authorize, {
+      username: 'demo-user',
+      name: 'Demo User',
+      email: 'demo@example.org',
+      email_verified: true,
+    });
     expect(callback.pathname).toBe('/demo/callback');
     const result = await ua.get(callback);
     const page = await result.text();

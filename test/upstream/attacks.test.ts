@@ -57,7 +57,11 @@ function discovery(): void {
       code_challenge_methods_supported: ['S256'],
       ...(advertiseIss ? { authorization_response_iss_parameter_supported: true } : {}),
     }));
-  nock(IDP).get('/jwks').optionally().times(2).reply(200, { keys: [key.jwk] });
+  nock(IDP)
+    .get('/jwks')
+    .optionally()
+    .times(2)
+    .reply(200, { keys: [key.jwk] });
 }
 
 /** Token endpoint answering with an ID token built from the nonce the login sent. */
@@ -98,7 +102,9 @@ describe('state (RFC 6749 §10.12, docs/security.md "State and login CSRF")', ()
   });
 
   it('an unknown state is a 400 page', async () => {
-    await expectRejectedPage(await new UserAgent().fetch(`${h.issuer}/callback/corp?code=abc&state=made-up-state-value`));
+    await expectRejectedPage(
+      await new UserAgent().fetch(`${h.issuer}/callback/corp?code=abc&state=made-up-state-value`),
+    );
   });
 
   it('a repeated state parameter is a 400 page (RFC 6749 §3.1)', async () => {
@@ -132,7 +138,9 @@ describe('state (RFC 6749 §10.12, docs/security.md "State and login CSRF")', ()
     const browser = new UserAgent();
     const { state, nonce } = await start(browser);
     tokenEndpoint(async (n) => key.sign(good(n)), nonce);
-    const answers = await Promise.all([1, 2, 3].map(() => browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`)));
+    const answers = await Promise.all(
+      [1, 2, 3].map(() => browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`)),
+    );
     expect(answers.map((r) => r.status).sort()).toEqual([303, 400, 400]);
     expect(h.finish).toHaveBeenCalledTimes(1);
   });
@@ -164,7 +172,9 @@ describe('mix-up (RFC 9700 §4.4, RFC 9207)', () => {
     const browser = new UserAgent();
     const { state } = await start(browser);
     const token = nock(IDP).post('/token').reply(200, {});
-    await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}&iss=${encodeURIComponent('https://evil.example.com')}`);
+    await browser.fetch(
+      `${h.issuer}/callback/corp?code=abc&state=${state}&iss=${encodeURIComponent('https://evil.example.com')}`,
+    );
     await expectFailed('access_denied');
     expect(token.isDone()).toBe(false);
   });
@@ -214,10 +224,7 @@ describe('ID token verification (OIDC Core §3.1.3.7, docs/security.md "JWT")', 
         return `${head}.${body}.${Buffer.alloc(256, 7).toString('base64url')}`;
       },
     ],
-    [
-      'signed by another key with the same kid',
-      (n) => otherKey.sign(good(n)),
-    ],
+    ['signed by another key with the same kid', (n) => otherKey.sign(good(n))],
     [
       'HS256 keyed with the public key (J-02)',
       async (n) => {
@@ -266,21 +273,27 @@ describe('ID token verification (OIDC Core §3.1.3.7, docs/security.md "JWT")', 
     await expectFailed('access_denied');
   });
 
-  it('the token request carries the verifier of this login: S256 of it is the challenge sent (RFC 7636 §4.6)', async () => {
-    const browser = new UserAgent();
-    const { state, nonce, url } = await start(browser);
-    let verifier = '';
-    nock(IDP)
-      .post('/token', (body: Record<string, string>) => {
-        verifier = body.code_verifier ?? '';
-        return true;
-      })
-      .reply(async () => [200, { access_token: 'at', token_type: 'Bearer', id_token: await key.sign(good(nonce.value)) }]);
-    await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
-    expect(h.finish).toHaveBeenCalledTimes(1);
-    expect(createHash('sha256').update(verifier).digest('base64url')).toBe(url.searchParams.get('code_challenge'));
-    expect(url.searchParams.get('code_challenge_method')).toBe('S256');
-  });
+  it(
+    'the token request carries the verifier of this login: S256 of it is the challenge sent (RFC ' + '7636 §4.6)',
+    async () => {
+      const browser = new UserAgent();
+      const { state, nonce, url } = await start(browser);
+      let verifier = '';
+      nock(IDP)
+        .post('/token', (body: Record<string, string>) => {
+          verifier = body.code_verifier ?? '';
+          return true;
+        })
+        .reply(async () => [
+          200,
+          { access_token: 'at', token_type: 'Bearer', id_token: await key.sign(good(nonce.value)) },
+        ]);
+      await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
+      expect(h.finish).toHaveBeenCalledTimes(1);
+      expect(createHash('sha256').update(verifier).digest('base64url')).toBe(url.searchParams.get('code_challenge'));
+      expect(url.searchParams.get('code_challenge_method')).toBe('S256');
+    },
+  );
 
   it('no ID token at all from an OIDC provider fails', async () => {
     const browser = new UserAgent();
@@ -313,7 +326,9 @@ describe('upstream failures end in fail(), bounded in time', () => {
   it('malformed JSON from the token endpoint: fail(), and the body is not quoted anywhere', async () => {
     const browser = new UserAgent();
     const { state } = await start(browser);
-    nock(IDP).post('/token').reply(200, '{"access_token": "leaky-token-value", oops', { 'content-type': 'application/json' });
+    nock(IDP)
+      .post('/token')
+      .reply(200, '{"access_token": "leaky-token-value", oops', { 'content-type': 'application/json' });
     await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${state}`);
     expect(h.fail).toHaveBeenCalledTimes(1);
     expect(h.finish).not.toHaveBeenCalled();
@@ -323,7 +338,9 @@ describe('upstream failures end in fail(), bounded in time', () => {
   it('a profile API that never answers: temporarily_unavailable after timeout_ms', async () => {
     const browser = new UserAgent();
     const url = await h.begin(browser, 'slowgh');
-    nock('https://github.com').post('/login/oauth/access_token').reply(200, { access_token: 'gho_x', token_type: 'bearer' });
+    nock('https://github.com')
+      .post('/login/oauth/access_token')
+      .reply(200, { access_token: 'gho_x', token_type: 'bearer' });
     nock('https://api.github.com').get('/user').delay(5_000).reply(200, { id: 1 });
     const started = Date.now();
     await browser.fetch(`${h.issuer}/callback/slowgh?code=abc&state=${url.searchParams.get('state')}`);
@@ -334,7 +351,8 @@ describe('upstream failures end in fail(), bounded in time', () => {
   it("the provider's error text is not passed on to fail(), only its code", async () => {
     const browser = new UserAgent();
     const { state } = await start(browser);
-    await browser.fetch(`${h.issuer}/callback/corp?error=invalid_scope&error_description=${encodeURIComponent('Call +1 555 0100 to unlock')}&state=${state}`);
+    const text = encodeURIComponent('Call +1 555 0100 to unlock');
+    await browser.fetch(`${h.issuer}/callback/corp?error=invalid_scope&error_description=${text}&state=${state}`);
     await expectFailed('access_denied');
     expect(h.fail.mock.calls[0]![1].description).not.toContain('555');
   });
@@ -357,28 +375,31 @@ describe('upstream failures end in fail(), bounded in time', () => {
 });
 
 describe('the transaction', () => {
-  it('begin adds the transaction to the caller\'s unit of work: one round trip with its writes; the callback one', async () => {
-    discovery();
-    const browser = new UserAgent();
-    await browser.fetch(`${h.issuer}/callback/corp?warm=1`); // gets the browser cookie
-    const url = await h.begin(browser, 'corp'); // discovery is cached after this
-    const before = h.store.roundTrips;
-    const ctx = { state: { browserBinding: 'b' } } as unknown as Parameters<typeof h.upstream.login.begin>[0];
-    const work = new UnitOfWork(h.store);
-    work.add({ op: 'put', key: 'side', value: 'v', ttl: 60 });
-    await h.upstream.login.begin(ctx, { providerId: 'corp', context: { kind: 'authorize', interaction: 'x' }, work });
-    expect(h.store.roundTrips - before).toBe(0);
-    await work.commit();
-    expect(h.store.roundTrips - before).toBe(1);
-    expect(await h.store.get('side')).toBe('v');
+  it(
+    "begin adds the transaction to the caller's unit of work: one round trip with its writes; the " + 'callback one',
+    async () => {
+      discovery();
+      const browser = new UserAgent();
+      await browser.fetch(`${h.issuer}/callback/corp?warm=1`); // gets the browser cookie
+      const url = await h.begin(browser, 'corp'); // discovery is cached after this
+      const before = h.store.roundTrips;
+      const ctx = { state: { browserBinding: 'b' } } as unknown as Parameters<typeof h.upstream.login.begin>[0];
+      const work = new UnitOfWork(h.store);
+      work.add({ op: 'put', key: 'side', value: 'v', ttl: 60 });
+      await h.upstream.login.begin(ctx, { providerId: 'corp', context: { kind: 'authorize', interaction: 'x' }, work });
+      expect(h.store.roundTrips - before).toBe(0);
+      await work.commit();
+      expect(h.store.roundTrips - before).toBe(1);
+      expect(await h.store.get('side')).toBe('v');
 
-    const { nonce } = { nonce: { value: url.searchParams.get('nonce')! } };
-    tokenEndpoint(async (n) => key.sign(good(n)), nonce);
-    const beforeCallback = h.store.roundTrips;
-    await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${url.searchParams.get('state')}`);
-    expect(h.finish).toHaveBeenCalledTimes(1);
-    expect(h.store.roundTrips - beforeCallback).toBe(1);
-  });
+      const { nonce } = { nonce: { value: url.searchParams.get('nonce')! } };
+      tokenEndpoint(async (n) => key.sign(good(n)), nonce);
+      const beforeCallback = h.store.roundTrips;
+      await browser.fetch(`${h.issuer}/callback/corp?code=abc&state=${url.searchParams.get('state')}`);
+      expect(h.finish).toHaveBeenCalledTimes(1);
+      expect(h.store.roundTrips - beforeCallback).toBe(1);
+    },
+  );
 
   it('state, nonce and verifier are fresh per attempt and not stored in the clear', async () => {
     const browser = new UserAgent();
@@ -403,7 +424,9 @@ describe('the transaction', () => {
   it('begin with an unknown provider is a 400 page', async () => {
     const ctx = { state: { browserBinding: 'b' } } as unknown as Parameters<typeof h.upstream.login.begin>[0];
     const work = new UnitOfWork(h.store);
-    await expect(h.upstream.login.begin(ctx, { providerId: 'nope', context: { kind: 'account' }, work })).rejects.toMatchObject({ status: 400, error: 'invalid_request' });
+    await expect(
+      h.upstream.login.begin(ctx, { providerId: 'nope', context: { kind: 'account' }, work }),
+    ).rejects.toMatchObject({ status: 400, error: 'invalid_request' });
   });
 
   it('an unknown provider in the callback path is a 404 page', async () => {

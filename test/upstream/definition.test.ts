@@ -9,7 +9,9 @@ import { DefinitionError, loadDefinition, PROVIDERS_DIR } from '../../src/upstre
 import { effectiveMapping, lookup, mapIdentity, resolve } from '../../src/upstream/mapping.js';
 import { resolveDefinition } from '../../src/upstream/resolve.js';
 
-const shipped = readdirSync(PROVIDERS_DIR).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5));
+const shipped = readdirSync(PROVIDERS_DIR)
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => f.slice(0, -5));
 
 function tempDir(files: Record<string, string>): URL {
   const dir = mkdtempSync(join(tmpdir(), 'lb-providers-'));
@@ -46,12 +48,16 @@ describe('shipped provider files', () => {
 
 describe('a bad provider file fails at start, naming file, key and reason', () => {
   it('unknown key', () => {
-    const dir = tempDir({ 'bad.yaml': 'name: Bad\nkind: oidc\nissuer: https://idp.example\nscopes: [openid]\nscope: [x]\n' });
+    const dir = tempDir({
+      'bad.yaml': 'name: Bad\nkind: oidc\nissuer: https://idp.example\nscopes: [openid]\nscope: [x]\n',
+    });
     expect(() => loadDefinition('bad', dir)).toThrow(DefinitionError);
     expect(() => loadDefinition('bad', dir)).toThrow(/providers\/bad\.yaml[\s\S]*unknown key "scope"/);
   });
   it('wrong kind, unknown quirk, http endpoint off loopback', () => {
-    const dir = tempDir({ 'bad.yaml': 'name: Bad\nkind: saml\nscopes: [x]\nquirks: [teleport]\ntoken_endpoint: http://idp.example/token\n' });
+    const dir = tempDir({
+      'bad.yaml': 'name: Bad\nkind: saml\nscopes: [x]\nquirks: [teleport]\ntoken_endpoint: http://idp.example/token\n',
+    });
     const message = (() => {
       try {
         loadDefinition('bad', dir);
@@ -65,7 +71,12 @@ describe('a bad provider file fails at start, naming file, key and reason', () =
     expect(message).toMatch(/token_endpoint: must use https/);
   });
   it('oauth2 without a subject mapping', () => {
-    const dir = tempDir({ 'bad.yaml': 'name: Bad\nkind: oauth2\nissuer: https://x.example\nauthorization_endpoint: https://x.example/a\ntoken_endpoint: https://x.example/t\nscopes: [x]\nprofile: { url: https://x.example/me }\n' });
+    const dir = tempDir({
+      'bad.yaml':
+        'name: Bad\nkind: oauth2\nissuer: https://x.example\nauthorization_endpoint: ' +
+        'https://x.example/a\ntoken_endpoint: https://x.example/t\nscopes: [x]\n' +
+        'profile: { url: https://x.example/me }\n',
+    });
     expect(() => loadDefinition('bad', dir)).toThrow(/mapping\.subject: is required/);
   });
   it('YAML syntax and a missing file', () => {
@@ -86,19 +97,30 @@ describe('a bad provider file fails at start, naming file, key and reason', () =
 });
 
 describe('deployment entries (config providers:)', () => {
-  it('accepts the issue\'s example', () => {
+  it("accepts the issue's example", () => {
     expect(
       configProblems([
         { id: 'github', use: 'github', client_id: 'a', client_secret: 'b', scopes: ['read:user', 'user:email'] },
-        { id: 'corp', use: 'oidc', issuer: 'https://idp.example.com', client_id: 'broker', client_secret: 'c', name: 'Corp SSO' },
+        {
+          id: 'corp',
+          use: 'oidc',
+          issuer: 'https://idp.example.com',
+          client_id: 'broker',
+          client_secret: 'c',
+          name: 'Corp SSO',
+        },
       ]),
     ).toEqual([]);
   });
   it('unknown keys name their path', () => {
-    expect(configProblems([{ id: 'g', use: 'google', client_id: 'a', client_secret: 'b', secret: 'x' }])).toEqual(['providers[0]: unknown key "secret"']);
+    expect(configProblems([{ id: 'g', use: 'google', client_id: 'a', client_secret: 'b', secret: 'x' }])).toEqual([
+      'providers[0]: unknown key "secret"',
+    ]);
   });
   it('ids must be URL-safe and unique', () => {
-    expect(configProblems([{ id: 'Bad Id', use: 'google', client_id: 'a', client_secret: 'b' }]).join()).toMatch(/providers\[0\]\.id/);
+    expect(configProblems([{ id: 'Bad Id', use: 'google', client_id: 'a', client_secret: 'b' }]).join()).toMatch(
+      /providers\[0\]\.id/,
+    );
     expect(
       configProblems([
         { id: 'g', use: 'google', client_id: 'a', client_secret: 'b' },
@@ -107,23 +129,55 @@ describe('deployment entries (config providers:)', () => {
     ).toEqual(['providers[1].id: "g" is used twice; ids must be unique']);
   });
   it("issuers are kept exactly as written (Auth0's trailing slash), without query or fragment", () => {
-    expect(configProblems([{ id: 'a', use: 'auth0', issuer: 'https://tenant.auth0.com/', client_id: 'a', client_secret: 'b' }])).toEqual([]);
-    expect(configProblems([{ id: 'a', use: 'oidc', issuer: 'https://idp.example.com/?x=1', client_id: 'a', client_secret: 'b' }]).join()).toMatch(/query or fragment/);
+    expect(
+      configProblems([
+        { id: 'a', use: 'auth0', issuer: 'https://tenant.auth0.com/', client_id: 'a', client_secret: 'b' },
+      ]),
+    ).toEqual([]);
+    expect(
+      configProblems([
+        { id: 'a', use: 'oidc', issuer: 'https://idp.example.com/?x=1', client_id: 'a', client_secret: 'b' },
+      ]).join(),
+    ).toMatch(/query or fragment/);
   });
   it('http issuers only for loopback hosts', () => {
-    expect(configProblems([{ id: 'c', use: 'oidc', issuer: 'http://idp.example.com', client_id: 'a', client_secret: 'b' }]).join()).toMatch(/providers\[0\]\.issuer: must use https/);
-    expect(configProblems([{ id: 'c', use: 'oidc', issuer: 'http://127.0.0.1:9000', client_id: 'a', client_secret: 'b' }])).toEqual([]);
+    expect(
+      configProblems([
+        { id: 'c', use: 'oidc', issuer: 'http://idp.example.com', client_id: 'a', client_secret: 'b' },
+      ]).join(),
+    ).toMatch(/providers\[0\]\.issuer: must use https/);
+    expect(
+      configProblems([{ id: 'c', use: 'oidc', issuer: 'http://127.0.0.1:9000', client_id: 'a', client_secret: 'b' }]),
+    ).toEqual([]);
   });
   it('oidc needs an issuer; oauth2 needs endpoints and a mapping; inline keys only for generic kinds', () => {
-    expect(configProblems([{ id: 'c', use: 'oidc', client_id: 'a' }]).join()).toMatch(/providers\[0\]\.issuer: is required/);
+    expect(configProblems([{ id: 'c', use: 'oidc', client_id: 'a' }]).join()).toMatch(
+      /providers\[0\]\.issuer: is required/,
+    );
     const oauth2 = configProblems([{ id: 'c', use: 'oauth2', client_id: 'a' }]).join('\n');
-    for (const key of ['issuer', 'authorization_endpoint', 'token_endpoint', 'scopes', 'profile', 'mapping']) expect(oauth2).toContain(`providers[0].${key}: is required`);
-    expect(configProblems([{ id: 'g', use: 'github', client_id: 'a', client_secret: 'b', token_endpoint: 'https://evil.example/t' }]).join()).toMatch(/providers\[0\]\.token_endpoint: is only for use: oauth2 or oidc/);
+    for (const key of ['issuer', 'authorization_endpoint', 'token_endpoint', 'scopes', 'profile', 'mapping'])
+      expect(oauth2).toContain(`providers[0].${key}: is required`);
+    expect(
+      configProblems([
+        { id: 'g', use: 'github', client_id: 'a', client_secret: 'b', token_endpoint: 'https://evil.example/t' },
+      ]).join(),
+    ).toMatch(/providers\[0\]\.token_endpoint: is only for use: oauth2 or oidc/);
     expect(configProblems([{ id: 'g', use: 'github' }]).join()).toMatch(/providers\[0\]\.client_id: is required/);
   });
   it('a generic oauth2 entry resolves into a working definition', () => {
     const [entry] = providersSchema.parse([
-      { id: 'acme', use: 'oauth2', issuer: 'https://acme.example', scopes: ['profile'], client_id: 'a', client_secret: 'b', authorization_endpoint: 'https://acme.example/a', token_endpoint: 'https://acme.example/t', profile: { url: 'https://acme.example/me' }, mapping: { subject: 'id', email: 'mail' } },
+      {
+        id: 'acme',
+        use: 'oauth2',
+        issuer: 'https://acme.example',
+        scopes: ['profile'],
+        client_id: 'a',
+        client_secret: 'b',
+        authorization_endpoint: 'https://acme.example/a',
+        token_endpoint: 'https://acme.example/t',
+        profile: { url: 'https://acme.example/me' },
+        mapping: { subject: 'id', email: 'mail' },
+      },
     ]);
     const provider = resolveDefinition(entry!, 0, { brokerIssuer: 'https://login.example.com' });
     expect(provider.redirectUri).toBe('https://login.example.com/callback/acme');
@@ -146,7 +200,12 @@ describe('mapping', () => {
     expect(map([{ sub: 's', email: 'a@x', email_verified: 'true' }]).email_verified).toBe(false);
     expect(map([{ sub: 's', email: 'a@x' }]).email_verified).toBe(false);
     // A verified flag in one answer does not vouch for an address from another.
-    expect(map([{ sub: 's', email_verified: true }, { email: 'b@x', email_verified: false }])).toMatchObject({ email: 'b@x', email_verified: false });
+    expect(
+      map([
+        { sub: 's', email_verified: true },
+        { email: 'b@x', email_verified: false },
+      ]),
+    ).toMatchObject({ email: 'b@x', email_verified: false });
   });
   it('a missing or non-scalar subject is refused', () => {
     const def = { kind: 'oauth2' as const, mapping: { subject: 'id' } };

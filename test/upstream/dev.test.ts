@@ -48,7 +48,9 @@ describe('the dev provider', () => {
   });
 
   it('escapes what it echoes', async () => {
-    const response = await new UserAgent().fetch(`${h.issuer}/upstream/dev/login?state=${encodeURIComponent('"><script>alert(1)</script>')}`);
+    const response = await new UserAgent().fetch(
+      `${h.issuer}/upstream/dev/login?state=${encodeURIComponent('"><script>alert(1)</script>')}`,
+    );
     const page = await response.text();
     expect(page).not.toContain('<script>');
     expect(page).toContain('&quot;&gt;&lt;script&gt;');
@@ -57,13 +59,27 @@ describe('the dev provider', () => {
   it('signs in as the username, through the same transaction machinery', async () => {
     const browser = new UserAgent();
     const { state } = await loginForm(browser);
-    const response = await post(browser, { state, username: 'alice', name: 'Alice <A>', email: 'alice@example.com', email_verified: 'true' });
+    const response = await post(browser, {
+      state,
+      username: 'alice',
+      name: 'Alice <A>',
+      email: 'alice@example.com',
+      email_verified: 'true',
+    });
     expect(response.status).toBe(303);
     expect(h.fail).not.toHaveBeenCalled();
     const { identity, context, provider } = h.finish.mock.calls[0]![1];
     expect(provider).toBe('dev');
     expect(context).toEqual({ kind: 'authorize', interaction: 'i-1' });
-    expect(identity).toMatchObject({ provider: 'dev', issuer: `${h.issuer}/upstream/dev`, subject: 'alice', name: 'Alice <A>', email: 'alice@example.com', email_verified: true, preferred_username: 'alice' });
+    expect(identity).toMatchObject({
+      provider: 'dev',
+      issuer: `${h.issuer}/upstream/dev`,
+      subject: 'alice',
+      name: 'Alice <A>',
+      email: 'alice@example.com',
+      email_verified: true,
+      preferred_username: 'alice',
+    });
     // Replaying the form post finds nothing.
     expect((await post(browser, { state, username: 'alice' })).status).toBe(400);
     expect(h.finish).toHaveBeenCalledTimes(1);

@@ -33,17 +33,35 @@ describe.skipIf(!available)('app → broker → oidc-provider → broker → app
     broker = await startApp(
       {
         clients: CLIENTS,
-        providers: [{ id: 'corp', use: 'oidc', issuer: idpIssuer, client_id: 'broker', client_secret: 'upstream-secret-0123456789abcdef', name: 'Corp SSO' }],
+        providers: [
+          {
+            id: 'corp',
+            use: 'oidc',
+            issuer: idpIssuer,
+            client_id: 'broker',
+            client_secret: 'upstream-secret-0123456789abcdef',
+            name: 'Corp SSO',
+          },
+        ],
       },
       { store },
     );
     const idp = new Provider(idpIssuer, {
-      clients: [{ client_id: 'broker', client_secret: 'upstream-secret-0123456789abcdef', redirect_uris: [`${broker.url}/callback/corp`] }],
+      clients: [
+        {
+          client_id: 'broker',
+          client_secret: 'upstream-secret-0123456789abcdef',
+          redirect_uris: [`${broker.url}/callback/corp`],
+        },
+      ],
       claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
       features: { devInteractions: { enabled: true } },
       pkce: { required: () => true },
       async findAccount(_ctx, sub) {
-        return { accountId: sub, claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }) };
+        return {
+          accountId: sub,
+          claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }),
+        };
       },
     });
     idp.on('grant.success', () => upstreamTokenRequests++);
@@ -72,7 +90,8 @@ describe.skipIf(!available)('app → broker → oidc-provider → broker → app
       let res: Response;
       if (url.origin === idpIssuer && /^\/interaction\/[^/]+$/.test(url.pathname)) {
         const page = await (await ua.get(url)).text();
-        const prompt = /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
+        const prompt =
+          /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
         res = await ua.postForm(url, prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt });
       } else {
         res = await ua.get(url);
@@ -85,15 +104,27 @@ describe.skipIf(!available)('app → broker → oidc-provider → broker → app
   }
 
   it('signs the app in with the upstream identity', async () => {
-    const config = await oidc.discovery(new URL(broker.url), 'web', SECRETS.web, oidc.ClientSecretBasic(SECRETS.web), { execute: [oidc.allowInsecureRequests] });
-    const { url: authorize, verifier, state, nonce } = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid profile email', provider: 'corp' });
+    const config = await oidc.discovery(new URL(broker.url), 'web', SECRETS.web, oidc.ClientSecretBasic(SECRETS.web), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    const {
+      url: authorize,
+      verifier,
+      state,
+      nonce,
+    } = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid profile email', provider: 'corp' });
     const { callback, hops } = await walk(authorize, 'carol');
     // provider=corp went straight to the upstream, and the upstream answered our callback.
     expect(hops.some((u) => u.origin === idpIssuer)).toBe(true);
     expect(hops.some((u) => u.href.startsWith(`${broker.url}/callback/corp?`))).toBe(true);
     expect(upstreamTokenRequests).toBe(1);
 
-    const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+    const tokens = await oidc.authorizationCodeGrant(config, callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    });
     const claims = tokens.claims()!;
     expect(claims.iss).toBe(broker.url);
     expect(claims.aud).toBe('web');
@@ -107,10 +138,23 @@ describe.skipIf(!available)('app → broker → oidc-provider → broker → app
 
     // The same upstream account again is the same broker user.
     const second = await walk(
-      oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT, scope: 'openid', state, nonce, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', provider: 'corp' }),
+      oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT,
+        scope: 'openid',
+        state,
+        nonce,
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        provider: 'corp',
+      }),
       'carol',
     );
-    const again = await oidc.authorizationCodeGrant(config, second.callback, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true });
+    const again = await oidc.authorizationCodeGrant(config, second.callback, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+      expectedNonce: nonce,
+      idTokenExpected: true,
+    });
     expect(again.claims()!.sub).toBe(claims.sub);
   });
 });

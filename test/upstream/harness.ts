@@ -11,7 +11,7 @@ import { MemoryStore, type Store } from '../../src/store/index.js';
 import { UnitOfWork } from '../../src/store/unit-of-work.js';
 import { createUpstream, type Upstream } from '../../src/upstream/index.js';
 import type { LoginContext, LoginHandler } from '../../src/upstream/types.js';
-import { UserAgent } from '../support/user-agent.js';
+import type { UserAgent } from '../support/user-agent.js';
 
 export type FinishArgs = Parameters<LoginHandler['finish']>[1];
 export type FailArgs = Parameters<LoginHandler['fail']>[1];
@@ -31,7 +31,10 @@ export interface Harness {
 const DEFAULT_CONTEXT = JSON.stringify({ kind: 'authorize', interaction: 'i-1' });
 
 /** The upstream router in a small Koa app of its own, with the browser-id and error middleware. */
-export async function startHarness(entries: unknown[], options: { store?: Store; providersDir?: URL } = {}): Promise<Harness> {
+export async function startHarness(
+  entries: unknown[],
+  options: { store?: Store; providersDir?: URL } = {},
+): Promise<Harness> {
   const server: Server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -31,14 +31,35 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
     idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
 
     // The broker's address is needed for the IdP's client registration, so reserve it first.
-    h = await startHarness([{ id: 'corp', use: 'oidc', issuer: idpIssuer, client_id: 'broker', client_secret: 'broker-secret-broker-secret-0123' }], { store });
+    h = await startHarness(
+      [
+        {
+          id: 'corp',
+          use: 'oidc',
+          issuer: idpIssuer,
+          client_id: 'broker',
+          client_secret: 'broker-secret-broker-secret-0123',
+        },
+      ],
+      { store },
+    );
     const idp = new Provider(idpIssuer, {
-      clients: [{ client_id: 'broker', client_secret: 'broker-secret-broker-secret-0123', redirect_uris: [`${h.issuer}/callback/corp`], token_endpoint_auth_method: 'client_secret_basic' }],
+      clients: [
+        {
+          client_id: 'broker',
+          client_secret: 'broker-secret-broker-secret-0123',
+          redirect_uris: [`${h.issuer}/callback/corp`],
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
+      ],
       claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
       features: { devInteractions: { enabled: true } },
       pkce: { required: () => true },
       async findAccount(_ctx, sub) {
-        return { accountId: sub, claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `User ${sub}` }) };
+        return {
+          accountId: sub,
+          claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `User ${sub}` }),
+        };
       },
     });
     idp.on('grant.success', () => tokenHits++);
@@ -63,8 +84,10 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
       if (next.origin !== idpIssuer) return next;
       if (/^\/interaction\/[^/]+$/.test(next.pathname)) {
         const page = await (await idpBrowser.fetch(next.href)).text();
-        const prompt = /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
-        const form: Record<string, string> = prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt };
+        const prompt =
+          /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
+        const form: Record<string, string> =
+          prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt };
         response = await idpBrowser.fetch(next.href, {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -96,7 +119,14 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
     expect(h.finish).toHaveBeenCalledTimes(1);
     const { identity, context } = h.finish.mock.calls[0]![1];
     expect(context).toEqual({ kind: 'authorize', interaction: 'app-login-1' });
-    expect(identity).toMatchObject({ provider: 'corp', issuer: idpIssuer, subject: 'alice', email: 'alice@corp.example', email_verified: true, name: 'User alice' });
+    expect(identity).toMatchObject({
+      provider: 'corp',
+      issuer: idpIssuer,
+      subject: 'alice',
+      email: 'alice@corp.example',
+      email_verified: true,
+      name: 'User alice',
+    });
     expect(tokenHits).toBe(1);
 
     // The transaction is gone from Redis: the same callback again is a 400 page.
@@ -132,6 +162,10 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
     expect(back.searchParams.get('error')).toBe('access_denied');
     await browser.fetch(back.href);
     const failure = h.fail.mock.calls.at(-1)![1];
-    expect(failure).toMatchObject({ error: 'access_denied', provider: 'corp', context: { kind: 'authorize', interaction: 'app-login-3' } });
+    expect(failure).toMatchObject({
+      error: 'access_denied',
+      provider: 'corp',
+      context: { kind: 'authorize', interaction: 'app-login-3' },
+    });
   });
 });

@@ -45,7 +45,10 @@ interface Scenario {
 
 const FIXTURES = new URL('../fixtures/providers/', import.meta.url);
 const PROVIDERS = new URL('../../providers/', import.meta.url);
-const shipped = readdirSync(PROVIDERS).filter((f) => f.endsWith('.yaml')).map((f) => f.slice(0, -5)).sort();
+const shipped = readdirSync(PROVIDERS)
+  .filter((f) => f.endsWith('.yaml'))
+  .map((f) => f.slice(0, -5))
+  .sort();
 
 const appleKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const APPLE = {
@@ -70,7 +73,10 @@ function scenarios(provider: string): [string, Scenario][] {
   } catch {
     return [];
   }
-  return files.map((f) => [f.slice(0, -5), JSON.parse(readFileSync(new URL(`${provider}/${f}`, FIXTURES), 'utf8')) as Scenario]);
+  return files.map((f) => [
+    f.slice(0, -5),
+    JSON.parse(readFileSync(new URL(`${provider}/${f}`, FIXTURES), 'utf8')) as Scenario,
+  ]);
 }
 
 function origin(url: string): string {
@@ -142,9 +148,14 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
         id_token_signing_alg_values_supported: ['RS256'],
         code_challenge_methods_supported: ['S256'],
       });
-    nock(origin(issuer)).get(`${pathOf(base)}/jwks`.replace(/^\/\//, '/')).optionally().reply(200, { keys: [key.jwk] });
+    nock(origin(issuer))
+      .get(`${pathOf(base)}/jwks`.replace(/^\/\//, '/'))
+      .optionally()
+      .reply(200, { keys: [key.jwk] });
     if (scenario.userinfo) {
-      nock(origin(issuer)).get(`${pathOf(base)}/userinfo`.replace(/^\/\//, '/')).reply(200, scenario.userinfo);
+      nock(origin(issuer))
+        .get(`${pathOf(base)}/userinfo`.replace(/^\/\//, '/'))
+        .reply(200, scenario.userinfo);
     }
   }
 
@@ -172,7 +183,14 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
     // The documented token shapes, with a recognisable access token (it must never leak).
     if (scenario.id_token_claims || 'access_token' in body) body.access_token = 'at-secret-value';
     if (scenario.id_token_claims) {
-      body.id_token = await key.sign({ iss: expectedIss, aud: 'cid', iat: nowS(), exp: nowS() + 300, nonce: q.get('nonce'), ...scenario.id_token_claims });
+      body.id_token = await key.sign({
+        iss: expectedIss,
+        aud: 'cid',
+        iat: nowS(),
+        exp: nowS() + 300,
+        nonce: q.get('nonce'),
+        ...scenario.id_token_claims,
+      });
     }
     nock(origin(tokenEndpoint))
       .post(pathOf(tokenEndpoint), (raw: string | Record<string, string>) => {
@@ -197,11 +215,17 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
         profileRequests.push(new URL(uri, def.profile!.url));
         profileAuth.push(this.req.headers.authorization as string | undefined);
         profileHeaders.push(this.req.headers);
-        return [scenario.profile_status ?? 200, scenario.profile_raw ?? scenario.profile, { 'content-type': scenario.profile_raw ? 'text/html' : 'application/json' }];
+        return [
+          scenario.profile_status ?? 200,
+          scenario.profile_raw ?? scenario.profile,
+          { 'content-type': scenario.profile_raw ? 'text/html' : 'application/json' },
+        ];
       });
   }
   if (scenario.emails !== undefined) {
-    nock(origin(def.profile!.url)).get(`${pathOf(def.profile!.url)}/emails`).reply(200, scenario.emails as object);
+    nock(origin(def.profile!.url))
+      .get(`${pathOf(def.profile!.url)}/emails`)
+      .reply(200, scenario.emails as object);
   }
 
   // The provider's answer.
@@ -256,8 +280,15 @@ async function run(h: Awaited<ReturnType<typeof startHarness>>, provider: string
     if (def.token_auth === 'client_secret_basic') expect(tokenAuthHeader).toMatch(/^Basic /);
     if (def.quirks.includes('apple-client-secret')) {
       const secret = tokenBody!.get('client_secret')!;
-      const publicKey = await importSPKI(appleKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(), 'ES256');
-      const { payload, protectedHeader } = await jwtVerify(secret, publicKey, { issuer: APPLE.team_id, subject: 'cid', audience: 'https://appleid.apple.com' });
+      const publicKey = await importSPKI(
+        appleKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        'ES256',
+      );
+      const { payload, protectedHeader } = await jwtVerify(secret, publicKey, {
+        issuer: APPLE.team_id,
+        subject: 'cid',
+        audience: 'https://appleid.apple.com',
+      });
       expect(protectedHeader).toMatchObject({ alg: 'ES256', kid: APPLE.key_id });
       expect(payload.exp! - payload.iat!).toBeLessThanOrEqual(15_777_000);
     } else if (def.token_auth === 'client_secret_post') {

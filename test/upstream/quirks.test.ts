@@ -24,29 +24,67 @@ function entry(extra: Record<string, unknown> = {}): ProviderEntry {
   return providersSchema.parse([{ id: 'p', use: 'p', client_id: 'cid', client_secret: 's3cret', ...extra }])[0]!;
 }
 const oauth2 = (extra: Record<string, unknown> = {}): Definition =>
-  parseDefinition('t', { name: 'T', kind: 'oauth2', issuer: 'https://t.example', authorization_endpoint: 'https://t.example/a', token_endpoint: 'https://t.example/t', scopes: ['x'], profile: { url: 'https://api.t.example/user' }, mapping: { subject: 'id' }, ...extra });
-const identity = (): UpstreamIdentity => ({ provider: 'p', issuer: 'https://t.example', subject: '1', email: 'public@example.com', email_verified: false, raw: {} });
-const json = (body: unknown, status = 200) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+  parseDefinition('t', {
+    name: 'T',
+    kind: 'oauth2',
+    issuer: 'https://t.example',
+    authorization_endpoint: 'https://t.example/a',
+    token_endpoint: 'https://t.example/t',
+    scopes: ['x'],
+    profile: { url: 'https://api.t.example/user' },
+    mapping: { subject: 'id' },
+    ...extra,
+  });
+const identity = (): UpstreamIdentity => ({
+  provider: 'p',
+  issuer: 'https://t.example',
+  subject: '1',
+  email: 'public@example.com',
+  email_verified: false,
+  raw: {},
+});
+const json = (body: unknown, status = 200) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
-function enrichInput(id: UpstreamIdentity, answers: Record<string, unknown>, params = new URLSearchParams()): EnrichInput {
+function enrichInput(
+  id: UpstreamIdentity,
+  answers: Record<string, unknown>,
+  params = new URLSearchParams(),
+): EnrichInput {
   return { identity: id, entry: entry(), definition: oauth2(), params, api: async (url) => answers[url] };
 }
 
 describe('github-emails', () => {
   it('takes the verified primary address only', async () => {
     const id = identity();
-    await githubEmails.enrich!(enrichInput(id, { 'https://api.t.example/user/emails': [{ email: 'a@x.com', primary: false, verified: true }, { email: 'p@x.com', primary: true, verified: true }] }));
+    await githubEmails.enrich!(
+      enrichInput(id, {
+        'https://api.t.example/user/emails': [
+          { email: 'a@x.com', primary: false, verified: true },
+          { email: 'p@x.com', primary: true, verified: true },
+        ],
+      }),
+    );
     expect(id).toMatchObject({ email: 'p@x.com', email_verified: true });
   });
   it('an unverified primary gives no email at all (not the public one, not a secondary)', async () => {
     const id = identity();
-    await githubEmails.enrich!(enrichInput(id, { 'https://api.t.example/user/emails': [{ email: 'p@x.com', primary: true, verified: false }, { email: 'a@x.com', primary: false, verified: true }] }));
+    await githubEmails.enrich!(
+      enrichInput(id, {
+        'https://api.t.example/user/emails': [
+          { email: 'p@x.com', primary: true, verified: false },
+          { email: 'a@x.com', primary: false, verified: true },
+        ],
+      }),
+    );
     expect(id.email).toBeUndefined();
     expect(id.email_verified).toBe(false);
   });
   it('verified as a string does not count; a non-list answer gives nothing', async () => {
     const id = identity();
-    await githubEmails.enrich!(enrichInput(id, { 'https://api.t.example/user/emails': [{ email: 'p@x.com', primary: true, verified: 'true' }] }));
+    await githubEmails.enrich!(
+      enrichInput(id, { 'https://api.t.example/user/emails': [{ email: 'p@x.com', primary: true, verified: 'true' }] }),
+    );
     expect(id.email_verified).toBe(false);
     const id2 = identity();
     await githubEmails.enrich!(enrichInput(id2, { 'https://api.t.example/user/emails': { message: 'Not Found' } }));
@@ -56,7 +94,9 @@ describe('github-emails', () => {
 
 describe('github-200-errors', () => {
   it('turns a 200 with {error} into a 400 with the same body', async () => {
-    const out = await github200Errors.tokenResponse!(json({ error: 'bad_verification_code', error_description: 'expired' }));
+    const out = await github200Errors.tokenResponse!(
+      json({ error: 'bad_verification_code', error_description: 'expired' }),
+    );
     expect(out.status).toBe(400);
     expect(await out.json()).toEqual({ error: 'bad_verification_code', error_description: 'expired' });
   });
@@ -88,13 +128,30 @@ describe('facebook-appsecret-proof', () => {
     expect(url.searchParams.get('appsecret_proof')).toBe(appsecretProof('token', 's3cret'));
   });
   it('requires a pinned Graph version and the explicit fields', () => {
-    expect(facebookAppsecretProof.check!(entry(), oauth2({ profile: { url: 'https://graph.facebook.com/v25.0/me', query: { fields: 'id,name,email,first_name,last_name,picture' } } }))).toEqual([]);
-    expect(facebookAppsecretProof.check!(entry(), oauth2({ profile: { url: 'https://graph.facebook.com/me', query: { fields: 'id,name' } } })).join(' ')).toMatch(/version.*fields must list email, first_name, last_name, picture/s);
+    expect(
+      facebookAppsecretProof.check!(
+        entry(),
+        oauth2({
+          profile: {
+            url: 'https://graph.facebook.com/v25.0/me',
+            query: { fields: 'id,name,email,first_name,last_name,picture' },
+          },
+        }),
+      ),
+    ).toEqual([]);
+    expect(
+      facebookAppsecretProof.check!(
+        entry(),
+        oauth2({ profile: { url: 'https://graph.facebook.com/me', query: { fields: 'id,name' } } }),
+      ).join(' '),
+    ).toMatch(/version.*fields must list email, first_name, last_name, picture/s);
   });
 });
 
 describe('apple-client-secret', () => {
-  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const key = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .privateKey.export({ type: 'pkcs8', format: 'pem' })
+    .toString();
   const apple = { team_id: 'TEAM', key_id: 'KID', private_key: key };
   it('mints an ES256 JWT: kid, iss = team, sub = client_id, aud = appleid, short exp; reused while fresh', async () => {
     const e = entry({ apple });
@@ -118,7 +175,15 @@ describe('apple-form-post', () => {
     expect(appleFormPost.authorizationParams!(entry())).toEqual({ response_mode: 'form_post' });
     const id = identity();
     delete id.email;
-    await appleFormPost.enrich!(enrichInput(id, {}, new URLSearchParams({ user: JSON.stringify({ name: { firstName: 'Ana', lastName: 'Li' }, email: 'attacker@evil.example' }) })));
+    await appleFormPost.enrich!(
+      enrichInput(
+        id,
+        {},
+        new URLSearchParams({
+          user: JSON.stringify({ name: { firstName: 'Ana', lastName: 'Li' }, email: 'attacker@evil.example' }),
+        }),
+      ),
+    );
     expect(id).toMatchObject({ given_name: 'Ana', family_name: 'Li', name: 'Ana Li' });
     expect(id.email).toBeUndefined();
   });
@@ -131,15 +196,35 @@ describe('apple-form-post', () => {
 
 describe('entra-tenant-issuer', () => {
   const tid = '72f988bf-86f1-41af-91ab-2d7cd011db47';
-  const claims = (extra: Record<string, unknown> = {}) => ({ tid, oid: 'o-1', iss: `https://login.microsoftonline.com/${tid}/v2.0`, ...extra });
+  const claims = (extra: Record<string, unknown> = {}) => ({
+    tid,
+    oid: 'o-1',
+    iss: `https://login.microsoftonline.com/${tid}/v2.0`,
+    ...extra,
+  });
   it('accepts an allowed tenant whose issuer carries its tid', () => {
     expect(entraTenantIssuer.checkClaims!(claims(), entry({ allowed_tenants: [tid] }), oauth2())).toBeUndefined();
   });
   it('rejects a tenant outside the allowlist (L-12)', () => {
-    expect(entraTenantIssuer.checkClaims!(claims({ tid: '9188040d-6c67-4c5b-b112-36a304b66dad', iss: 'https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0' }), entry({ allowed_tenants: [tid] }), oauth2())).toMatch(/not allowed/);
+    expect(
+      entraTenantIssuer.checkClaims!(
+        claims({
+          tid: '9188040d-6c67-4c5b-b112-36a304b66dad',
+          iss: 'https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0',
+        }),
+        entry({ allowed_tenants: [tid] }),
+        oauth2(),
+      ),
+    ).toMatch(/not allowed/);
   });
   it('rejects an issuer that is not the template with this tid', () => {
-    expect(entraTenantIssuer.checkClaims!(claims({ iss: 'https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0' }), entry({ allowed_tenants: [tid] }), oauth2())).toMatch(/issuer/);
+    expect(
+      entraTenantIssuer.checkClaims!(
+        claims({ iss: 'https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0' }),
+        entry({ allowed_tenants: [tid] }),
+        oauth2(),
+      ),
+    ).toMatch(/issuer/);
   });
   it('a single-tenant deployment allows that tenant; common needs an allowlist at start', () => {
     expect(entraTenantIssuer.checkClaims!(claims(), entry({ tenant: tid }), oauth2())).toBeUndefined();
@@ -150,7 +235,9 @@ describe('entra-tenant-issuer', () => {
 
 describe('twitch-scope-array', () => {
   it('joins an array scope into the RFC 6749 §3.3 string, keeping the rest', async () => {
-    const out = await twitchScopeArray.tokenResponse!(json({ access_token: 'a', token_type: 'bearer', scope: ['user:read:email', 'chat:read'] }));
+    const out = await twitchScopeArray.tokenResponse!(
+      json({ access_token: 'a', token_type: 'bearer', scope: ['user:read:email', 'chat:read'] }),
+    );
     expect(await out.json()).toEqual({ access_token: 'a', token_type: 'bearer', scope: 'user:read:email chat:read' });
   });
   it('leaves a string scope and errors alone', async () => {

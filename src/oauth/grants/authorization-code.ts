@@ -22,7 +22,10 @@ export const authorizationCodeGrant: Grant = {
     if (taken.status === 'replayed') {
       // A code used twice was stolen or replayed: what it issued is revoked (RFC 6749 §4.1.2).
       await oauth.records.revokeGrant(taken.grantId);
-      ctx.state.log?.warn({ client: client.client_id, grant: taken.grantId }, 'authorization code replayed: grant revoked');
+      ctx.state.log?.warn(
+        { client: client.client_id, grant: taken.grantId },
+        'authorization code replayed: grant revoked',
+      );
       throw invalidGrant('the authorization code was already used; the tokens issued with it are revoked');
     }
     if (taken.status !== 'ok') throw invalidGrant('the authorization code is invalid or expired');
@@ -32,10 +35,16 @@ export const authorizationCodeGrant: Grant = {
       throw invalidGrant('redirect_uri must be the one of the authorization request (RFC 6749 §4.1.3)');
     }
     if (verifier === undefined) throw invalidGrant('code_verifier is required (PKCE)');
-    if (!constantTimeEqual(s256(verifier), record.codeChallenge)) throw invalidGrant('code_verifier does not match the code_challenge');
+    if (!constantTimeEqual(s256(verifier), record.codeChallenge))
+      throw invalidGrant('code_verifier does not match the code_challenge');
 
     const { work } = ctx.state;
-    const response = await userTokens(oauth, record, work, record.refresh ? refreshTerms(oauth, record.scope) : undefined);
+    const response = await userTokens(
+      oauth,
+      record,
+      work,
+      record.refresh ? refreshTerms(oauth, record.scope) : undefined,
+    );
     await work.commit();
     return response;
   },

@@ -11,9 +11,11 @@ export const clientCredentialsGrant: Grant = {
   grantType: 'client_credentials',
   async handle(_ctx, client, params, oauth) {
     const { scopes, refused } = machineScopes(params.get('scope', { max: 1000 }), client);
-    if (refused.length > 0) throw invalidScope(`scope not available to client_credentials for this client: ${refused.join(' ')}`);
+    if (refused.length > 0)
+      throw invalidScope(`scope not available to client_credentials for this client: ${refused.join(' ')}`);
     const resource = params.get('resource', { max: 2048 });
-    if (resource !== undefined && !client.resources.includes(resource)) throw invalidTarget('this resource is not allowed for this client (RFC 8707)');
+    if (resource !== undefined && !client.resources.includes(resource))
+      throw invalidTarget('this resource is not allowed for this client (RFC 8707)');
     const at = await oauth.tokens.accessToken({
       clientId: client.client_id,
       subject: client.client_id,

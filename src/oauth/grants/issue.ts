@@ -17,7 +17,10 @@ export type RefreshTerms = Pick<RefreshRecord, 'expiresAt' | 'offline'>;
 /** A new chain lives `refresh_token_absolute_ttl_s` from now, offline when offline_access was granted. */
 export function refreshTerms(oauth: OAuthContext, scope: string): RefreshTerms {
   const now = nowS();
-  return { expiresAt: now + oauth.config.tokens.refresh_token_absolute_ttl_s, offline: scopeSet(scope).includes('offline_access') };
+  return {
+    expiresAt: now + oauth.config.tokens.refresh_token_absolute_ttl_s,
+    offline: scopeSet(scope).includes('offline_access'),
+  };
 }
 
 /**
@@ -39,7 +42,12 @@ export async function userTokens(
     grantId: grant.grantId,
     authTime: grant.authTime,
   });
-  const response: TokenResponse = { access_token: at.token, token_type: 'Bearer', expires_in: at.expiresIn, scope: grant.scope };
+  const response: TokenResponse = {
+    access_token: at.token,
+    token_type: 'Bearer',
+    expires_in: at.expiresIn,
+    scope: grant.scope,
+  };
   if (scopeSet(grant.scope).includes('openid')) {
     response.id_token = await oauth.tokens.idToken({
       clientId: grant.clientId,

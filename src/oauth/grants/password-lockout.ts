@@ -49,7 +49,10 @@ export class Lockout {
   /** Seconds until every lock on these subjects ends, or 0 when none is locked. One round trip. */
   async lockedFor(subjects: LockoutSubject[]): Promise<number> {
     // Subjects are separate slots: one read each, sent together.
-    const values = await getAcrossSlots(this.store, subjects.map((s) => this.#key('lock', s)));
+    const values = await getAcrossSlots(
+      this.store,
+      subjects.map((s) => this.#key('lock', s)),
+    );
     const now = Date.now();
     const until = Math.max(0, ...values.map((v) => (v ? Number(v) : 0)));
     return until > now ? Math.ceil((until - now) / 1000) : 0;
@@ -76,7 +79,8 @@ export class Lockout {
         const strikesKey = this.#key('strikes', subject);
         const strikes = Number((await this.store.get(strikesKey)) ?? 0);
         const seconds = Math.min(this.config.max_lock_s, this.config.lock_s * 2 ** Math.min(strikes, 30));
-        if (!(await this.store.putIfAbsent(this.#key('lock', subject), String(Date.now() + seconds * 1000), seconds))) return;
+        if (!(await this.store.putIfAbsent(this.#key('lock', subject), String(Date.now() + seconds * 1000), seconds)))
+          return;
         await this.store.incr(strikesKey, seconds + this.config.window_s);
         await this.store.batch([
           { op: 'del', key: this.#key('fails', subject) },
@@ -90,7 +94,10 @@ export class Lockout {
 
   /** An attempt that was not a failed check (refused beyond a limit, or never checked): taken back from every count. */
   async release(subjects: LockoutSubject[]): Promise<void> {
-    await batchPerSlot(this.store, subjects.map((s): StoreOp => ({ op: 'decr', key: this.#key('fails', s) })));
+    await batchPerSlot(
+      this.store,
+      subjects.map((s): StoreOp => ({ op: 'decr', key: this.#key('fails', s) })),
+    );
   }
 
   /**

@@ -3,11 +3,10 @@ import { normalizeLogin } from '../../identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from '../../identity/password-source.js';
 import { MAX_PASSWORD_LENGTH } from '../../identity/password-hash.js';
 import type { ExternalIdentity } from '../../identity/users.js';
-import { SUPPORTED_SCOPES, userClaims } from '../claims.js';
+import { userClaims } from '../claims.js';
 import type { Client } from '../clients.js';
 import type { OAuthContext } from '../context.js';
 import { invalidGrant, invalidRequest, invalidScope, unauthorizedClient } from '../errors.js';
-import { scopeSet } from '../params.js';
 import { nowS } from '../../lib/clock.js';
 import type { UnitOfWork } from '../../store/unit-of-work.js';
 import { batchPerSlot } from '../../store/index.js';
@@ -80,13 +79,25 @@ export const passwordGrant: Grant = {
       await lockout.release(subjects);
       if (err instanceof PasswordSourceUnavailable) {
         log.warn({ ...who, reason: err.message }, 'password grant: the provider cannot be reached');
-        throw new BrokerError('temporarily_unavailable', 'the sign-in provider cannot be reached right now; try again later', 503);
+        throw new BrokerError(
+          'temporarily_unavailable',
+          'the sign-in provider cannot be reached right now; try again later',
+          503,
+        );
       }
       throw err;
     }
     if (!check.ok) {
       const lockedNow = await lockout.failed(subjects, attempt.counts);
-      log.warn({ ...who, ...(check.account ? { account: check.account } : {}), reason: check.reason, ...(lockedNow.length ? { locked: lockedNow } : {}) }, 'password grant failed');
+      log.warn(
+        {
+          ...who,
+          ...(check.account ? { account: check.account } : {}),
+          reason: check.reason,
+          ...(lockedNow.length ? { locked: lockedNow } : {}),
+        },
+        'password grant failed',
+      );
       throw invalidGrant(FAILED);
     }
 
@@ -123,7 +134,11 @@ async function prepareTokens(
   const claims = userClaims(user, scopes);
   const scope = scopes.join(' ');
   const tokens = oauth.config.tokens;
-  const refresh = mayRefresh(client, scopes.includes('offline_access'), tokens.first_party_refresh_without_offline_access);
+  const refresh = mayRefresh(
+    client,
+    scopes.includes('offline_access'),
+    tokens.first_party_refresh_without_offline_access,
+  );
   const grant = { grantId: newGrantId(), clientId: client.client_id, userId: user.id, scope, authTime: nowS(), claims };
   const response = await userTokens(oauth, grant, work, refresh ? refreshTerms(oauth, scope) : undefined);
   return { response, userId: user.id, created };

@@ -38,7 +38,8 @@ export const refreshTokenGrant: Grant = {
     if (record.expiresAt <= nowS()) throw invalidGrant('the refresh token has expired');
 
     const narrowed = refreshScopes(record.scope, requested);
-    if (narrowed.refused.length > 0) throw invalidScope(`scope beyond the original grant: ${narrowed.refused.join(' ')}`);
+    if (narrowed.refused.length > 0)
+      throw invalidScope(`scope beyond the original grant: ${narrowed.refused.join(' ')}`);
     const scope = narrowed.scopes.join(' ');
 
     const user = await oauth.users.get(record.userId);

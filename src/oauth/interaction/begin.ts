@@ -9,7 +9,11 @@ import { newInteraction } from './record.js';
  * the chooser. The pending request is stored once, in the same round trip as the login
  * transaction when the provider is already known.
  */
-export async function beginInteraction(ctx: Context, oauth: OAuthContext, request: AuthorizationRequest): Promise<void> {
+export async function beginInteraction(
+  ctx: Context,
+  oauth: OAuthContext,
+  request: AuthorizationRequest,
+): Promise<void> {
   const { work } = ctx.state;
   const { id, op } = newInteraction({ request, binding: browserBinding(ctx) });
   work.add(op);

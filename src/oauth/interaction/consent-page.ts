@@ -14,7 +14,8 @@ import { loadInteraction } from './record.js';
 export async function showConsent(ctx: Context, oauth: OAuthContext): Promise<void> {
   const id = String(ctx.params.id ?? '');
   const interaction = await loadInteraction(ctx, oauth, id, false);
-  if (!interaction.consentFor) throw new BrokerError('invalid_request', 'this sign-in attempt is not waiting for consent', 400);
+  if (!interaction.consentFor)
+    throw new BrokerError('invalid_request', 'this sign-in attempt is not waiting for consent', 400);
   const client = oauth.clients.get(interaction.request.client_id);
   ctx.type = 'html';
   ctx.body = renderConsent({
@@ -36,7 +37,11 @@ export async function decideConsent(ctx: Context, oauth: OAuthContext): Promise<
   const { request } = interaction;
   const session = currentSession(ctx, oauth.config.session);
   if (!interaction.consentFor || !session || session.uid !== interaction.consentFor) {
-    throw new BrokerError('invalid_request', 'your session changed while this page was open; start again from the application', 400);
+    throw new BrokerError(
+      'invalid_request',
+      'your session changed while this page was open; start again from the application',
+      400,
+    );
   }
   if (form.get('decision') !== 'allow') {
     const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };

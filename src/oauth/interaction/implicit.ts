@@ -21,7 +21,12 @@ export async function implicitTokens(
       authTime: session.auth_time,
     });
     accessToken = at.token;
-    Object.assign(values, { access_token: at.token, token_type: 'Bearer', expires_in: String(at.expiresIn), scope: request.scope });
+    Object.assign(values, {
+      access_token: at.token,
+      token_type: 'Bearer',
+      expires_in: String(at.expiresIn),
+      scope: request.scope,
+    });
   }
   values.id_token = await oauth.tokens.idToken({
     clientId: request.client_id,

@@ -26,15 +26,28 @@ export function newInteraction(interaction: Interaction): { id: string; op: Stor
 }
 
 /** Reads (or takes, when the interaction ends here) an interaction this browser started. */
-export async function loadInteraction(ctx: Context, oauth: OAuthContext, id: string, take: boolean): Promise<Interaction> {
+export async function loadInteraction(
+  ctx: Context,
+  oauth: OAuthContext,
+  id: string,
+  take: boolean,
+): Promise<Interaction> {
   if (!/^[A-Za-z0-9_-]{32}$/.test(id)) throw new BrokerError('invalid_request', 'this sign-in link is not valid', 400);
   const text = take ? await oauth.store.take(interactionKey(id)) : await oauth.store.get(interactionKey(id));
   if (!text) {
-    throw new BrokerError('invalid_request', 'this sign-in attempt has expired or was already used; start again from the application', 400);
+    throw new BrokerError(
+      'invalid_request',
+      'this sign-in attempt has expired or was already used; start again from the application',
+      400,
+    );
   }
   const interaction = JSON.parse(text) as Interaction;
   if (!constantTimeEqual(interaction.binding, browserBinding(ctx))) {
-    throw new BrokerError('invalid_request', 'this sign-in attempt was started in another browser; start again from the application', 400);
+    throw new BrokerError(
+      'invalid_request',
+      'this sign-in attempt was started in another browser; start again from the application',
+      400,
+    );
   }
   return interaction;
 }

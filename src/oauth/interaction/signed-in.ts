@@ -27,11 +27,15 @@ export async function authorizeSignedIn(
     if (missing.length > 0 || request.prompt.includes('consent')) {
       if (request.prompt.includes('none')) {
         await work.commit();
-        throw new AuthorizationError('consent_required', 'the user has not consented to this application yet (prompt=none)', {
-          redirect_uri: request.redirect_uri,
-          response_mode: request.response_mode,
-          state: request.state,
-        });
+        throw new AuthorizationError(
+          'consent_required',
+          'the user has not consented to this application yet (prompt=none)',
+          {
+            redirect_uri: request.redirect_uri,
+            response_mode: request.response_mode,
+            state: request.state,
+          },
+        );
       }
       const { id, op } = newInteraction({ request, binding: browserBinding(ctx), consentFor: user.id });
       await work.commit(op);

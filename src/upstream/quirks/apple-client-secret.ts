@@ -25,7 +25,8 @@ export async function appleClientSecret(entry: ProviderEntry, now = nowS()): Pro
   const cached = cache.get(entry);
   if (cached && cached.exp - RENEW_BEFORE_S > now) return cached.secret;
   const apple = entry.apple;
-  if (!apple || !entry.client_id) throw new Error('apple-client-secret needs client_id and apple.team_id/key_id/private_key');
+  if (!apple || !entry.client_id)
+    throw new Error('apple-client-secret needs client_id and apple.team_id/key_id/private_key');
   let key = keys.get(entry);
   if (!key) {
     key = importPKCS8(apple.private_key, 'ES256');
@@ -47,7 +48,9 @@ export async function appleClientSecret(entry: ProviderEntry, now = nowS()): Pro
 export const appleClientSecretQuirk: Quirk = {
   name: 'apple-client-secret',
   check(entry) {
-    return entry.apple ? [] : ['apple: { team_id, key_id, private_key } is required (the client secret is a JWT signed with the .p8 key)'];
+    return entry.apple
+      ? []
+      : ['apple: { team_id, key_id, private_key } is required (the client secret is a JWT signed with the .p8 key)'];
   },
   clientSecret: (entry) => appleClientSecret(entry),
 };
