@@ -15,7 +15,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { accountArea } from './account/routes.js';
 import { LocalAccounts } from './identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from './identity/password-source.js';
-import { createOAuth, oauthRouter, signInHandler } from './oauth/index.js';
+import { createOAuth, hostRootMetadataRouter, oauthRouter, signInHandler } from './oauth/index.js';
 import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
 import type { Store } from './store/index.js';
 import { unitOfWork } from './request-state.js';
@@ -53,6 +53,16 @@ export const ROUTE_KINDS: RouteKinds = {
   api: ['/token', '/introspect', '/revoke', '/userinfo', '/jwks', '/register', '/.well-known/', '/healthz', '/readyz'],
   page: ['/authorize', '/interaction/', '/logout', '/callback/', '/upstream/', '/account', '/demo'],
   asset: ['/static/'],
+};
+
+/**
+ * The routes outside the issuer's path, relative to the host's root: the RFC 8414 §3.1 metadata
+ * of an issuer with a path, `/.well-known/oauth-authorization-server/<issuer path>`.
+ */
+export const HOST_ROOT_ROUTE_KINDS: RouteKinds = {
+  api: ['/.well-known/oauth-authorization-server/'],
+  page: [],
+  asset: [],
 };
 
 /** The password grant's sources: local accounts, then the upstream entries with password_grant. */
@@ -156,8 +166,11 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   for (const router of [oauthRouter(oauth), callbacks, account.router, ...demo]) {
     areas.use(router.routes());
   }
-  const kindOf = routeKindOf(ROUTE_KINDS, base);
-  for (const path of routePaths([always, areas])) {
+  const hostRoot = hostRootMetadataRouter(oauth, base);
+  const underIssuer = routeKindOf(ROUTE_KINDS, base);
+  const atHostRoot = routeKindOf(HOST_ROOT_ROUTE_KINDS, '');
+  const kindOf = (path: string) => underIssuer(path) ?? atHostRoot(path);
+  for (const path of routePaths([always, hostRoot, areas])) {
     if (!kindOf(path)) throw new Error(`the route ${path} has no kind in ROUTE_KINDS`);
   }
 
@@ -166,8 +179,9 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.use(securityHeaders({ https }));
   app.use(errorHandler((input) => renderErrorPage(input, base), kindOf));
   // Wrong methods are answered here, before any route, the store or a session is touched.
-  app.use(methodGuard([always, areas]));
+  app.use(methodGuard([always, hostRoot, areas]));
   app.use(always.routes());
+  app.use(hostRoot.routes());
   app.use(browserRateLimits(ops.browserLimits, base));
   app.use(async (_ctx, next) => {
     await app.ready();

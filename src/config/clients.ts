@@ -4,6 +4,7 @@ import { secureUrlProblem } from './urls.js';
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
 export const RESPONSE_TYPES = ['code', 'id_token', 'id_token token'] as const;
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+type AuthMethodName = (typeof AUTH_METHODS)[number];
 
 /** Why a redirect URI cannot be registered (RFC 7591 §2, RFC 9700 §4.1, RFC 8252 §7.3), or undefined. */
 export function redirectUriProblem(value: string): string | undefined {
@@ -33,7 +34,13 @@ export const clientSchema = z
     post_logout_redirect_uris: z.array(redirectUri).default([]),
     grant_types: z.array(z.enum(GRANT_TYPES)).min(1).default(['authorization_code', 'refresh_token']),
     response_types: z.array(z.enum(RESPONSE_TYPES)).default(['code']),
+    /** Unset on a confidential client: client_secret_basic and client_secret_post are both accepted. */
     token_endpoint_auth_method: z.enum(AUTH_METHODS).optional(),
+    /**
+     * `optional` lets a confidential client leave PKCE out (RFC 9700 section 2.1.1): it then
+     * needs a nonce when it asks for openid. Public clients always use PKCE.
+     */
+    pkce: z.enum(['required', 'optional']).default('required'),
     scope: scopeList.default('openid profile email offline_access'),
     first_party: z.boolean().default(false),
     /** Audiences this client may ask access tokens for with `resource` (RFC 8707). */
@@ -41,6 +48,11 @@ export const clientSchema = z
   })
   .transform((client, ctx) => {
     const method = client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none');
+    // An unpinned confidential client may send its secret either way (RFC 6749 section 2.3.1).
+    const authMethods: AuthMethodName[] =
+      client.token_endpoint_auth_method === undefined && method !== 'none'
+        ? ['client_secret_basic', 'client_secret_post']
+        : [method];
     if (method === 'none' && client.client_secret) {
       ctx.addIssue({
         code: 'custom',
@@ -74,7 +86,14 @@ export const clientSchema = z
         message: 'password needs a confidential, first_party client (RFC 9700 §2.4)',
       });
     }
-    return { ...client, token_endpoint_auth_method: method };
+    if (client.pkce === 'optional' && method === 'none') {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pkce'],
+        message: 'may be "optional" only for a confidential client (RFC 9700 section 2.1.1)',
+      });
+    }
+    return { ...client, token_endpoint_auth_method: method, auth_methods: authMethods };
   });
 
 export type ClientConfig = z.output<typeof clientSchema>;

@@ -42,7 +42,8 @@ function wantsPage(ctx: Context, kindOf: KindOf): boolean {
 }
 
 /** error_description may only hold %x20-21 / %x23-5B / %x5D-7E (RFC 6749 §5.2). */
-export const safeDescription = (text: string): string => safeText(text, 300);
+// "§" is not ASCII: it is written out, so "RFC 9700 §2.1.1" reads "RFC 9700 section 2.1.1".
+export const safeDescription = (text: string): string => safeText(text.replace(/§\s*/g, 'section '), 300);
 
 /**
  * Turns every failure into a spec-shaped answer and never leaks a stack trace. Unknown errors

@@ -116,23 +116,10 @@ export function validateAuthorizationRequest(
 
   const nonce = params.get('nonce', { max: 512 });
   if (responseType !== 'code' && nonce === undefined)
-    throw fail('invalid_request', 'nonce is required for the implicit flow (OIDC Core §3.2.2.1)');
+    throw fail('invalid_request', 'nonce is required for the implicit flow (OIDC Core section 3.2.2.1)');
 
-  let codeChallenge: string | undefined;
-  if (responseType === 'code') {
-    codeChallenge = params.get('code_challenge', { max: 128 });
-    if (codeChallenge === undefined)
-      throw fail('invalid_request', 'code_challenge is required: use PKCE with S256 (RFC 7636, RFC 9700 §2.1.1)');
-    const method = params.get('code_challenge_method');
-    if (method !== 'S256') {
-      throw fail(
-        'invalid_request',
-        `code_challenge_method must be S256${method ? `, not ${method}` : ' (the default, plain, is not accepted)'}`,
-      );
-    }
-    if (!VERIFIER_SHAPE.test(codeChallenge))
-      throw fail('invalid_request', 'code_challenge must be a base64url SHA-256 hash (43 characters)');
-  }
+  const codeChallenge =
+    responseType === 'code' ? parseCodeChallenge(params, client, scopes.includes('openid'), nonce, fail) : undefined;
 
   const maxAgeText = params.get('max_age', { max: 10 });
   let maxAge: number | undefined;
@@ -167,6 +154,41 @@ export function validateAuthorizationRequest(
     resource,
     refresh: responseType === 'code' && mayRefresh(client, offlineGranted, options.firstPartyRefresh),
   };
+}
+
+/**
+ * PKCE with S256 (RFC 7636), required unless the client's `pkce: optional` allows a request
+ * without it; such a request must then carry a nonce when it asks for openid (RFC 9700 §2.1.1).
+ */
+function parseCodeChallenge(
+  params: Params,
+  client: Client,
+  openid: boolean,
+  nonce: string | undefined,
+  fail: (e: ErrorCode, d: string) => BrokerError,
+): string | undefined {
+  const codeChallenge = params.get('code_challenge', { max: 128 });
+  const method = params.get('code_challenge_method');
+  if (codeChallenge === undefined) {
+    if (client.pkce !== 'optional')
+      throw fail(
+        'invalid_request',
+        'code_challenge is required: use PKCE with S256 (RFC 7636, RFC 9700 section 2.1.1)',
+      );
+    if (method !== undefined) throw fail('invalid_request', 'code_challenge_method was sent without code_challenge');
+    if (openid && nonce === undefined)
+      throw fail('invalid_request', 'nonce is required when openid is asked without PKCE (RFC 9700 section 2.1.1)');
+    return undefined;
+  }
+  if (method !== 'S256') {
+    throw fail(
+      'invalid_request',
+      `code_challenge_method must be S256${method ? `, not ${method}` : ' (the default, plain, is not accepted)'}`,
+    );
+  }
+  if (!VERIFIER_SHAPE.test(codeChallenge))
+    throw fail('invalid_request', 'code_challenge must be a base64url SHA-256 hash (43 characters)');
+  return codeChallenge;
 }
 
 function parseResponseType(

@@ -67,8 +67,9 @@ function presented(ctx: Context, params: Params): Presented {
 
 /**
  * Authenticates the client at the token, introspection and revocation endpoints. The method
- * must be one the endpoint accepts and the one the client registered; a confidential client can
- * never authenticate as public, which would skip its secret.
+ * must be one the endpoint accepts and one the client may use (its pinned method, or either
+ * secret method when none is pinned); a confidential client can never authenticate as public,
+ * which would skip its secret.
  */
 export function authenticateClient(
   ctx: Context,
@@ -85,8 +86,9 @@ export function authenticateClient(
   }
   const client = registry.get(cred.clientId);
   if (!client) throw invalidClient('unknown client or bad credentials', usedBasic);
-  if (client.token_endpoint_auth_method !== cred.method) {
-    throw invalidClient(`this client must authenticate with ${client.token_endpoint_auth_method}`, usedBasic);
+  // A pinned method is the only one; an unpinned confidential client may use either secret method.
+  if (!client.auth_methods.includes(cred.method)) {
+    throw invalidClient(`this client must authenticate with ${client.auth_methods.join(' or ')}`, usedBasic);
   }
   if (cred.method !== 'none' && !secretMatches(client, cred.secret ?? '')) {
     throw invalidClient('unknown client or bad credentials', usedBasic);

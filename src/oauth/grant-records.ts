@@ -18,7 +18,8 @@ export interface GrantFacts {
 /** What an authorization code stands for; stored under the code's hash for `code_ttl_s`. */
 export interface CodeRecord extends GrantFacts {
   redirectUri: string;
-  codeChallenge: string;
+  /** Absent when the client's `pkce: optional` let the request leave PKCE out. */
+  codeChallenge?: string;
   nonce?: string;
   /** The user's claims when the code was issued, so the token endpoint needs no user lookup. */
   claims: Record<string, unknown>;
@@ -50,7 +51,7 @@ const GRANT_FIELDS: Fields<GrantFacts> = {
 const CODE_FIELDS: Fields<CodeRecord> = {
   ...GRANT_FIELDS,
   redirectUri: { key: 'ru', type: 'string', legacy: 'redirect_uri' },
-  codeChallenge: { key: 'cc', type: 'string', legacy: 'code_challenge' },
+  codeChallenge: { key: 'cc', type: 'string', optional: true, legacy: 'code_challenge' },
   nonce: { key: 'n', type: 'string', optional: true, legacy: 'nonce' },
   claims: { key: 'cl', type: 'object', legacy: 'claims' },
   refresh: { key: 'rf', type: 'boolean', legacy: 'refresh' },

@@ -16,7 +16,7 @@ import { NO_METRICS, type BrokerMetrics } from '../http/metrics.js';
 import { NO_CLIENT_LIMITS, type ClientLimits } from './client-limits.js';
 
 export type { OAuthContext } from './context.js';
-export { oauthRouter } from './router.js';
+export { hostRootMetadataRouter, oauthRouter } from './router.js';
 export { signInHandler } from './interaction/sign-in-handler.js';
 export { clientLimits, type ClientLimits } from './client-limits.js';
 

@@ -98,6 +98,6 @@ export function revocationEndpoint(oauth: OAuthContext) {
 
 function refuseForeign(client: Client, issuedTo: string): void {
   if (issuedTo !== client.client_id) {
-    throw unauthorizedClient('the token was not issued to this client (RFC 7009 §2.1)');
+    throw unauthorizedClient('the token was not issued to this client (RFC 7009 section 2.1)');
   }
 }

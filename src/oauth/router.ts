@@ -51,3 +51,20 @@ export function oauthRouter(oauth: OAuthContext): Router {
   router.post('/logout', optionalForm, logout);
   return router;
 }
+
+/**
+ * RFC 8414 §3.1: for an issuer with a path (`https://host/auth`) the metadata lives at the host's
+ * root, the path inserted after the well-known prefix: `/.well-known/oauth-authorization-server/auth`.
+ * This router has no prefix; it serves nothing when the issuer has no path.
+ */
+export function hostRootMetadataRouter(oauth: OAuthContext, base: string): Router {
+  const router = new Router();
+  if (!base) return router;
+  router.get(`${HOST_ROOT_METADATA}${base}`, (ctx) => {
+    ctx.set('Cache-Control', 'public, max-age=300');
+    ctx.body = discoveryDocument(oauth);
+  });
+  return router;
+}
+
+export const HOST_ROOT_METADATA = '/.well-known/oauth-authorization-server';

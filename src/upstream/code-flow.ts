@@ -97,6 +97,6 @@ function failureCode(error: string | undefined): LoginFailureCode {
 /** One value at most (RFC 6749 §3.1); a repeated one ends the login. */
 function single(params: URLSearchParams, name: string): string | undefined {
   const values = params.getAll(name);
-  if (values.length > 1) throw new UpstreamFailure('access_denied', `${name} is repeated (RFC 6749 §3.1)`);
+  if (values.length > 1) throw new UpstreamFailure('access_denied', `${name} is repeated (RFC 6749 section 3.1)`);
   return values[0] || undefined;
 }

@@ -16,11 +16,12 @@ import { browserRoute } from '../http/errors.js';
 const FORWARDED = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'user'];
 function single(params: URLSearchParams, name: string): string | undefined {
   const values = params.getAll(name);
-  if (values.length > 1) throw new UpstreamPageError(400, 'invalid_request', `${name} is repeated (RFC 6749 §3.1)`);
+  if (values.length > 1)
+    throw new UpstreamPageError(400, 'invalid_request', `${name} is repeated (RFC 6749 section 3.1)`);
   return values[0] || undefined;
 }
 
-const MIXED_UP = 'the answer arrived on another provider’s callback (RFC 9700 §4.4)';
+const MIXED_UP = 'the answer arrived on another provider’s callback (RFC 9700 section 4.4)';
 
 /**
  * GET|POST /callback/:provider, and GET /upstream/:provider/login for a connector that shows its
@@ -43,7 +44,8 @@ export function upstreamRouter(
 
   /** Takes the transaction for this state: missing, unknown, replayed, expired or foreign → 400 page. */
   async function take(ctx: Context, state: string | undefined): Promise<Transaction> {
-    if (!state) throw new UpstreamPageError(400, 'invalid_request', 'the callback has no state (RFC 6749 §10.12)');
+    if (!state)
+      throw new UpstreamPageError(400, 'invalid_request', 'the callback has no state (RFC 6749 section 10.12)');
     if (state.length > 512) throw new UpstreamPageError(400, 'invalid_request', 'the state is not one of ours');
     const txn = await takeTransaction(store, state);
     const gone = 'this login is unknown, expired or already finished; start again';

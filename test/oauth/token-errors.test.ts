@@ -137,9 +137,10 @@ for (const kind of STORE_KINDS) {
         'invalid_client',
       );
       await expectError(await redeem(code, verifier, asWeb, { client_secret: SECRETS.web }), 400, 'invalid_request');
-      // web registered client_secret_basic: its secret in the body is refused.
+      // other pinned client_secret_post: its secret in a Basic header is refused. (An unpinned
+      // client such as web may use either secret method: test/oauth/client-compat.test.ts.)
       await expectError(
-        await redeem(code, verifier, {}, { client_id: 'web', client_secret: SECRETS.web }),
+        await redeem(code, verifier, { authorization: basic('other', SECRETS.other) }),
         401,
         'invalid_client',
       );

@@ -6,6 +6,23 @@ import { constantTimeEqual } from '../../lib/constant-time.js';
 
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
 
+/**
+ * A code bound to a challenge needs the matching verifier; a code issued without one (the
+ * client's `pkce: optional`) must be redeemed without one: a verifier there means the request
+ * was not the one the client started (RFC 9700 §4.8.2, PKCE downgrade).
+ */
+function checkPkce(challenge: string | undefined, verifier: string | undefined): void {
+  if (challenge === undefined) {
+    if (verifier !== undefined) {
+      throw invalidGrant('the code was issued without code_challenge, so code_verifier must not be sent');
+    }
+    return;
+  }
+  if (verifier === undefined) throw invalidGrant('code_verifier is required (PKCE)');
+  if (!constantTimeEqual(s256(verifier), challenge))
+    throw invalidGrant('code_verifier does not match the code_challenge');
+}
+
 /** RFC 6749 §4.1.3 with PKCE (RFC 7636 §4.5-4.6). */
 export const authorizationCodeGrant: Grant = {
   grantType: 'authorization_code',
@@ -15,7 +32,7 @@ export const authorizationCodeGrant: Grant = {
     const verifier = params.get('code_verifier', { max: 128 });
     // Syntax is checked before the code is spent, so a malformed request does not burn it.
     if (verifier !== undefined && !VERIFIER.test(verifier)) {
-      throw invalidRequest('code_verifier must be 43-128 characters of [A-Za-z0-9._~-] (RFC 7636 §4.1)');
+      throw invalidRequest('code_verifier must be 43-128 characters of [A-Za-z0-9._~-] (RFC 7636 section 4.1)');
     }
 
     const taken = await oauth.records.takeCode(code);
@@ -32,11 +49,9 @@ export const authorizationCodeGrant: Grant = {
     const record = taken.record;
     if (record.clientId !== client.client_id) throw invalidGrant('the authorization code was issued to another client');
     if (redirectUri !== record.redirectUri) {
-      throw invalidGrant('redirect_uri must be the one of the authorization request (RFC 6749 §4.1.3)');
+      throw invalidGrant('redirect_uri must be the one of the authorization request (RFC 6749 section 4.1.3)');
     }
-    if (verifier === undefined) throw invalidGrant('code_verifier is required (PKCE)');
-    if (!constantTimeEqual(s256(verifier), record.codeChallenge))
-      throw invalidGrant('code_verifier does not match the code_challenge');
+    checkPkce(record.codeChallenge, verifier);
 
     const { work } = ctx.state;
     const response = await userTokens(

@@ -34,7 +34,9 @@ export const passwordGrant: Grant = {
   enabled: (oauth) => oauth.password.sources.size > 0,
   async handle(ctx, client, params, oauth) {
     if (client.token_endpoint_auth_method === 'none' || !client.first_party) {
-      throw unauthorizedClient('the password grant is only for confidential first-party clients (RFC 9700 §2.4)');
+      throw unauthorizedClient(
+        'the password grant is only for confidential first-party clients (RFC 9700 section 2.4)',
+      );
     }
     const { sources, lockout } = oauth.password;
     const login = params.require('username', { max: 254 });

@@ -34,7 +34,7 @@ export async function completeAuthorization(
       sid: session.sid,
       resource: request.resource,
       redirectUri: request.redirect_uri,
-      codeChallenge: request.code_challenge!,
+      codeChallenge: request.code_challenge,
       nonce: request.nonce,
       claims,
       refresh: request.refresh,
