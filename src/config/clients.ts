@@ -3,7 +3,7 @@ import { secureUrlProblem } from './urls.js';
 
 export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
 export const RESPONSE_TYPES = ['code', 'id_token', 'id_token token'] as const;
-export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
+export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 type AuthMethodName = (typeof AUTH_METHODS)[number];
 
 /** Why a redirect URI cannot be registered (RFC 7591 §2, RFC 9700 §4.1, RFC 8252 §7.3), or undefined. */
@@ -16,6 +16,17 @@ export function redirectUriProblem(value: string): string | undefined {
 const redirectUri = z.string().superRefine((value, ctx) => {
   const problem = redirectUriProblem(value);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** A client's public keys (RFC 7517 §5); private parts are refused, they never belong here. */
+const publicJwks = z.strictObject({
+  keys: z
+    .array(
+      z.looseObject({ kty: z.string() }).refine((key) => !('d' in key) && !('k' in key), {
+        message: 'must hold public keys only (no "d" or "k" member)',
+      }),
+    )
+    .min(1),
 });
 
 const scopeList = z
@@ -36,6 +47,16 @@ export const clientSchema = z
     response_types: z.array(z.enum(RESPONSE_TYPES)).default(['code']),
     /** Unset on a confidential client: client_secret_basic and client_secret_post are both accepted. */
     token_endpoint_auth_method: z.enum(AUTH_METHODS).optional(),
+    /** private_key_jwt (RFC 7523): the client's public keys inline... */
+    jwks: publicJwks.optional(),
+    /** ...or where to fetch them (https, or http on loopback). */
+    jwks_uri: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = secureUrlProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     /**
      * `optional` lets a confidential client leave PKCE out (RFC 9700 section 2.1.1): it then
      * needs a nonce when it asks for openid. Public clients always use PKCE.
@@ -60,7 +81,24 @@ export const clientSchema = z
         message: 'is "none" but a client_secret is set',
       });
     }
-    if (method !== 'none' && !client.client_secret) {
+    const keyed = client.jwks !== undefined || client.jwks_uri !== undefined;
+    if (method === 'private_key_jwt') {
+      if (client.client_secret) {
+        ctx.addIssue({ code: 'custom', path: ['client_secret'], message: 'is not used with private_key_jwt' });
+      }
+      if (client.jwks && client.jwks_uri) {
+        ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'give jwks or jwks_uri, not both' });
+      } else if (!keyed) {
+        ctx.addIssue({ code: 'custom', path: ['jwks_uri'], message: 'private_key_jwt needs jwks or jwks_uri' });
+      }
+    } else if (keyed) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [client.jwks ? 'jwks' : 'jwks_uri'],
+        message: 'is only used with token_endpoint_auth_method: private_key_jwt',
+      });
+    }
+    if (method !== 'none' && method !== 'private_key_jwt' && !client.client_secret) {
       ctx.addIssue({ code: 'custom', path: ['client_secret'], message: `is required for ${method}` });
     }
     const needsRedirect =

@@ -5,6 +5,7 @@ import { NO_CLIENT_LIMITS, type ClientLimits } from './client-limits.js';
 import { BrokerError } from '../http/broker-error.js';
 import { invalidClient, invalidRequest } from './errors.js';
 import { Params } from './params.js';
+import { assertedClientId, CLIENT_ASSERTION_TYPE } from './client-assertion.js';
 
 export type AuthMethod = (typeof AUTH_METHODS)[number];
 
@@ -25,7 +26,15 @@ interface Presented {
   method: AuthMethod;
   clientId: string;
   secret?: string;
+  assertion?: string;
 }
+
+/** Where each endpoint is, for an assertion's `aud` (RFC 7523 §3). */
+const ENDPOINT_PATHS: Record<ClientEndpoint, string> = {
+  token: '/token',
+  introspection: '/introspect',
+  revocation: '/revoke',
+};
 
 function fromBasic(header: string): { clientId: string; secret: string } | undefined {
   const match = /^Basic ([A-Za-z0-9+/]+=*)$/i.exec(header.trim());
@@ -46,8 +55,21 @@ function presented(ctx: Context, params: Params): Presented {
   const header = ctx.get('authorization');
   const bodyId = params.get('client_id');
   const bodySecret = params.get('client_secret');
-  if (params.get('client_assertion') || params.get('client_assertion_type')) {
-    throw invalidClient('client assertions (private_key_jwt) are not supported by this server', false);
+  const assertionType = params.get('client_assertion_type');
+  const assertion = params.get('client_assertion', { max: 8192 });
+  if (assertionType !== undefined || assertion !== undefined) {
+    // One authentication method per request (RFC 6749 §2.3).
+    if (header || bodySecret !== undefined)
+      throw invalidRequest('send either a client assertion or client credentials, not both');
+    if (assertionType !== CLIENT_ASSERTION_TYPE)
+      throw invalidClient(`client_assertion_type must be ${CLIENT_ASSERTION_TYPE} (RFC 7523 section 2.2)`, false);
+    if (assertion === undefined) throw invalidRequest('client_assertion is missing');
+    const clientId = assertedClientId(assertion);
+    if (clientId === undefined) throw invalidClient('the client assertion is not a JWT with a sub claim', false);
+    // client_id, when sent too, must name the same client (RFC 7521 §4.2).
+    if (bodyId !== undefined && bodyId !== clientId)
+      throw invalidClient('client_id differs from the client assertion sub', false);
+    return { method: 'private_key_jwt', clientId, assertion };
   }
   if (header) {
     const basic = fromBasic(header);
@@ -71,12 +93,12 @@ function presented(ctx: Context, params: Params): Presented {
  * secret method when none is pinned); a confidential client can never authenticate as public,
  * which would skip its secret.
  */
-export function authenticateClient(
+export async function authenticateClient(
   ctx: Context,
   params: Params,
   registry: ClientRegistry,
   endpoint: ClientEndpoint = 'token',
-): Client {
+): Promise<Client> {
   const cred = presented(ctx, params);
   const usedBasic = cred.method === 'client_secret_basic';
   const accepted: readonly AuthMethod[] = ENDPOINT_AUTH_METHODS[endpoint];
@@ -90,6 +112,12 @@ export function authenticateClient(
   if (!client.auth_methods.includes(cred.method)) {
     throw invalidClient(`this client must authenticate with ${client.auth_methods.join(' or ')}`, usedBasic);
   }
+  if (cred.method === 'private_key_jwt') {
+    if (!client.assertionKeys || !registry.assertions) throw invalidClient('client assertions are not accepted', false);
+    const endpointUrl = `${registry.assertions.issuer}${ENDPOINT_PATHS[endpoint]}`;
+    await registry.assertions.verify(client.client_id, client.assertionKeys, cred.assertion!, endpointUrl);
+    return client;
+  }
   if (cred.method !== 'none' && !secretMatches(client, cred.secret ?? '')) {
     throw invalidClient('unknown client or bad credentials', usedBasic);
   }
@@ -100,7 +128,8 @@ export function authenticateClient(
 function namedClientId(ctx: Context, params: Params): string | undefined {
   const header = ctx.get('authorization');
   if (header) return fromBasic(header)?.clientId;
-  return params.get('client_id');
+  const assertion = params.get('client_assertion', { max: 8192 });
+  return params.get('client_id') ?? (assertion === undefined ? undefined : assertedClientId(assertion));
 }
 
 /**
@@ -121,7 +150,7 @@ export async function clientRequest(
   limits.check(ctx.ip, clientId);
   let client: Client;
   try {
-    client = authenticateClient(ctx, params, registry, endpoint);
+    client = await authenticateClient(ctx, params, registry, endpoint);
   } catch (err) {
     if (err instanceof BrokerError && err.error === 'invalid_client') await limits.failed(ctx.ip, clientId);
     throw err;

@@ -2,12 +2,16 @@ import { createHash } from 'node:crypto';
 import type { ClientConfig } from '../config/clients.js';
 import { isLoopbackHost } from '../config/urls.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
+import type { JWTVerifyGetKey } from 'jose';
+import { assertionKeys, type ClientAssertions } from './client-assertion.js';
 
 export interface Client extends Omit<ClientConfig, 'client_secret'> {
   /** Only a hash of the secret is kept in memory (RFC 6819 §5.1.4.1.3). */
   secretHash?: Buffer;
   scopes: Set<string>;
   confidential: boolean;
+  /** private_key_jwt: the client's keys (inline, or its jwks_uri fetched and cached). */
+  assertionKeys?: JWTVerifyGetKey;
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
@@ -20,13 +24,18 @@ const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').dig
 export class ClientRegistry {
   readonly #clients = new Map<string, Client>();
 
-  constructor(configs: ClientConfig[]) {
+  constructor(
+    configs: ClientConfig[],
+    /** Verifies private_key_jwt assertions; without it (unit tests) they are refused. */
+    readonly assertions?: ClientAssertions,
+  ) {
     for (const { client_secret, ...rest } of configs) {
       this.#clients.set(rest.client_id, {
         ...rest,
         secretHash: client_secret === undefined ? undefined : sha256(client_secret),
         scopes: new Set(rest.scope.split(' ')),
         confidential: rest.token_endpoint_auth_method !== 'none',
+        assertionKeys: rest.token_endpoint_auth_method === 'private_key_jwt' ? assertionKeys(rest) : undefined,
       });
     }
   }

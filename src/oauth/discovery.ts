@@ -1,4 +1,5 @@
 import { SUPPORTED_CLAIMS, SUPPORTED_SCOPES } from './claims.js';
+import { ASSERTION_ALGS } from './client-assertion.js';
 import { ENDPOINT_AUTH_METHODS } from './client-auth.js';
 import type { OAuthContext } from './context.js';
 import { GRANTS } from './token.js';
@@ -28,6 +29,10 @@ export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> 
     token_endpoint_auth_methods_supported: [...ENDPOINT_AUTH_METHODS.token],
     introspection_endpoint_auth_methods_supported: [...ENDPOINT_AUTH_METHODS.introspection],
     revocation_endpoint_auth_methods_supported: [...ENDPOINT_AUTH_METHODS.revocation],
+    // RFC 8414 §2: required with private_key_jwt.
+    token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+    introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
+    revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS,
     code_challenge_methods_supported: ['S256'],
     claims_supported: SUPPORTED_CLAIMS,
     claims_parameter_supported: false,

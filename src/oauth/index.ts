@@ -4,6 +4,7 @@ import { loginPolicies } from '../identity/login-policy.js';
 import { Users } from '../identity/users.js';
 import type { Store } from '../store/index.js';
 import type { UpstreamLogin } from '../upstream/types.js';
+import { ClientAssertions } from './client-assertion.js';
 import { ClientRegistry } from './clients.js';
 import type { OAuthContext } from './context.js';
 import { TokenIssuer } from './issuer.js';
@@ -42,7 +43,10 @@ export function createOAuth(
   return {
     config,
     store,
-    clients: new ClientRegistry(config.clients),
+    clients: new ClientRegistry(
+      config.clients,
+      new ClientAssertions(store, config.issuer, log.child({ component: 'client-auth' })),
+    ),
     keys,
     jwt,
     tokens: new TokenIssuer(jwt, t),

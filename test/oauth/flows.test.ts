@@ -55,7 +55,19 @@ for (const kind of STORE_KINDS) {
       expect(meta.issuer).toBe(broker().url);
       expect(meta.authorization_response_iss_parameter_supported).toBe(true);
       expect(meta.code_challenge_methods_supported).toEqual(['S256']);
-      expect(meta.token_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post', 'none']);
+      expect(meta.token_endpoint_auth_methods_supported).toEqual([
+        'client_secret_basic',
+        'client_secret_post',
+        'private_key_jwt',
+        'none',
+      ]);
+      expect(meta.token_endpoint_auth_signing_alg_values_supported).toEqual([
+        'RS256',
+        'PS256',
+        'ES256',
+        'EdDSA',
+        'Ed25519',
+      ]);
       // Legacy grants are advertised only when enabled: no password source here.
       expect(meta.grant_types_supported).toEqual([
         'authorization_code',

@@ -1,4 +1,5 @@
 import * as oidc from 'openid-client';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { pkceAuthorization } from '../support/app-client.js';
 import { CLIENTS, SECRETS, useBroker } from '../support/broker-fixture.js';
@@ -12,6 +13,14 @@ import { UserAgent } from '../support/user-agent.js';
 
 const PUBLIC_REDIRECT = 'http://127.0.0.1:5004/cb';
 const PUBLIC_CLIENT = { client_id: 'pub', redirect_uris: [PUBLIC_REDIRECT], first_party: true };
+const JWT_KEY = await generateKeyPair('ES256');
+const JWT_CLIENT = {
+  client_id: 'jwt',
+  token_endpoint_auth_method: 'private_key_jwt',
+  jwks: { keys: [{ ...(await exportJWK(JWT_KEY.publicKey)), kid: 'k1', alg: 'ES256' }] },
+  grant_types: ['client_credentials'],
+  scope: 'api:read',
+};
 
 type Form = Record<string, string>;
 interface Answer {
@@ -21,7 +30,7 @@ interface Answer {
 }
 
 describe('client authentication at introspection and revocation', () => {
-  const broker = useBroker('memory', { clients: [...CLIENTS, PUBLIC_CLIENT] });
+  const broker = useBroker('memory', { clients: [...CLIENTS, PUBLIC_CLIENT, JWT_CLIENT] });
 
   const discover = (clientId: string, auth: oidc.ClientAuth, secret?: string) =>
     oidc.discovery(new URL(broker().url), clientId, secret, auth, { execute: [oidc.allowInsecureRequests] });
@@ -95,15 +104,22 @@ describe('client authentication at introspection and revocation', () => {
     const discovery = await fetch(`${broker().url}/.well-known/openid-configuration`);
     const meta = (await discovery.json()) as Record<string, unknown>;
     // One request per method, each from a client registered for it (RFC 7591 §2 names these).
-    const requests: Record<string, () => { form: Form; headers?: Record<string, string> }> = {
+    type Request = { form: Form; headers?: Record<string, string> };
+    const requests: Record<string, () => Request | Promise<Request>> = {
       client_secret_basic: () => ({ form: {}, headers: basic('web', SECRETS.web) }),
       client_secret_post: () => ({ form: { client_id: 'other', client_secret: SECRETS.other } }),
       none: () => ({ form: { client_id: 'pub' } }),
-      private_key_jwt: () => ({
+      private_key_jwt: async () => ({
         form: {
-          client_id: 'web',
+          client_id: 'jwt',
           client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
-          client_assertion: 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ3ZWIifQ.c2ln',
+          client_assertion: await new SignJWT({ jti: crypto.randomUUID() })
+            .setProtectedHeader({ alg: 'ES256', kid: 'k1' })
+            .setIssuer('jwt')
+            .setSubject('jwt')
+            .setAudience(broker().config.issuer)
+            .setExpirationTime('2m')
+            .sign(JWT_KEY.privateKey),
         },
       }),
     };
@@ -113,15 +129,19 @@ describe('client authentication at introspection and revocation', () => {
       for (const method of advertised) expect(Object.keys(requests)).toContain(method);
       const url = new URL(meta[`${endpoint}_endpoint`] as string);
       for (const [method, request] of Object.entries(requests)) {
-        const { form, headers } = request();
+        const { form, headers } = await request();
         const answer = await post(url.pathname, { token: 'not-a-token', ...form }, headers);
         const expected = advertised.includes(method) ? 200 : 401;
         expect({ endpoint, method, status: answer.status }).toEqual({ endpoint, method, status: expected });
         if (expected === 401) expect(answer.headers.get('www-authenticate')).toMatch(/^Basic realm=/);
       }
     }
-    expect(meta.introspection_endpoint_auth_methods_supported).toEqual(['client_secret_basic', 'client_secret_post']);
-    const all = ['client_secret_basic', 'client_secret_post', 'none'];
+    expect(meta.introspection_endpoint_auth_methods_supported).toEqual([
+      'client_secret_basic',
+      'client_secret_post',
+      'private_key_jwt',
+    ]);
+    const all = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'];
     expect(meta.revocation_endpoint_auth_methods_supported).toEqual(all);
   });
 });
