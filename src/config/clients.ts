@@ -57,6 +57,16 @@ export const clientSchema = z
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .optional(),
+    /** pairwise: each sector sees its own `sub` for a user (OIDC Core §8.1); needs `subjects.pairwise_salt`. */
+    subject_type: z.enum(['public', 'pairwise']).default('public'),
+    /** The sector of a pairwise client (its host), listing every redirect URI; default: the redirect URIs' host. */
+    sector_identifier_uri: z
+      .string()
+      .superRefine((value, ctx) => {
+        const problem = secureUrlProblem(value);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .optional(),
     /**
      * `optional` lets a confidential client leave PKCE out (RFC 9700 section 2.1.1): it then
      * needs a nonce when it asks for openid. Public clients always use PKCE.
@@ -124,6 +134,7 @@ export const clientSchema = z
         message: 'password needs a confidential, first_party client (RFC 9700 §2.4)',
       });
     }
+    for (const [path, message] of pairwiseProblems(client)) ctx.addIssue({ code: 'custom', path: [path], message });
     if (client.pkce === 'optional' && method === 'none') {
       ctx.addIssue({
         code: 'custom',
@@ -135,6 +146,30 @@ export const clientSchema = z
   });
 
 export type ClientConfig = z.output<typeof clientSchema>;
+
+/** What is wrong with a client's pairwise settings (OIDC Core §8.1), as [key, message] pairs. */
+function pairwiseProblems(client: {
+  subject_type: 'public' | 'pairwise';
+  sector_identifier_uri?: string;
+  redirect_uris: string[];
+}): [string, string][] {
+  if (client.subject_type !== 'pairwise') {
+    return client.sector_identifier_uri ? [['sector_identifier_uri', 'is only used with subject_type: pairwise']] : [];
+  }
+  if (client.sector_identifier_uri) return [];
+  const hosts = new Set(client.redirect_uris.map((uri) => (URL.canParse(uri) ? new URL(uri).hostname : uri)));
+  if (hosts.size === 0) return [['subject_type', 'pairwise needs redirect_uris or a sector_identifier_uri']];
+  if (hosts.size > 1) {
+    const message = 'the redirect_uris have several hosts: a pairwise client then needs a sector_identifier_uri';
+    return [['sector_identifier_uri', message]];
+  }
+  return [];
+}
+
+/** The sector of a pairwise client: the host of its sector_identifier_uri, or of its redirect URIs. */
+export function sectorOf(client: { sector_identifier_uri?: string; redirect_uris: string[] }): string {
+  return new URL(client.sector_identifier_uri ?? client.redirect_uris[0]!).hostname;
+}
 
 export const clientsSchema = z.array(clientSchema).superRefine((clients, ctx) => {
   const seen = new Set<string>();

@@ -73,6 +73,12 @@ export const configSchema = z
       .default({ level: 'info' }),
     providers: providersSchema,
     clients: clientsSchema.default([]),
+    subjects: z
+      .strictObject({
+        /** The secret of pairwise subjects (OIDC Core §8.1): changing it changes every pairwise sub. */
+        pairwise_salt: z.string().min(32, 'must be at least 32 characters (use a long random value)').optional(),
+      })
+      .prefault({}),
     tokens: tokensSchema,
     keys: keysSchema,
     session: sessionSchema,
@@ -87,6 +93,14 @@ export const configSchema = z
     demo: z.strictObject({ client_id: z.string().min(1) }).optional(),
   })
   .superRefine((config, ctx) => {
+    const pairwise = config.clients.find((c) => c.subject_type === 'pairwise');
+    if (pairwise && !config.subjects.pairwise_salt) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['subjects', 'pairwise_salt'],
+        message: `is required: client "${pairwise.client_id}" has subject_type pairwise`,
+      });
+    }
     const local = config.password_grant.local;
     if (local && config.providers.some((p) => p.id === local.id)) {
       ctx.addIssue({

@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { z } from 'zod';
 import type { OAuthContext } from './context.js';
+import { SEALED_USER_CLAIM } from './subjects.js';
 
 /**
  * The claims of our access tokens (RFC 9068 §2.2) and the type each must have. A token correctly
@@ -17,6 +18,7 @@ const accessTokenClaims = z.looseObject({
   aud: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
   grant_id: z.string().min(1).optional(),
   auth_time: z.number().optional(),
+  [SEALED_USER_CLAIM]: z.string().min(1).optional(),
 });
 
 export type AccessTokenClaims = z.infer<typeof accessTokenClaims> & JWTPayload;

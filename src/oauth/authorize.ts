@@ -6,6 +6,7 @@ import type { OAuthContext } from './context.js';
 import { verifyIdTokenHint } from './id-token-hint.js';
 import { beginInteraction } from './interaction/begin.js';
 import { needsLogin } from './interaction/needs-login.js';
+import { subjectFor } from './subjects.js';
 import { authorizeSignedIn } from './interaction/signed-in.js';
 
 /**
@@ -23,17 +24,23 @@ export function authorizeEndpoint(oauth: OAuthContext) {
       });
       const session = currentSession(ctx, oauth.config.session);
       const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
+      const client = oauth.clients.get(request.client_id);
+      const sector = client && (await oauth.clients.sectors?.problem(client));
+      if (sector) {
+        const error = sector.kind === 'unavailable' ? 'temporarily_unavailable' : 'invalid_request';
+        throw new AuthorizationError(error, sector.description, target);
+      }
       let loginNeeded = needsLogin(request, session);
       if (request.id_token_hint) {
-        const hinted = (await verifyIdTokenHint(oauth, request.id_token_hint))?.sub;
-        if (!hinted)
+        const hint = await verifyIdTokenHint(oauth, request.id_token_hint);
+        if (!hint)
           throw new AuthorizationError(
             'invalid_request',
             'id_token_hint is not an ID token issued by this server',
             target,
           );
         // The app expects another user than the one signed in here: they must sign in again.
-        if (session && hinted !== session.uid) loginNeeded = true;
+        if (session && hint.sub !== subjectFor(oauth.clients.get(hint.aud), session.uid)) loginNeeded = true;
       }
       if (request.prompt.includes('none') && loginNeeded) {
         throw new AuthorizationError(

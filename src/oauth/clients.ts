@@ -1,9 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { ClientConfig } from '../config/clients.js';
+import { sectorOf, type ClientConfig } from '../config/clients.js';
 import { isLoopbackHost } from '../config/urls.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
 import type { JWTVerifyGetKey } from 'jose';
 import { assertionKeys, type ClientAssertions } from './client-assertion.js';
+import type { SectorIdentifiers } from './sector-identifier.js';
+import { pairwiseKeys, type PairwiseKeys, type PairwiseSector } from './subjects.js';
 
 export interface Client extends Omit<ClientConfig, 'client_secret'> {
   /** Only a hash of the secret is kept in memory (RFC 6819 §5.1.4.1.3). */
@@ -12,6 +14,18 @@ export interface Client extends Omit<ClientConfig, 'client_secret'> {
   confidential: boolean;
   /** private_key_jwt: the client's keys (inline, or its jwks_uri fetched and cached). */
   assertionKeys?: JWTVerifyGetKey;
+  /** A pairwise client's sector and keys (OIDC Core §8.1); absent for public subjects. */
+  pairwise?: PairwiseSector;
+}
+
+/** What verifying clients needs besides their config; each part is optional in unit tests. */
+export interface ClientRegistryParts {
+  /** Verifies private_key_jwt assertions; without it they are refused. */
+  assertions?: ClientAssertions;
+  /** `subjects.pairwise_salt`; required (by the config schema) when a client is pairwise. */
+  pairwiseSalt?: string;
+  /** Checks sector_identifier_uri documents. */
+  sectors?: SectorIdentifiers;
 }
 
 const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
@@ -24,18 +38,25 @@ const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').dig
 export class ClientRegistry {
   readonly #clients = new Map<string, Client>();
 
-  constructor(
-    configs: ClientConfig[],
-    /** Verifies private_key_jwt assertions; without it (unit tests) they are refused. */
-    readonly assertions?: ClientAssertions,
-  ) {
+  readonly assertions?: ClientAssertions;
+  readonly sectors?: SectorIdentifiers;
+  /** The keys of pairwise subjects, when a salt is configured. */
+  readonly pairwiseKeys?: PairwiseKeys;
+
+  constructor(configs: ClientConfig[], parts: ClientRegistryParts = {}) {
+    this.assertions = parts.assertions;
+    this.sectors = parts.sectors;
+    const keys = parts.pairwiseSalt === undefined ? undefined : pairwiseKeys(parts.pairwiseSalt);
+    this.pairwiseKeys = keys;
     for (const { client_secret, ...rest } of configs) {
+      if (rest.subject_type === 'pairwise' && !keys) throw new Error(`client ${rest.client_id} is pairwise: no salt`);
       this.#clients.set(rest.client_id, {
         ...rest,
         secretHash: client_secret === undefined ? undefined : sha256(client_secret),
         scopes: new Set(rest.scope.split(' ')),
         confidential: rest.token_endpoint_auth_method !== 'none',
         assertionKeys: rest.token_endpoint_auth_method === 'private_key_jwt' ? assertionKeys(rest) : undefined,
+        pairwise: rest.subject_type === 'pairwise' && keys ? { sector: sectorOf(rest), keys } : undefined,
       });
     }
   }

@@ -24,7 +24,8 @@ export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> 
       ...GRANTS.filter((g) => g.enabled?.(oauth) !== false).map((g) => g.grantType),
       ...(implicit ? ['implicit'] : []),
     ],
-    subject_types_supported: ['public'],
+    // Pairwise subjects need the salt (OIDC Core §8.1); clients choose with subject_type.
+    subject_types_supported: oauth.config.subjects.pairwise_salt ? ['public', 'pairwise'] : ['public'],
     id_token_signing_alg_values_supported: [oauth.config.keys.algorithm],
     token_endpoint_auth_methods_supported: [...ENDPOINT_AUTH_METHODS.token],
     introspection_endpoint_auth_methods_supported: [...ENDPOINT_AUTH_METHODS.introspection],

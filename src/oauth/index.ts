@@ -6,6 +6,7 @@ import type { Store } from '../store/index.js';
 import type { UpstreamLogin } from '../upstream/types.js';
 import { ClientAssertions } from './client-assertion.js';
 import { ClientRegistry } from './clients.js';
+import { SectorIdentifiers } from './sector-identifier.js';
 import type { OAuthContext } from './context.js';
 import { TokenIssuer } from './issuer.js';
 import { Jwt } from './jwt.js';
@@ -43,10 +44,11 @@ export function createOAuth(
   return {
     config,
     store,
-    clients: new ClientRegistry(
-      config.clients,
-      new ClientAssertions(store, config.issuer, log.child({ component: 'client-auth' })),
-    ),
+    clients: new ClientRegistry(config.clients, {
+      assertions: new ClientAssertions(store, config.issuer, log.child({ component: 'client-auth' })),
+      pairwiseSalt: config.subjects.pairwise_salt,
+      sectors: new SectorIdentifiers(log.child({ component: 'clients' })),
+    }),
     keys,
     jwt,
     tokens: new TokenIssuer(jwt, t),

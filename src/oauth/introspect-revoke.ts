@@ -5,6 +5,7 @@ import type { Client } from './clients.js';
 import type { OAuthContext } from './context.js';
 import { unauthorizedClient } from './errors.js';
 import { nowS } from '../lib/clock.js';
+import { subjectFor } from './subjects.js';
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
@@ -34,7 +35,7 @@ export function introspectionEndpoint(oauth: OAuthContext) {
         active: true,
         token_type: 'refresh_token',
         client_id: record.clientId,
-        sub: record.userId,
+        sub: subjectFor(client, record.userId),
         scope: record.scope,
         exp: record.expiresAt,
         iss: oauth.config.issuer,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TokensConfig } from '../config/tokens.js';
 import { halfHash } from './crypto.js';
+import { SEALED_USER_CLAIM } from './subjects.js';
 import type { Jwt } from './jwt.js';
 import { nowS } from '../lib/clock.js';
 
@@ -12,6 +13,8 @@ export interface AccessTokenInput {
   audience: string;
   grantId?: string;
   authTime?: number;
+  /** A pairwise client's user, sealed (subjects.ts): userinfo finds the user by it. */
+  sealedUser?: string;
 }
 
 export interface IdTokenInput {
@@ -49,6 +52,7 @@ export class TokenIssuer {
     };
     if (input.authTime !== undefined) payload.auth_time = input.authTime;
     if (input.grantId) payload.grant_id = input.grantId;
+    if (input.sealedUser) payload[SEALED_USER_CLAIM] = input.sealedUser;
     return { token: await this.jwt.sign(payload, 'at+jwt'), expiresIn: this.tokens.access_token_ttl_s };
   }
 

@@ -6,6 +6,7 @@ import type { OAuthContext } from './context.js';
 
 import { verifyIdTokenHint } from './id-token-hint.js';
 import { Params } from './params.js';
+import { subjectFor } from './subjects.js';
 import { BrokerError } from '../http/broker-error.js';
 
 const page = (description: string, status = 400) => new BrokerError('invalid_request', description, status);
@@ -51,7 +52,9 @@ export function logoutEndpoint(oauth: OAuthContext) {
       const problem = csrfProblem(ctx, 'logout', source.get('csrf'), issuerOrigin);
       if (problem) throw page(problem, 403);
     }
-    if (session && hintSub !== undefined && hintSub !== session.uid) {
+    // The hint's sub is the one its client sees: pairwise or public (OIDC Core §8).
+    const signedInSub = session && subjectFor(oauth.clients.get(clientId), session.uid);
+    if (session && hintSub !== undefined && hintSub !== signedInSub) {
       throw page('this sign-out request is for another user than the one signed in here');
     }
     if (session && hintSub === undefined && !confirmed) {

@@ -4,6 +4,17 @@ import type { GrantFacts, RefreshRecord } from '../grant-records.js';
 import { scopeSet } from '../params.js';
 import type { TokenResponse } from './grant.js';
 import { nowS } from '../../lib/clock.js';
+import type { Client } from '../clients.js';
+import { sealUser, subjectFor } from '../subjects.js';
+
+/**
+ * The `sub` of a user's tokens for a client (public or pairwise, OIDC Core §8) and, for a
+ * pairwise client, the user sealed into its access tokens so userinfo can find them.
+ */
+export function userSubject(client: Client | undefined, userId: string): { subject: string; sealedUser?: string } {
+  const subject = subjectFor(client, userId);
+  return client?.pairwise ? { subject, sealedUser: sealUser(client.pairwise, userId) } : { subject };
+}
 
 /** What the tokens of a user grant are made from: the grant's facts and the user's claims. */
 export interface IssueInput extends GrantFacts {
@@ -34,9 +45,11 @@ export async function userTokens(
   work: UnitOfWork,
   refresh?: RefreshTerms,
 ): Promise<TokenResponse> {
+  const { subject, sealedUser } = userSubject(oauth.clients.get(grant.clientId), grant.userId);
   const at = await oauth.tokens.accessToken({
     clientId: grant.clientId,
-    subject: grant.userId,
+    subject,
+    sealedUser,
     scope: grant.scope,
     audience: grant.resource ?? grant.clientId,
     grantId: grant.grantId,
@@ -51,7 +64,7 @@ export async function userTokens(
   if (scopeSet(grant.scope).includes('openid')) {
     response.id_token = await oauth.tokens.idToken({
       clientId: grant.clientId,
-      subject: grant.userId,
+      subject,
       authTime: grant.authTime,
       nonce: grant.nonce,
       sid: grant.sid,

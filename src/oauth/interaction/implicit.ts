@@ -1,6 +1,7 @@
 import type { AuthorizationRequest } from '../authorize-request.js';
 import type { OAuthContext } from '../context.js';
 import type { SsoSession } from '../../session/sessions.js';
+import { userSubject } from '../grants/issue.js';
 
 /** Implicit (legacy, opt-in): no refresh token, tokens only in the fragment, at_hash included. */
 export async function implicitTokens(
@@ -11,11 +12,13 @@ export async function implicitTokens(
   claims: Record<string, unknown>,
 ): Promise<Record<string, string | undefined>> {
   const values: Record<string, string | undefined> = {};
+  const { subject, sealedUser } = userSubject(oauth.clients.get(request.client_id), userId);
   let accessToken: string | undefined;
   if (request.response_type === 'id_token token') {
     const at = await oauth.tokens.accessToken({
       clientId: request.client_id,
-      subject: userId,
+      subject,
+      sealedUser,
       scope: request.scope,
       audience: request.resource ?? request.client_id,
       authTime: session.auth_time,
@@ -30,7 +33,7 @@ export async function implicitTokens(
   }
   values.id_token = await oauth.tokens.idToken({
     clientId: request.client_id,
-    subject: userId,
+    subject,
     authTime: session.auth_time,
     nonce: request.nonce,
     sid: session.sid,
