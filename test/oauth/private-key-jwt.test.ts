@@ -2,9 +2,11 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clientSchema } from '../../src/config/clients.js';
-import { CLIENTS, SECRETS, useBroker } from '../support/broker-fixture.js';
+import { startApp, type RunningApp } from '../support/app.js';
+import { BASE_CONFIG, CLIENTS, SECRETS, useBroker } from '../support/broker-fixture.js';
+import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 /**
  * private_key_jwt (RFC 7523 §2.2 and §3, OIDC Core §9) at the token, introspection and
@@ -41,6 +43,7 @@ const jwksServer: Server = createServer((req, res) => {
     return;
   }
   served.fetches++;
+  if (req.url === '/slow') return; // never answers: the broker's time limit must end the wait
   if (req.url === '/big') {
     res.end(JSON.stringify({ keys: served.keys, pad: 'x'.repeat(100 * 1024) }));
     return;
@@ -65,10 +68,17 @@ const INLINE = jwtClient('inline', {
 const REMOTE = jwtClient('remote', { jwks_uri: `${jwksBase}/jwks` });
 const BIG = jwtClient('big', { jwks_uri: `${jwksBase}/big` });
 const ROTATING = jwtClient('rotating', { jwks_uri: `${jwksBase}/rotating` });
+const SLOW = jwtClient('slow', { jwks_uri: `${jwksBase}/slow` });
 
 describe('private_key_jwt client authentication', () => {
-  const broker = useBroker('memory', { clients: [...CLIENTS, INLINE, REMOTE, BIG, ROTATING] });
-  afterAll(() => new Promise<void>((resolve) => jwksServer.close(() => resolve())));
+  const broker = useBroker('memory', { clients: [...CLIENTS, INLINE, REMOTE, BIG, ROTATING, SLOW] });
+  afterAll(
+    () =>
+      new Promise<void>((resolve) => {
+        jwksServer.closeAllConnections();
+        jwksServer.close(() => resolve());
+      }),
+  );
 
   const discover = (clientId: string, key: CryptoKey, kid: string) =>
     oidc.discovery(new URL(broker().url), clientId, undefined, oidc.PrivateKeyJwt({ key, kid }), {
@@ -171,6 +181,13 @@ describe('private_key_jwt client authentication', () => {
     expect(JSON.stringify(broker().logs)).toContain('client JWKS unavailable');
   });
 
+  it('gives up on a jwks_uri that does not answer within its time limit', async () => {
+    const started = Date.now();
+    const description = expectInvalidClient(await tokenWith(await assertion('slow', KEYS.ES256, 'remote-1')));
+    expect(description).toContain('could not be read');
+    expect(Date.now() - started).toBeLessThan(4500);
+  });
+
   it('takes aud = the issuer or the URL of the endpoint called, nothing else', async () => {
     const issuer = broker().config.issuer;
     const at = (aud: string) => assertion('inline', KEYS.ES256, 'inline-ES256', { aud });
@@ -265,5 +282,52 @@ describe('private_key_jwt client authentication', () => {
       jwks: { keys: [jwk] },
     });
     expect(JSON.stringify(secretClient.error?.issues)).toContain('only used with token_endpoint_auth_method');
+  });
+});
+
+describe.runIf(redisServerAvailable())('private_key_jwt across instances', () => {
+  let redis: RedisServer;
+  let brokers: RunningApp[] = [];
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    for (let i = 0; i < 2; i++) {
+      brokers.push(
+        await startApp((issuer) => ({ ...BASE_CONFIG, issuer, clients: [...CLIENTS, INLINE] }), {
+          store: await openRedisStore(redis.url),
+        }),
+      );
+    }
+  });
+  afterAll(async () => {
+    for (const broker of brokers) await broker.close();
+    brokers = [];
+    await redis?.stop();
+  });
+
+  it('an assertion used at one instance is refused at another (the jti is in the shared store)', async () => {
+    // Both instances are one issuer to the client: the assertion names the first one's.
+    const now = Math.floor(Date.now() / 1000);
+    const signed = await new SignJWT({ jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', kid: 'inline-ES256' })
+      .setIssuer('inline')
+      .setSubject('inline')
+      .setAudience([brokers[0]!.config.issuer, brokers[1]!.config.issuer])
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(KEYS.ES256.privateKey);
+    const use = (broker: RunningApp) =>
+      fetch(`${broker.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_assertion_type: ASSERTION_TYPE,
+          client_assertion: signed,
+        }).toString(),
+      });
+    expect((await use(brokers[0]!)).status).toBe(200);
+    const replay = await use(brokers[1]!);
+    expect(replay.status).toBe(401);
+    expect(((await replay.json()) as { error_description: string }).error_description).toContain('already used');
   });
 });
