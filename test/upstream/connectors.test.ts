@@ -120,7 +120,7 @@ describe('the code-flow connector', () => {
     expect(h.finish).not.toHaveBeenCalled();
     expect(h.fail.mock.calls[0]![1]).toMatchObject({
       error: 'access_denied',
-      description: 'error is repeated (RFC 6749 §3.1)',
+      description: 'error is repeated (RFC 6749 section 3.1)',
     });
   });
 });
