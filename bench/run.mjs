@@ -66,7 +66,7 @@ const { values: opts } = parseArgs({
 const quick = opts.quick || process.env.npm_config_quick === 'true';
 const cpuProf = opts['cpu-prof'] || process.env.npm_config_cpu_prof === 'true';
 const storeKind = opts.store ?? process.env.npm_config_store ?? 'single';
-const instanceCount = Number(opts.instances ?? process.env.npm_config_instances ?? 1);
+const instanceCount = opts.instances ?? process.env.npm_config_instances ?? 1;
 const variants = (() => {
   try {
     return planVariants(storeKind, instanceCount);

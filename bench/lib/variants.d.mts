@@ -8,7 +8,7 @@ export interface Variant {
   compareTo: string;
 }
 export declare const STORES: string[];
-export declare function planVariants(store: string, instances: number): Variant[];
+export declare function planVariants(store: string, instances: number | string): Variant[];
 interface Side {
   rate: { median: number };
   cpuMsPerFlow: { median: number };

@@ -10,10 +10,11 @@ const MAX_INSTANCES = 4;
  * (`compareTo`): a topology with the broker on one Redis (side `broker`), wait_replicas with the
  * same topology without it, N instances with one instance on the same store.
  */
-export function planVariants(store, instances) {
+export function planVariants(store, instanceCount) {
   if (!STORES.includes(store)) throw new Error(`--store must be one of ${STORES.join(', ')}, not "${store}"`);
+  const instances = typeof instanceCount === 'string' && instanceCount.trim() ? Number(instanceCount) : instanceCount;
   if (!Number.isInteger(instances) || instances < 1 || instances > MAX_INSTANCES)
-    throw new Error(`--instances must be a whole number from 1 to ${MAX_INSTANCES}, not "${instances}"`);
+    throw new Error(`--instances must be a whole number from 1 to ${MAX_INSTANCES}, not "${instanceCount}"`);
   const variants = [];
   const label = STORE_LABEL[store];
   if (store !== 'single')

@@ -90,7 +90,10 @@ describe('bench scale-out helpers', () => {
     ]);
     expect(() => planVariants('memory', 1)).toThrow(/--store must be one of single, cluster, sentinel/);
     expect(() => planVariants('single', 0)).toThrow(/--instances/);
-    expect(() => planVariants('single', Number('two'))).toThrow(/--instances/);
+    expect(() => planVariants('single', 'two')).toThrow(/--instances must be a whole number from 1 to 4, not "two"/);
+    expect(() => planVariants('single', '')).toThrow(/--instances/);
+    // As npm hands it over (npm run bench --instances=2): a string.
+    expect(planVariants('single', '2').map((v) => v.instances)).toEqual([2]);
     expect(() => planVariants('single', 1.5)).toThrow(/--instances/);
   });
 
