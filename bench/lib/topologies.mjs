@@ -1,7 +1,9 @@
 // Redis Sentinel and Redis Cluster for the benchmark, on free loopback ports, nothing kept on disk.
 // The same setups as test/support/redis-topologies.ts (which is TypeScript for vitest), reduced
 // to what a measurement needs: start, know the masters, stop. Every process is tracked by
-// proc.mjs, so killAll() stops them with the rest.
+// proc.mjs, so killAll() stops them with the rest. Unlike the tests' setups, nothing here kills a
+// node, so Sentinel is slower to declare a master down (5 s, not 1 s): a machine saturated by
+// the benchmark itself must not trigger a failover in the middle of a measurement.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
