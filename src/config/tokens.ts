@@ -8,6 +8,10 @@ export const tokensSchema = z
   .strictObject({
     /** Authorization codes: single use, short (RFC 6749 §4.1.2 says at most 10 minutes). */
     code_ttl_s: seconds(5, 600, 60),
+    /** Device flow (RFC 8628 §3.2): how long the device code and user code can be used. */
+    device_code_ttl_s: seconds(60, 1800, 600),
+    /** Device flow: the polling interval the device is told (grows by 5 s on slow_down). */
+    device_poll_interval_s: seconds(1, 60, 5),
     access_token_ttl_s: seconds(30, 86_400, 600),
     id_token_ttl_s: seconds(30, 86_400, 600),
     /** A refresh token unused for this long dies. */

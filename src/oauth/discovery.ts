@@ -2,6 +2,7 @@ import { SUPPORTED_CLAIMS, SUPPORTED_SCOPES } from './claims.js';
 import { ENDPOINT_AUTH_METHODS } from './client-auth.js';
 import type { OAuthContext } from './context.js';
 import { GRANTS } from './token.js';
+import { deviceCodeGrant } from './grants/device-code.js';
 
 /** OpenID Provider Metadata (Discovery §3) with the RFC 8414 fields; `issuer` is the config's, byte for byte. */
 export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> {
@@ -11,6 +12,7 @@ export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> 
     issuer,
     authorization_endpoint: `${issuer}/authorize`,
     token_endpoint: `${issuer}/token`,
+    ...(deviceCodeGrant.enabled?.(oauth) ? { device_authorization_endpoint: `${issuer}/device_authorization` } : {}),
     userinfo_endpoint: `${issuer}/userinfo`,
     jwks_uri: `${issuer}/jwks`,
     introspection_endpoint: `${issuer}/introspect`,

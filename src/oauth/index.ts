@@ -14,10 +14,12 @@ import { Lockout } from './grants/password-lockout.js';
 import type { PasswordSource } from '../identity/password-source.js';
 import { NO_METRICS, type BrokerMetrics } from '../http/metrics.js';
 import { NO_CLIENT_LIMITS, type ClientLimits } from './client-limits.js';
+import type { Limit } from '../http/rate-limit.js';
 
 export type { OAuthContext } from './context.js';
 export { oauthRouter } from './router.js';
 export { signInHandler } from './interaction/sign-in-handler.js';
+export { deviceLoginHandler } from './device/verification.js';
 export { clientLimits, type ClientLimits } from './client-limits.js';
 
 /**
@@ -33,6 +35,7 @@ export function createOAuth(
     passwordSources: readonly PasswordSource[];
     metrics?: BrokerMetrics;
     limits?: ClientLimits;
+    deviceCodeLimit?: Limit;
   },
 ): OAuthContext {
   const t = config.tokens;
@@ -63,5 +66,6 @@ export function createOAuth(
     base: new URL(config.issuer).pathname.replace(/\/$/, ''),
     metrics: parts.metrics ?? NO_METRICS,
     limits: parts.limits ?? NO_CLIENT_LIMITS,
+    deviceCodeLimit: parts.deviceCodeLimit,
   };
 }

@@ -9,6 +9,7 @@ import { scopeSet } from '../params.js';
 import type { CodeRecord } from '../grant-records.js';
 import { newGrantId } from '../record-keys.js';
 import { implicitTokens } from './implicit.js';
+import { sessionClientOp } from '../backchannel/session-clients.js';
 
 /**
  * Answers the app: a single-use code (code flow) or the tokens in the fragment (implicit).
@@ -40,10 +41,13 @@ export async function completeAuthorization(
       refresh: request.refresh,
     };
     const { code, op } = oauth.records.newCode(record);
-    await ctx.state.work.commit(op);
+    await ctx.state.work.commit(
+      op,
+      sessionClientOp(session.sid, request.client_id, oauth.config.session.absolute_ttl_s),
+    );
     values = { code };
   } else {
-    await ctx.state.work.commit();
+    await ctx.state.work.commit(sessionClientOp(session.sid, request.client_id, oauth.config.session.absolute_ttl_s));
     values = await implicitTokens(oauth, request, user.id, session, claims);
   }
   ctx.status = 303;
