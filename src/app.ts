@@ -145,6 +145,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     (initialising ??= (async () => {
       await oauth.keys.init();
       oauth.keys.startBackgroundRefresh();
+      oauth.backchannel.start();
       app.keys = await cookieSecrets(store, config.session.cookie_secrets);
     })().catch((err: unknown) => {
       initialising = undefined;
@@ -155,6 +156,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.stop = () => {
     draining = true;
     oauth.keys.stop();
+    oauth.backchannel.stop();
   };
 
   const always = new Router({ prefix: base || undefined });

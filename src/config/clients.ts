@@ -45,6 +45,9 @@ export const clientSchema = z
     first_party: z.boolean().default(false),
     /** Audiences this client may ask access tokens for with `resource` (RFC 8707). */
     resources: z.array(z.url()).default([]),
+    /** Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed when a session ends. */
+    backchannel_logout_uri: redirectUri.optional(),
+    backchannel_logout_session_required: z.boolean().default(false),
   })
   .transform((client, ctx) => {
     const method = client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none');

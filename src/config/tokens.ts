@@ -45,6 +45,21 @@ export const keysSchema = z
   })
   .prefault({});
 
+/** Delivery of Back-Channel Logout tokens: bounded, retried with backoff, finished by any instance. */
+export const backchannelLogoutSchema = z
+  .strictObject({
+    /** One POST to a client waits at most this long. */
+    timeout_ms: z.coerce.number().int().min(100).max(30_000).default(5000),
+    /** Tries per client and logout, the first included; then the delivery is given up (and logged). */
+    attempts: z.coerce.number().int().min(1).max(10).default(4),
+    /** The wait before the first retry; each next wait is 4 times longer. */
+    retry_base_ms: z.coerce.number().int().min(100).max(600_000).default(2000),
+    /** How often each instance looks for deliveries that are due (another instance's included). */
+    scan_interval_ms: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  })
+  .prefault({});
+
+export type BackchannelLogoutConfig = z.output<typeof backchannelLogoutSchema>;
 export type TokensConfig = z.output<typeof tokensSchema>;
 export type KeysConfig = z.output<typeof keysSchema>;
 

@@ -13,6 +13,7 @@ import type { PasswordSource } from '../identity/password-source.js';
 import type { TokenRecords } from './token-records.js';
 import type { ClientLimits } from './client-limits.js';
 import type { Limit } from '../http/rate-limit.js';
+import type { BackchannelLogout } from './backchannel/delivery.js';
 
 /** What the authorization server's handlers share; built once in createOAuth(). */
 export interface OAuthContext {
@@ -38,4 +39,6 @@ export interface OAuthContext {
   limits: ClientLimits;
   /** Wrong user codes on the device page, per IP and per browser (RFC 8628 §5.1); off when absent. */
   deviceCodeLimit?: Limit;
+  /** Back-Channel Logout: told when a session ends. */
+  backchannel: BackchannelLogout;
 }

@@ -10,6 +10,7 @@ import { TokenIssuer } from './issuer.js';
 import { Jwt } from './jwt.js';
 import { SigningKeys } from './keys.js';
 import { TokenRecords } from './token-records.js';
+import { BackchannelLogout } from './backchannel/delivery.js';
 import { Lockout } from './grants/password-lockout.js';
 import type { PasswordSource } from '../identity/password-source.js';
 import { NO_METRICS, type BrokerMetrics } from '../http/metrics.js';
@@ -42,10 +43,11 @@ export function createOAuth(
   const keyLifetime = Math.max(t.access_token_ttl_s, t.id_token_ttl_s) + 300;
   const keys = new SigningKeys(store, config.keys, keyLifetime, log.child({ component: 'keys' }));
   const jwt = new Jwt(keys, config.issuer);
+  const clients = new ClientRegistry(config.clients);
   return {
     config,
     store,
-    clients: new ClientRegistry(config.clients),
+    clients,
     keys,
     jwt,
     tokens: new TokenIssuer(jwt, t),
@@ -67,5 +69,12 @@ export function createOAuth(
     metrics: parts.metrics ?? NO_METRICS,
     limits: parts.limits ?? NO_CLIENT_LIMITS,
     deviceCodeLimit: parts.deviceCodeLimit,
+    backchannel: new BackchannelLogout({
+      store,
+      jwt,
+      clients,
+      log: log.child({ component: 'backchannel-logout' }),
+      config: config.backchannel_logout,
+    }),
   };
 }

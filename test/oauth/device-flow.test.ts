@@ -4,7 +4,8 @@ import { setClock } from '../../src/lib/clock.js';
 import { tokenHash } from '../../src/oauth/crypto.js';
 import { deviceKeys } from '../../src/oauth/device/records.js';
 import { CLIENTS, SECRETS, STORE_KINDS, useBroker } from '../support/broker-fixture.js';
-import { formAction, formValue, location, UserAgent } from '../support/user-agent.js';
+import { decideDevice } from '../support/device-approval.js';
+import { formValue, location, UserAgent } from '../support/user-agent.js';
 
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const DEVICE_CLIENTS = [
@@ -44,29 +45,8 @@ describe.each(STORE_KINDS)('device authorization grant, RFC 8628 (%s store)', (k
   const poll = (clientId: string, deviceCode: string) =>
     post('/token', { client_id: clientId, grant_type: DEVICE, device_code: deviceCode });
 
-  /** The user's browser: opens the complete URI, signs in with the dev provider, allows or denies. */
-  async function decide(ua: UserAgent, pageUrl: string, username: string, decision: 'allow' | 'deny') {
-    let res = await ua.get(pageUrl);
-    expect(res.status).toBe(200);
-    let page = await res.text();
-    if (page.includes('name="provider"')) {
-      const form = { csrf: formValue(page, 'csrf'), user_code: formValue(page, 'user_code'), provider: 'dev' };
-      res = await ua.postForm(url('/device/login'), form, same());
-      expect(res.status).toBe(303);
-      const devUrl = location(res);
-      const devPage = await (await ua.get(devUrl)).text();
-      const action = new URL(formAction(devPage), devUrl);
-      res = await ua.postForm(action, { state: formValue(devPage, 'state'), username }, same());
-      expect(res.status).toBe(303);
-      res = await ua.get(location(res, action.toString()));
-      expect(res.status).toBe(200);
-      page = await res.text();
-    }
-    expect(page).toContain('would like to');
-    const form = { csrf: formValue(page, 'csrf'), user_code: formValue(page, 'user_code'), decision };
-    res = await ua.postForm(url('/device/decide'), form, same());
-    return { status: res.status, page: await res.text() };
-  }
+  const decide = (ua: UserAgent, pageUrl: string, username: string, decision: 'allow' | 'deny') =>
+    decideDevice(ua, broker().url, pageUrl, username, decision);
 
   it('runs end to end with openid-client: discovery, initiate, approve in the browser, poll; once only', async () => {
     const config = await discover('tv');

@@ -6,7 +6,7 @@ import { nowS } from '../../lib/clock.js';
 import { currentSession, startSession } from '../../session/sessions.js';
 import { renderDeviceApproval, renderDeviceDone, renderDeviceEntry, renderDeviceSignIn } from '../../ui/device.js';
 import type { LoginContext, LoginHandler } from '../../upstream/types.js';
-import { sessionClientOp } from '../backchannel/session-clients.js';
+import { sessionClientOps } from '../backchannel/session-clients.js';
 import { userClaims } from '../claims.js';
 import type { OAuthContext } from '../context.js';
 import { grantedScopes, rememberConsentOp } from '../interaction/consents.js';
@@ -145,7 +145,7 @@ export function deviceVerification(oauth: OAuthContext) {
         const previous = await grantedScopes(oauth.store, user.id, client.client_id);
         work.add(rememberConsentOp(user.id, client.client_id, previous, record.scope));
       }
-      work.add(sessionClientOp(session.sid, record.clientId, oauth.config.session.absolute_ttl_s));
+      work.add(...sessionClientOps(oauth.clients, session.sid, record.clientId, oauth.config.session.absolute_ttl_s));
     }
     // Decided once: a second decision (another tab, a replayed form) finds the record changed.
     if (!(await replaceDeviceRecord(oauth.store, deviceId, pending.text, next, now))) {
