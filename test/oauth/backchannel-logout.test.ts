@@ -94,6 +94,15 @@ async function signIn(broker: RunningApp, ua: UserAgent, clientId: Rp, username:
   return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
 }
 
+/** Waits until `done()` holds (the outcome is logged after the receiver answered). */
+async function eventually(done: () => boolean, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!done()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 const logsText = (broker: RunningApp) => JSON.stringify(broker.logs);
 const logLines = (broker: RunningApp, msg: string) => broker.logs.filter((l) => l.msg === msg);
 
@@ -163,6 +172,7 @@ describe('Back-Channel Logout 1.0', () => {
       expect(payload.exp! - payload.iat!).toBeGreaterThan(0);
       expect(payload).not.toHaveProperty('nonce');
     }
+    await eventually(() => logLines(broker, 'back-channel logout delivered').length >= 2);
     expect(logLines(broker, 'back-channel logout delivered').map((l) => l.client)).toEqual(
       expect.arrayContaining(['web', 'other']),
     );
@@ -210,6 +220,7 @@ describe('Back-Channel Logout 1.0', () => {
     await new Promise((r) => setTimeout(r, 700));
     expect(receiver.received.filter((r) => r.path === '/web/logout')).toHaveLength(2);
     expect(receiver.received.filter((r) => r.path === '/other/logout')).toHaveLength(3);
+    await eventually(() => logLines(broker, 'back-channel logout not delivered: given up').length > 0);
     const delivered = logLines(broker, 'back-channel logout delivered').filter((l) => l.client === 'web');
     expect(delivered.at(-1)).toMatchObject({ attempt: 2, outcome: 'HTTP 200' });
     const retried = logLines(broker, 'back-channel logout failed: will retry').filter((l) => l.client === 'web');
@@ -222,9 +233,11 @@ describe('Back-Channel Logout 1.0', () => {
     const ua = new UserAgent();
     const web = await signIn(broker, ua, 'web', 'jack');
     receiver.plan.set('/web/logout', [400]);
+    const before = logLines(broker, 'back-channel logout not delivered: given up').length;
     await ua.get(`${broker.url}/logout?id_token_hint=${web.id_token}`);
     await receiver.until(1);
-    await new Promise((r) => setTimeout(r, 400));
+    await eventually(() => logLines(broker, 'back-channel logout not delivered: given up').length > before);
+    await new Promise((r) => setTimeout(r, 300));
     expect(receiver.received).toHaveLength(1);
     expect(logLines(broker, 'back-channel logout not delivered: given up').at(-1)).toMatchObject({
       client: 'web',
@@ -258,6 +271,7 @@ describe.each(STORE_KINDS)('Back-Channel Logout across instances (%s store)', (k
       first.app.stop();
       await second.app.ready();
       await receiver.until(2, 5000);
+      await eventually(() => logLines(second, 'back-channel logout delivered').length > 0);
       expect(logLines(second, 'back-channel logout delivered').at(-1)).toMatchObject({ client: 'web', attempt: 2 });
       expect(logLines(first, 'back-channel logout delivered')).toHaveLength(0);
     } finally {

@@ -69,7 +69,11 @@ export class BackchannelLogout {
   /** Records the deliveries of an ended session and starts them; resolves once they are recorded. */
   async sessionEnded(sid: string, sub: string): Promise<number> {
     const { store, clients } = this.deps;
-    const targets = (await sessionClients(store, sid)).filter((id) => clients.get(id)?.backchannel_logout_uri);
+    // A deployment without back-channel clients pays no store round trip at logout.
+    if (!clients.all().some((c) => c.backchannel_logout_uri)) return 0;
+    const recorded = await sessionClients(store, sid);
+    if (recorded.length === 0) return 0;
+    const targets = recorded.filter((id) => clients.get(id)?.backchannel_logout_uri);
     const forget: StoreOp[] = [{ op: 'del', key: sessionClientsKey(sid) }];
     if (targets.length === 0) {
       await store.batch(forget);
