@@ -5,7 +5,7 @@ import { tokenHash } from '../../src/oauth/crypto.js';
 import { deviceKeys } from '../../src/oauth/device/records.js';
 import { CLIENTS, SECRETS, STORE_KINDS, useBroker } from '../support/broker-fixture.js';
 import { decideDevice } from '../support/device-approval.js';
-import { formValue, location, UserAgent } from '../support/user-agent.js';
+import { formAction, formValue, location, UserAgent } from '../support/user-agent.js';
 
 const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const DEVICE_CLIENTS = [
@@ -115,6 +115,36 @@ describe.each(STORE_KINDS)('device authorization grant, RFC 8628 (%s store)', (k
     const decided = await decide(new UserAgent(), body.verification_uri_complete as string, 'finn', 'deny');
     expect(decided.page).toContain('Request denied');
     expect(await poll('tv', body.device_code as string)).toMatchObject({ body: { error: 'access_denied' } });
+  });
+
+  it('decides once: a replayed or session-less decision is refused; approval remembers consent', async () => {
+    const { body } = await start('tv');
+    const ua = new UserAgent();
+    // Sign in and reach the approval page, keeping its form to replay.
+    const pageUrl = body.verification_uri_complete as string;
+    let page = await (await ua.get(pageUrl)).text();
+    const signIn = { csrf: formValue(page, 'csrf'), user_code: formValue(page, 'user_code'), provider: 'dev' };
+    const devUrl = location(await ua.postForm(url('/device/login'), signIn, same()));
+    const devPage = await (await ua.get(devUrl)).text();
+    const action = new URL(formAction(devPage), devUrl);
+    const back = await ua.postForm(action, { state: formValue(devPage, 'state'), username: 'gwen' }, same());
+    page = await (await ua.get(location(back, action.toString()))).text();
+    const form = { csrf: formValue(page, 'csrf'), user_code: formValue(page, 'user_code'), decision: 'allow' };
+    // Without a session (another browser with the same form) nothing is decided.
+    const stranger = new UserAgent();
+    expect((await stranger.postForm(url('/device/decide'), form, same())).status).toBe(403); // not its CSRF token
+    const own = formValue(await (await stranger.get(url('/device'))).text(), 'csrf');
+    const sessionless = await stranger.postForm(url('/device/decide'), { ...form, csrf: own }, same());
+    expect(sessionless.status).toBe(400);
+    expect(await sessionless.text()).toContain('your session ended');
+    expect((await ua.postForm(url('/device/decide'), form, same())).status).toBe(200);
+    const replay = await ua.postForm(url('/device/decide'), { ...form, decision: 'deny' }, same());
+    expect(replay.status).toBe(400);
+    const tokens = await poll('tv', body.device_code as string);
+    expect(tokens.status).toBe(200);
+    // tv is not first-party: the approval is remembered as consent for its scopes.
+    const sub = JSON.parse(Buffer.from((tokens.body.id_token as string).split('.')[1]!, 'base64url').toString()).sub;
+    expect(JSON.parse((await broker().store.get(`consent:${sub}:tv`))!)).toEqual(['openid', 'profile']);
   });
 
   it('answers expired_token after expires_in, and the page refuses the expired code', async () => {
