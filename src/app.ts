@@ -15,7 +15,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { accountArea } from './account/routes.js';
 import { LocalAccounts } from './identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from './identity/password-source.js';
-import { createOAuth, hostRootMetadataRouter, oauthRouter, signInHandler } from './oauth/index.js';
+import { createOAuth, deviceLoginHandler, hostRootMetadataRouter, oauthRouter, signInHandler } from './oauth/index.js';
 import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
 import type { Store } from './store/index.js';
 import { unitOfWork } from './request-state.js';
@@ -50,8 +50,19 @@ export type BrokerApp = Koa & {
  * relative to the issuer's path; a route missing here stops the app at start.
  */
 export const ROUTE_KINDS: RouteKinds = {
-  api: ['/token', '/introspect', '/revoke', '/userinfo', '/jwks', '/register', '/.well-known/', '/healthz', '/readyz'],
-  page: ['/authorize', '/interaction/', '/logout', '/callback/', '/upstream/', '/account', '/demo'],
+  api: [
+    '/device_authorization',
+    '/token',
+    '/introspect',
+    '/revoke',
+    '/userinfo',
+    '/jwks',
+    '/register',
+    '/.well-known/',
+    '/healthz',
+    '/readyz',
+  ],
+  page: ['/device', '/authorize', '/interaction/', '/logout', '/callback/', '/upstream/', '/account', '/demo'],
   asset: ['/static/'],
 };
 
@@ -121,6 +132,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     passwordSources: passwordSources(config, store, upstream),
     metrics: ops.reporter,
     limits: ops.clientLimits,
+    deviceCodeLimit: ops.deviceCodeLimit,
   });
   const account = accountArea({
     config,
@@ -134,6 +146,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     authorize: signInHandler(oauth),
     link: account.linkHandler,
     account: account.signInHandler,
+    device: deviceLoginHandler(oauth),
   });
 
   // Keys and cookie secrets live in the store; a store that is down at start is retried per request.
@@ -142,6 +155,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     (initialising ??= (async () => {
       await oauth.keys.init();
       oauth.keys.startBackgroundRefresh();
+      oauth.backchannel.start();
       app.keys = await cookieSecrets(store, config.session.cookie_secrets);
     })().catch((err: unknown) => {
       initialising = undefined;
@@ -152,6 +166,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.stop = () => {
     draining = true;
     oauth.keys.stop();
+    oauth.backchannel.stop();
   };
 
   const always = new Router({ prefix: base || undefined });

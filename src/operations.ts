@@ -14,6 +14,8 @@ export interface Operations {
   reporter: BrokerMetrics;
   browserLimits: BrowserLimits;
   clientLimits: ClientLimits;
+  /** Wrong user codes on the device page. */
+  deviceCodeLimit?: Limit;
   /** Route patterns of the client endpoints, whose error answers are counted by error code. */
   clientEndpoints: ReadonlyMap<string, string>;
 }
@@ -42,6 +44,7 @@ export function operations(config: Config, store: Store, log: Logger, base: stri
       interaction: limit('interaction'),
       account: limit('account'),
     },
+    deviceCodeLimit: limit('device_user_codes'),
     clientLimits: clientLimits({
       failures: limit('client_auth_failures'),
       failuresPerIp: limit('client_auth_failures_per_ip'),

@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { secureUrlProblem } from './urls.js';
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+export const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'password',
+  DEVICE_CODE_GRANT,
+] as const;
 export const RESPONSE_TYPES = ['code', 'id_token', 'id_token token'] as const;
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
 type AuthMethodName = (typeof AUTH_METHODS)[number];
@@ -76,6 +83,9 @@ export const clientSchema = z
     first_party: z.boolean().default(false),
     /** Audiences this client may ask access tokens for with `resource` (RFC 8707). */
     resources: z.array(z.url()).default([]),
+    /** Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed when a session ends. */
+    backchannel_logout_uri: redirectUri.optional(),
+    backchannel_logout_session_required: z.boolean().default(false),
   })
   .transform((client, ctx) => {
     const method = client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none');

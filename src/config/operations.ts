@@ -36,6 +36,8 @@ export const rateLimitsSchema = z
     interaction: limit(120, 60),
     /** Per client IP: the account pages' POSTs (sign in, link, unlink). */
     account: limit(60, 60),
+    /** Per client IP and per browser: wrong user codes entered on the device page (RFC 8628 §5.1). */
+    device_user_codes: limit(20, 300),
     /** Per client IP and client id: failed client authentications at /token, /introspect, /revoke. */
     client_auth_failures: limit(20, 300),
     /** Per client IP, whatever the client id: failed client authentications. */

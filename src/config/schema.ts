@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { clientsSchema } from './clients.js';
-import { keysSchema, sessionSchema, tokensSchema } from './tokens.js';
+import { backchannelLogoutSchema, keysSchema, sessionSchema, tokensSchema } from './tokens.js';
 import { providersSchema } from './providers.js';
 import { passwordGrantSchema } from './password.js';
 import { metricsSchema, rateLimitsSchema } from './operations.js';
@@ -89,6 +89,7 @@ export const configSchema = z
         reauth_max_age_s: z.coerce.number().int().min(30).max(86_400).default(600),
       })
       .prefault({}),
+    backchannel_logout: backchannelLogoutSchema,
     /** The built-in demo app at /demo, for development: signs in as this client. */
     demo: z.strictObject({ client_id: z.string().min(1) }).optional(),
   })

@@ -8,6 +8,10 @@ export const tokensSchema = z
   .strictObject({
     /** Authorization codes: single use, short (RFC 6749 §4.1.2 says at most 10 minutes). */
     code_ttl_s: seconds(5, 600, 60),
+    /** Device flow (RFC 8628 §3.2): how long the device code and user code can be used. */
+    device_code_ttl_s: seconds(60, 1800, 600),
+    /** Device flow: the polling interval the device is told (grows by 5 s on slow_down). */
+    device_poll_interval_s: seconds(1, 60, 5),
     access_token_ttl_s: seconds(30, 86_400, 600),
     id_token_ttl_s: seconds(30, 86_400, 600),
     /** A refresh token unused for this long dies. */
@@ -41,6 +45,21 @@ export const keysSchema = z
   })
   .prefault({});
 
+/** Delivery of Back-Channel Logout tokens: bounded, retried with backoff, finished by any instance. */
+export const backchannelLogoutSchema = z
+  .strictObject({
+    /** One POST to a client waits at most this long. */
+    timeout_ms: z.coerce.number().int().min(100).max(30_000).default(5000),
+    /** Tries per client and logout, the first included; then the delivery is given up (and logged). */
+    attempts: z.coerce.number().int().min(1).max(10).default(4),
+    /** The wait before the first retry; each next wait is 4 times longer. */
+    retry_base_ms: z.coerce.number().int().min(100).max(600_000).default(2000),
+    /** How often each instance looks for deliveries that are due (another instance's included). */
+    scan_interval_ms: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  })
+  .prefault({});
+
+export type BackchannelLogoutConfig = z.output<typeof backchannelLogoutSchema>;
 export type TokensConfig = z.output<typeof tokensSchema>;
 export type KeysConfig = z.output<typeof keysSchema>;
 

@@ -22,6 +22,10 @@ export type ErrorCode =
   // RFC 6750 §3.1
   | 'invalid_token'
   | 'insufficient_scope'
+  // RFC 8628 §3.5
+  | 'authorization_pending'
+  | 'slow_down'
+  | 'expired_token'
   // RFC 8707 §2
   | 'invalid_target'
   // the broker's own, for pages and routes that are no OAuth endpoint

@@ -170,7 +170,7 @@ export function browserLimitFor(
   if (path.startsWith('/callback/') || (path.startsWith('/upstream/') && path.endsWith('/login')))
     return limits.callback;
   if (method !== 'POST') return undefined;
-  if (INTERACTION_POST.test(path)) return limits.interaction;
+  if (INTERACTION_POST.test(path) || path === '/device' || path.startsWith('/device/')) return limits.interaction;
   if (path.startsWith('/account/')) return limits.account;
   return undefined;
 }

@@ -12,3 +12,8 @@ export function nowS(): number {
 export function setClock(millis?: () => number): void {
   source = millis ?? (() => Date.now());
 }
+
+/** The same clock in epoch milliseconds (poll intervals). */
+export function nowMs(): number {
+  return source();
+}

@@ -12,6 +12,8 @@ import type { Lockout } from './grants/password-lockout.js';
 import type { PasswordSource } from '../identity/password-source.js';
 import type { TokenRecords } from './token-records.js';
 import type { ClientLimits } from './client-limits.js';
+import type { Limit } from '../http/rate-limit.js';
+import type { BackchannelLogout } from './backchannel/delivery.js';
 
 /** What the authorization server's handlers share; built once in createOAuth(). */
 export interface OAuthContext {
@@ -35,4 +37,8 @@ export interface OAuthContext {
   metrics: BrokerMetrics;
   /** Rate limits of the client-authenticated endpoints (NO_CLIENT_LIMITS in unit tests). */
   limits: ClientLimits;
+  /** Wrong user codes on the device page, per IP and per browser (RFC 8628 §5.1); off when absent. */
+  deviceCodeLimit?: Limit;
+  /** Back-Channel Logout: told when a session ends. */
+  backchannel: BackchannelLogout;
 }

@@ -3,6 +3,7 @@ import { ASSERTION_ALGS } from './client-assertion.js';
 import { ENDPOINT_AUTH_METHODS } from './client-auth.js';
 import type { OAuthContext } from './context.js';
 import { GRANTS } from './token.js';
+import { deviceCodeGrant } from './grants/device-code.js';
 
 /** OpenID Provider Metadata (Discovery §3) with the RFC 8414 fields; `issuer` is the config's, byte for byte. */
 export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> {
@@ -12,6 +13,7 @@ export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> 
     issuer,
     authorization_endpoint: `${issuer}/authorize`,
     token_endpoint: `${issuer}/token`,
+    ...(deviceCodeGrant.enabled?.(oauth) ? { device_authorization_endpoint: `${issuer}/device_authorization` } : {}),
     userinfo_endpoint: `${issuer}/userinfo`,
     jwks_uri: `${issuer}/jwks`,
     introspection_endpoint: `${issuer}/introspect`,
@@ -41,7 +43,8 @@ export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> 
     request_uri_parameter_supported: false,
     authorization_response_iss_parameter_supported: true,
     frontchannel_logout_supported: false,
-    backchannel_logout_supported: false,
+    backchannel_logout_supported: true,
+    backchannel_logout_session_supported: true,
     prompt_values_supported: ['none', 'login', 'consent', 'select_account'],
   };
 }

@@ -12,14 +12,17 @@ import { TokenIssuer } from './issuer.js';
 import { Jwt } from './jwt.js';
 import { SigningKeys } from './keys.js';
 import { TokenRecords } from './token-records.js';
+import { BackchannelLogout } from './backchannel/delivery.js';
 import { Lockout } from './grants/password-lockout.js';
 import type { PasswordSource } from '../identity/password-source.js';
 import { NO_METRICS, type BrokerMetrics } from '../http/metrics.js';
 import { NO_CLIENT_LIMITS, type ClientLimits } from './client-limits.js';
+import type { Limit } from '../http/rate-limit.js';
 
 export type { OAuthContext } from './context.js';
 export { hostRootMetadataRouter, oauthRouter } from './router.js';
 export { signInHandler } from './interaction/sign-in-handler.js';
+export { deviceLoginHandler } from './device/verification.js';
 export { clientLimits, type ClientLimits } from './client-limits.js';
 
 /**
@@ -35,20 +38,22 @@ export function createOAuth(
     passwordSources: readonly PasswordSource[];
     metrics?: BrokerMetrics;
     limits?: ClientLimits;
+    deviceCodeLimit?: Limit;
   },
 ): OAuthContext {
   const t = config.tokens;
   const keyLifetime = Math.max(t.access_token_ttl_s, t.id_token_ttl_s) + 300;
   const keys = new SigningKeys(store, config.keys, keyLifetime, log.child({ component: 'keys' }));
   const jwt = new Jwt(keys, config.issuer);
+  const clients = new ClientRegistry(config.clients, {
+    assertions: new ClientAssertions(store, config.issuer, log.child({ component: 'client-auth' })),
+    pairwiseSalt: config.subjects.pairwise_salt,
+    sectors: new SectorIdentifiers(log.child({ component: 'clients' })),
+  });
   return {
     config,
     store,
-    clients: new ClientRegistry(config.clients, {
-      assertions: new ClientAssertions(store, config.issuer, log.child({ component: 'client-auth' })),
-      pairwiseSalt: config.subjects.pairwise_salt,
-      sectors: new SectorIdentifiers(log.child({ component: 'clients' })),
-    }),
+    clients,
     keys,
     jwt,
     tokens: new TokenIssuer(jwt, t),
@@ -69,5 +74,13 @@ export function createOAuth(
     base: new URL(config.issuer).pathname.replace(/\/$/, ''),
     metrics: parts.metrics ?? NO_METRICS,
     limits: parts.limits ?? NO_CLIENT_LIMITS,
+    deviceCodeLimit: parts.deviceCodeLimit,
+    backchannel: new BackchannelLogout({
+      store,
+      jwt,
+      clients,
+      log: log.child({ component: 'backchannel-logout' }),
+      config: config.backchannel_logout,
+    }),
   };
 }

@@ -15,7 +15,7 @@ export class Jwt {
     return this.keys.current().alg;
   }
 
-  async sign(payload: JWTPayload, typ: 'JWT' | 'at+jwt'): Promise<string> {
+  async sign(payload: JWTPayload, typ: 'JWT' | 'at+jwt' | 'logout+jwt'): Promise<string> {
     const key = this.keys.current();
     return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid, typ }).sign(key.key);
   }

@@ -75,13 +75,15 @@ export function logoutEndpoint(oauth: OAuthContext) {
     const providers: string[] = [];
     if (session) {
       const revoked = await oauth.records.revokeSession(session.sid);
+      // Back-Channel Logout: recorded now, delivered in the background (never holds up this answer).
+      const told = await oauth.backchannel.sessionEnded(session.sid, session.uid);
       providers.push(
         ...oauth.login
           .buttons()
           .filter((b) => b.id === session.provider)
           .map((b) => b.label),
       );
-      ctx.state.log?.info({ user: session.uid, revoked_grants: revoked }, 'signed out');
+      ctx.state.log?.info({ user: session.uid, revoked_grants: revoked, backchannel_logouts: told }, 'signed out');
       endSession(ctx);
     }
     if (target) {

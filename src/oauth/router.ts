@@ -9,6 +9,8 @@ import { introspectionEndpoint, revocationEndpoint } from './introspect-revoke.j
 import { logoutEndpoint } from './logout.js';
 import { tokenEndpoint } from './token.js';
 import { userinfoEndpoint } from './userinfo.js';
+import { deviceAuthorizationEndpoint } from './device/authorization-endpoint.js';
+import { deviceVerification } from './device/verification.js';
 
 /** The authorization server's routes; paths are a public contract (advertised by discovery). */
 export function oauthRouter(oauth: OAuthContext): Router {
@@ -45,6 +47,14 @@ export function oauthRouter(oauth: OAuthContext): Router {
   router.post('/userinfo', optionalForm, userinfo);
   router.post('/introspect', form, introspectionEndpoint(oauth));
   router.post('/revoke', form, revocationEndpoint(oauth));
+
+  // The device authorization grant (RFC 8628): the device's endpoint and the user's page.
+  router.post('/device_authorization', form, deviceAuthorizationEndpoint(oauth));
+  const device = deviceVerification(oauth);
+  router.get('/device', device.page);
+  router.post('/device', form, device.enter);
+  router.post('/device/login', form, device.login);
+  router.post('/device/decide', form, device.decide);
 
   const logout = logoutEndpoint(oauth);
   router.get('/logout', logout);

@@ -5,10 +5,17 @@ import { unauthorizedClient, unsupportedGrantType } from './errors.js';
 import type { Grant } from './grants/grant.js';
 import { authorizationCodeGrant } from './grants/authorization-code.js';
 import { clientCredentialsGrant } from './grants/client-credentials.js';
+import { deviceCodeGrant } from './grants/device-code.js';
 import { passwordGrant } from './grants/password.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
 
-export const GRANTS: Grant[] = [authorizationCodeGrant, refreshTokenGrant, clientCredentialsGrant, passwordGrant];
+export const GRANTS: Grant[] = [
+  authorizationCodeGrant,
+  refreshTokenGrant,
+  clientCredentialsGrant,
+  passwordGrant,
+  deviceCodeGrant,
+];
 
 /**
  * POST /token: one pipeline every grant goes through (parse → authenticate the client → check

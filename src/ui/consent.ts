@@ -9,6 +9,9 @@ const SCOPE_WORDS: Record<string, string> = {
   identities: 'See which sign-in accounts you linked (provider and username)',
 };
 
+/** The plain words for one scope. */
+export const scopeWords = (scope: string) => SCOPE_WORDS[scope] ?? `Use the "${scope}" permission`;
+
 export function renderConsent(input: {
   appName: string;
   scopes: string[];
@@ -16,7 +19,7 @@ export function renderConsent(input: {
   csrf: string;
   base: string;
 }): string {
-  const items = input.scopes.map((s) => html`<li>${SCOPE_WORDS[s] ?? `Use the "${s}" permission`}</li>`);
+  const items = input.scopes.map((s) => html`<li>${scopeWords(s)}</li>`);
   return layout(
     `Allow ${input.appName}?`,
     html`<h1>Allow ${input.appName} to access your account?</h1>

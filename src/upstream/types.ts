@@ -44,7 +44,9 @@ export type LoginContext =
   /** Linking another provider into the signed-in user and session it was started for (account/). */
   | { kind: 'link'; userId: string; sid: string }
   /** Signing in to the account pages (account/). */
-  | { kind: 'account' };
+  | { kind: 'account' }
+  /** Signing in on the device flow's verification page, for the user code entered (oauth/). */
+  | { kind: 'device'; userCode: string };
 
 export type LoginKind = LoginContext['kind'];
 
@@ -100,6 +102,8 @@ export function isLoginContext(value: unknown): value is LoginContext {
       return typeof c.userId === 'string' && typeof c.sid === 'string';
     case 'account':
       return true;
+    case 'device':
+      return typeof c.userCode === 'string';
     default:
       return false;
   }

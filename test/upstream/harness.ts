@@ -76,7 +76,7 @@ export async function startHarness(
   app.use(start.routes());
   // Every kind of login goes to the same two mocks, which record what they were handed.
   const handler = { finish, fail } as unknown as LoginHandler<never>;
-  const callbacks = upstream.router({ authorize: handler, link: handler, account: handler });
+  const callbacks = upstream.router({ authorize: handler, link: handler, account: handler, device: handler });
   app.use(callbacks.routes());
   app.use(callbacks.allowedMethods());
   server.on('request', app.callback());

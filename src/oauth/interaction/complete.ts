@@ -9,6 +9,7 @@ import { scopeSet } from '../params.js';
 import type { CodeRecord } from '../grant-records.js';
 import { newGrantId } from '../record-keys.js';
 import { implicitTokens } from './implicit.js';
+import { sessionClientOps } from '../backchannel/session-clients.js';
 
 /**
  * Answers the app: a single-use code (code flow) or the tokens in the fragment (implicit).
@@ -23,6 +24,8 @@ export async function completeAuthorization(
 ): Promise<void> {
   const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
   const claims = userClaims(user, scopeSet(request.scope));
+  // The client is told when this session ends (back-channel logout), if it asked to be.
+  const told = sessionClientOps(oauth.clients, session.sid, request.client_id, oauth.config.session.absolute_ttl_s);
   let values: Record<string, string | undefined>;
   if (request.response_type === 'code') {
     const record: CodeRecord = {
@@ -40,10 +43,10 @@ export async function completeAuthorization(
       refresh: request.refresh,
     };
     const { code, op } = oauth.records.newCode(record);
-    await ctx.state.work.commit(op);
+    await ctx.state.work.commit(op, ...told);
     values = { code };
   } else {
-    await ctx.state.work.commit();
+    await ctx.state.work.commit(...told);
     values = await implicitTokens(oauth, request, user.id, session, claims);
   }
   ctx.status = 303;
