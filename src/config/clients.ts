@@ -1,7 +1,14 @@
 import { z } from 'zod';
 import { secureUrlProblem } from './urls.js';
+import { TOKEN_EXCHANGE } from './vault.js';
 
-export const GRANT_TYPES = ['authorization_code', 'refresh_token', 'client_credentials', 'password'] as const;
+export const GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  'client_credentials',
+  'password',
+  TOKEN_EXCHANGE,
+] as const;
 export const RESPONSE_TYPES = ['code', 'id_token', 'id_token token'] as const;
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'none'] as const;
 
@@ -38,6 +45,8 @@ export const clientSchema = z
     first_party: z.boolean().default(false),
     /** Audiences this client may ask access tokens for with `resource` (RFC 8707). */
     resources: z.array(z.url()).default([]),
+    /** Providers whose stored tokens this client may read by token exchange (RFC 8693). */
+    upstream_tokens: z.array(z.string().min(1)).default([]),
   })
   .transform((client, ctx) => {
     const method = client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none');
@@ -73,6 +82,9 @@ export const clientSchema = z
         path: ['grant_types'],
         message: 'password needs a confidential, first_party client (RFC 9700 §2.4)',
       });
+    }
+    if (client.upstream_tokens.length > 0 && !client.grant_types.includes(TOKEN_EXCHANGE)) {
+      ctx.addIssue({ code: 'custom', path: ['upstream_tokens'], message: `needs the grant ${TOKEN_EXCHANGE}` });
     }
     return { ...client, token_endpoint_auth_method: method };
   });

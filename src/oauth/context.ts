@@ -3,7 +3,8 @@ import type { BrokerMetrics } from '../http/metrics.js';
 import type { LoginPolicy, Users } from '../identity/users.js';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
-import type { UpstreamLogin } from '../upstream/types.js';
+import type { UpstreamLogin, UpstreamTokenService } from '../upstream/types.js';
+import type { TokenVault } from '../identity/token-vault.js';
 import type { ClientRegistry } from './clients.js';
 import type { TokenIssuer } from './issuer.js';
 import type { Jwt } from './jwt.js';
@@ -35,4 +36,7 @@ export interface OAuthContext {
   metrics: BrokerMetrics;
   /** Rate limits of the client-authenticated endpoints (NO_CLIENT_LIMITS in unit tests). */
   limits: ClientLimits;
+  /** The upstream token vault, when `token_vault` is configured; and refreshing what it keeps. */
+  vault?: TokenVault;
+  upstreamTokens?: UpstreamTokenService;
 }

@@ -3,7 +3,8 @@ import type { Config } from '../config/schema.js';
 import { loginPolicies } from '../identity/login-policy.js';
 import { Users } from '../identity/users.js';
 import type { Store } from '../store/index.js';
-import type { UpstreamLogin } from '../upstream/types.js';
+import type { UpstreamLogin, UpstreamTokenService } from '../upstream/types.js';
+import type { TokenVault } from '../identity/token-vault.js';
 import { ClientRegistry } from './clients.js';
 import type { OAuthContext } from './context.js';
 import { TokenIssuer } from './issuer.js';
@@ -33,6 +34,8 @@ export function createOAuth(
     passwordSources: readonly PasswordSource[];
     metrics?: BrokerMetrics;
     limits?: ClientLimits;
+    vault?: TokenVault;
+    upstreamTokens?: UpstreamTokenService;
   },
 ): OAuthContext {
   const t = config.tokens;
@@ -63,5 +66,7 @@ export function createOAuth(
     base: new URL(config.issuer).pathname.replace(/\/$/, ''),
     metrics: parts.metrics ?? NO_METRICS,
     limits: parts.limits ?? NO_CLIENT_LIMITS,
+    ...(parts.vault ? { vault: parts.vault } : {}),
+    ...(parts.upstreamTokens ? { upstreamTokens: parts.upstreamTokens } : {}),
   };
 }

@@ -12,11 +12,16 @@ const SCOPE_WORDS: Record<string, string> = {
 export function renderConsent(input: {
   appName: string;
   scopes: string[];
+  /** Labels of the providers whose stored tokens the app may read (token exchange). */
+  upstreamTokens?: string[];
   action: string;
   csrf: string;
   base: string;
 }): string {
-  const items = input.scopes.map((s) => html`<li>${SCOPE_WORDS[s] ?? `Use the "${s}" permission`}</li>`);
+  const items = [
+    ...input.scopes.map((s) => html`<li>${SCOPE_WORDS[s] ?? `Use the "${s}" permission`}</li>`),
+    ...(input.upstreamTokens ?? []).map((p) => html`<li>Read your ${p} token to call ${p} for you</li>`),
+  ];
   return layout(
     `Allow ${input.appName}?`,
     html`<h1>Allow ${input.appName} to access your account?</h1>

@@ -1,0 +1,438 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Redis } from 'ioredis';
+import * as oidc from 'openid-client';
+import Provider from 'oidc-provider';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TokenVault } from '../../src/identity/token-vault.js';
+import { setClock } from '../../src/lib/clock.js';
+import type { Store } from '../../src/store/index.js';
+import { startApp, type RunningApp } from '../support/app.js';
+import { SECRETS } from '../support/broker-fixture.js';
+import { pkceAuthorization } from '../support/app-client.js';
+import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { UserAgent, formValue } from '../support/user-agent.js';
+
+/**
+ * The upstream token vault and outbound token exchange (RFC 8693) end to end, on Redis, with
+ * oidc-provider 8 as the upstream: it issues rotating refresh tokens and access tokens of 90 s,
+ * so with the broker's clock moved past the refresh margin every exchange needs a refresh.
+ */
+const REDIRECT = 'http://127.0.0.1:5000/cb';
+const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const AT_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const OLD_KEY = { id: 'k1', secret: Buffer.alloc(32, 1).toString('base64url') };
+const NEW_KEY = { id: 'k2', secret: Buffer.alloc(32, 2).toString('base64url') };
+const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
+const available = redisServerAvailable();
+
+interface Answer {
+  access_token?: string;
+  token_type?: string;
+  expires_in?: number;
+  error?: string;
+  error_description?: string;
+  [key: string]: unknown;
+}
+
+describe.skipIf(!available)('token vault and token exchange against oidc-provider, on Redis', () => {
+  let redis: RedisServer;
+  let raw: Redis;
+  let idpServer: Server;
+  let idpIssuer: string;
+  let broker: RunningApp;
+  let store: Store;
+  /** Refresh-token requests that reached the upstream's token endpoint. */
+  let refreshes = 0;
+  let upstreamDown = false;
+  const revocations: string[] = [];
+  let idp: Provider;
+  /** Store round trips of the last callback from corp. */
+  let callbackTrips = 0;
+
+  const upstreamFetch: typeof fetch = async (input, init) => {
+    const url = String(input instanceof Request ? input.url : input);
+    const body = typeof init?.body === 'string' ? init.body : init?.body?.toString();
+    if (url.endsWith('/token') && body?.includes('grant_type=refresh_token')) {
+      if (upstreamDown) throw new TypeError('fetch failed');
+      refreshes++;
+    }
+    if (url.endsWith('/token/revocation')) revocations.push(new URLSearchParams(body).get('token_type_hint') ?? '');
+    return fetch(input, init);
+  };
+
+  const brokerConfig = (keys: (typeof OLD_KEY)[]) => (_issuer: string) => ({
+    clients: [
+      {
+        client_id: 'web',
+        client_name: 'Web App',
+        client_secret: SECRETS.web,
+        redirect_uris: [REDIRECT],
+        grant_types: ['authorization_code', 'refresh_token', EXCHANGE],
+        upstream_tokens: ['corp'],
+        first_party: true,
+      },
+      {
+        client_id: 'other',
+        client_secret: SECRETS.other,
+        redirect_uris: [REDIRECT],
+        grant_types: ['authorization_code', EXCHANGE],
+        first_party: true,
+      },
+    ],
+    providers: [
+      {
+        id: 'corp',
+        use: 'oidc',
+        issuer: idpIssuer,
+        client_id: 'broker',
+        client_secret: UPSTREAM_SECRET,
+        name: 'Corp SSO',
+        scopes: ['openid', 'email', 'profile', 'offline_access'],
+        store_tokens: true,
+      },
+      { id: 'dev', use: 'dev' },
+    ],
+    token_vault: { keys },
+    account: { reauth_max_age_s: 600 },
+  });
+
+  beforeAll(async () => {
+    redis = await startRedisServer();
+    raw = new Redis(redis.url);
+    store = await openRedisStore(redis.url);
+    idpServer = createServer();
+    await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
+    idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
+    broker = await startApp(brokerConfig([OLD_KEY]), { store, upstreamFetch });
+    idp = new Provider(idpIssuer, {
+      clients: [
+        {
+          client_id: 'broker',
+          client_secret: UPSTREAM_SECRET,
+          redirect_uris: [`${broker.url}/callback/corp`],
+          grant_types: ['authorization_code', 'refresh_token'],
+        },
+      ],
+      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
+      features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
+      pkce: { required: () => true },
+      ttl: { AccessToken: 90, RefreshToken: 3600 },
+      rotateRefreshToken: true,
+      issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
+        client.grantTypeAllowed('refresh_token'),
+      async findAccount(_ctx, sub) {
+        return {
+          accountId: sub,
+          claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }),
+        };
+      },
+    });
+    idpServer.on('request', idp.callback());
+  });
+
+  afterEach(() => {
+    setClock();
+    upstreamDown = false;
+  });
+
+  afterAll(async () => {
+    setClock();
+    await broker?.close();
+    await new Promise<void>((resolve) => (idpServer ? idpServer.close(() => resolve()) : resolve()));
+    raw?.disconnect();
+    await redis?.stop();
+  });
+
+  /** Follows the browser through both servers until it lands on the app's redirect URI. */
+  async function walk(start: URL, account: string, brokerUa = new UserAgent()): Promise<URL> {
+    const agents = new Map<string, UserAgent>([
+      [new URL(broker.url).origin, brokerUa],
+      [idpIssuer, new UserAgent()],
+    ]);
+    let url = start;
+    for (let step = 0; step < 20; step++) {
+      if (url.origin + url.pathname === REDIRECT) return url;
+      const ua = agents.get(url.origin);
+      if (!ua) throw new Error(`unexpected hop to ${url.origin}`);
+      let res: Response;
+      if (url.origin === idpIssuer && /^\/interaction\/[^/]+$/.test(url.pathname)) {
+        const page = await (await ua.get(url)).text();
+        const prompt =
+          /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
+        res = await ua.postForm(url, prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt });
+      } else {
+        const before = store.roundTrips;
+        res = await ua.get(url);
+        if (url.pathname === '/callback/corp') callbackTrips = store.roundTrips - before;
+      }
+      const next = res.headers.get('location');
+      if (!next) throw new Error(`stopped at ${url.href} with ${res.status}: ${(await res.text()).slice(0, 300)}`);
+      url = new URL(next, url);
+    }
+    throw new Error('too many hops');
+  }
+
+  async function appConfig(clientId = 'web', secret = SECRETS.web, base = broker.url) {
+    return oidc.discovery(new URL(base), clientId, secret, oidc.ClientSecretBasic(secret), {
+      execute: [oidc.allowInsecureRequests],
+    });
+  }
+
+  /** Signs `account` in to the app through corp; returns the app's tokens and the broker browser. */
+  async function signIn(account: string, clientId = 'web', secret = SECRETS.web) {
+    const config = await appConfig(clientId, secret);
+    const auth = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid email', provider: 'corp' });
+    const ua = new UserAgent();
+    const callback = await walk(auth.url, account, ua);
+    const tokens = await oidc.authorizationCodeGrant(config, callback, auth.checks);
+    return { tokens, ua, sub: tokens.claims()!.sub };
+  }
+
+  async function exchange(subjectToken: string, extra: Record<string, string> = {}, base = broker.url) {
+    const response = await fetch(`${base}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`web:${SECRETS.web}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: EXCHANGE,
+        subject_token: subjectToken,
+        subject_token_type: AT_TYPE,
+        requested_token_type: AT_TYPE,
+        audience: 'corp',
+        ...extra,
+      }).toString(),
+    });
+    return { status: response.status, headers: response.headers, body: (await response.json()) as Answer };
+  }
+
+  /** The stored entry, opened with the test's own copy of the keys. */
+  async function storedEntry(userId: string, subject: string) {
+    const vault = new TokenVault(store, { keys: [NEW_KEY, OLD_KEY] });
+    const [found] = await vault.read(userId, [{ provider: 'corp', subject }]);
+    return found;
+  }
+
+  /** Every string value in Redis. */
+  async function redisText(): Promise<string> {
+    const keys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, batch] = await raw.scan(cursor, 'COUNT', 1000);
+      cursor = next;
+      keys.push(...batch);
+    } while (cursor !== '0');
+    const values: string[] = [];
+    for (const key of keys) {
+      const type = await raw.type(key);
+      if (type === 'string') values.push(key, (await raw.get(key)) ?? '');
+      else if (type === 'set') values.push(key, ...(await raw.smembers(key)));
+      else if (type === 'hash') values.push(key, JSON.stringify(await raw.hgetall(key)));
+      else values.push(key, type);
+    }
+    return values.join('\n');
+  }
+
+  const moveClock = (seconds: number) => {
+    const offset = seconds * 1000;
+    setClock(() => Date.now() + offset);
+  };
+
+  it('keeps the upstream tokens at login, encrypted, and hands the access token to the app (RFC 8693 §2.2.1)', async () => {
+    const { tokens, sub } = await signIn('alice');
+    const entry = await storedEntry(sub, 'alice');
+    expect(entry?.entry.tokens.refreshToken).toBeTruthy();
+    expect(entry?.raw.startsWith('v1.k1.')).toBe(true);
+
+    const before = refreshes;
+    const answer = await exchange(tokens.access_token);
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get('cache-control')).toContain('no-store');
+    expect(answer.body).toMatchObject({
+      access_token: entry!.entry.tokens.accessToken,
+      issued_token_type: AT_TYPE,
+      token_type: 'Bearer',
+      scope: expect.stringContaining('openid'),
+    });
+    expect(answer.body.expires_in).toBeGreaterThan(60);
+    expect(answer.body.expires_in).toBeLessThanOrEqual(90);
+    expect(refreshes).toBe(before); // fresh: no refresh
+
+    // The token works at the provider.
+    const userinfo = await fetch(`${idpIssuer}/me`, {
+      headers: { authorization: `Bearer ${answer.body.access_token}` },
+    });
+    expect(userinfo.status).toBe(200);
+
+    // Neither Redis nor a log line holds an upstream token in clear.
+    const text = await redisText();
+    expect(text).toContain('vault:{');
+    for (const secret of [entry!.entry.tokens.accessToken, entry!.entry.tokens.refreshToken!]) {
+      expect(text).not.toContain(secret);
+      expect(JSON.stringify(broker.logs)).not.toContain(secret);
+    }
+  });
+
+  it('refreshes an about-to-expire token once for 20 concurrent requests on two instances; rotation kept', async () => {
+    const { tokens, sub } = await signIn('bob');
+    const first = await storedEntry(sub, 'bob');
+    // A second instance on the same Redis and issuer, whose keys were rotated (k2 first, k1 still decrypts).
+    const second = await startApp(
+      { ...brokerConfig([NEW_KEY, OLD_KEY])(''), issuer: broker.url },
+      { store: await openRedisStore(redis.url), upstreamFetch },
+    );
+    try {
+      moveClock(40); // 90 s tokens: less than 60 s left
+      const before = refreshes;
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => exchange(tokens.access_token, {}, i % 2 ? second.url : broker.url)),
+      );
+      expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
+      expect(refreshes - before).toBe(1);
+      const issued = new Set(answers.map((a) => a.body.access_token));
+      expect(issued.size).toBe(1);
+      expect(issued.has(first!.entry.tokens.accessToken)).toBe(false);
+
+      const after = await storedEntry(sub, 'bob');
+      expect(after!.entry.tokens.accessToken).toBe(answers[0]!.body.access_token);
+      // oidc-provider rotates refresh tokens: the new one replaced the old one.
+      expect(after!.entry.tokens.refreshToken).toBeTruthy();
+      expect(after!.entry.tokens.refreshToken).not.toBe(first!.entry.tokens.refreshToken);
+      // Whichever instance refreshed wrote it; both read it (key rotation: old and new keys).
+      expect(after!.raw).toMatch(/^v1\.k[12]\./);
+      const again = await exchange(tokens.access_token, {}, second.url);
+      expect(again.body.access_token).toBe(after!.entry.tokens.accessToken);
+      expect(refreshes - before).toBe(1);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('an entry sealed with the old key is read by an instance whose new key comes first, and re-sealed with it', async () => {
+    const { tokens, sub } = await signIn('erin');
+    expect((await storedEntry(sub, 'erin'))!.raw.startsWith('v1.k1.')).toBe(true);
+    const rotated = await startApp(
+      { ...brokerConfig([NEW_KEY, OLD_KEY])(''), issuer: broker.url },
+      { store: await openRedisStore(redis.url), upstreamFetch },
+    );
+    try {
+      const fresh = await exchange(tokens.access_token, {}, rotated.url);
+      expect(fresh.status).toBe(200);
+      moveClock(45);
+      const refreshed = await exchange(tokens.access_token, {}, rotated.url);
+      expect(refreshed.status).toBe(200);
+      expect((await storedEntry(sub, 'erin'))!.raw.startsWith('v1.k2.')).toBe(true);
+    } finally {
+      await rotated.close();
+    }
+  });
+
+  it('a refresh token revoked at the provider: invalid_grant, and the stored tokens are deleted', async () => {
+    const { tokens, sub } = await signIn('carol');
+    const entry = await storedEntry(sub, 'carol');
+    const revoke = await fetch(`${idpIssuer}/token/revocation`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`broker:${UPSTREAM_SECRET}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({ token: entry!.entry.tokens.refreshToken! }).toString(),
+    });
+    expect(revoke.status).toBe(200);
+    moveClock(50);
+    const answer = await exchange(tokens.access_token);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toBe('invalid_grant');
+    expect(answer.body.error_description).toContain('sign in with corp again');
+    expect(await storedEntry(sub, 'carol')).toBeUndefined();
+    const after = await exchange(tokens.access_token);
+    expect(after.body.error).toBe('invalid_target');
+  });
+
+  it('the provider down during a refresh: 503 temporarily_unavailable, and the tokens are kept', async () => {
+    const { tokens, sub } = await signIn('dave');
+    moveClock(50);
+    upstreamDown = true;
+    const answer = await exchange(tokens.access_token);
+    expect(answer.status).toBe(503);
+    expect(answer.body.error).toBe('temporarily_unavailable');
+    expect(await storedEntry(sub, 'dave')).toBeDefined();
+    upstreamDown = false;
+    const later = await exchange(tokens.access_token);
+    expect(later.status).toBe(200);
+  });
+
+  it('refuses what RFC 8693 §2.2.2 and RFC 6749 §5.2 refuse', async () => {
+    const { tokens } = await signIn('frank');
+    const invalid = await exchange('not-a-token');
+    expect([invalid.status, invalid.body.error]).toEqual([400, 'invalid_request']);
+    const wrongType = await exchange(tokens.access_token, { subject_token_type: 'urn:x' });
+    expect(wrongType.body.error).toBe('invalid_request');
+    const unknown = await exchange(tokens.access_token, { audience: 'github' });
+    expect(unknown.body.error).toBe('invalid_target');
+    const notListed = await exchange(tokens.access_token, { audience: 'dev' });
+    expect(notListed.body.error).toBe('invalid_target');
+    // An ID token is not an access token (RFC 9068 §4).
+    const idToken = await exchange(tokens.id_token!);
+    expect(idToken.body.error).toBe('invalid_request');
+
+    // A token issued to another client.
+    const other = await signIn('frank', 'other', SECRETS.other);
+    const foreign = await exchange(other.tokens.access_token);
+    expect([foreign.status, foreign.body.error]).toEqual([400, 'invalid_request']);
+    expect(foreign.body.error_description).toContain('another client');
+
+    // A revoked subject token (RFC 7009).
+    const config = await appConfig();
+    await oidc.tokenRevocation(config, tokens.access_token);
+    const revoked = await exchange(tokens.access_token);
+    expect(revoked.body.error).toBe('invalid_request');
+
+    // A client without upstream_tokens for this provider.
+    const noRight = await fetch(`${broker.url}/token`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        authorization: `Basic ${Buffer.from(`other:${SECRETS.other}`).toString('base64')}`,
+      },
+      body: new URLSearchParams({
+        grant_type: EXCHANGE,
+        subject_token: other.tokens.access_token,
+        subject_token_type: AT_TYPE,
+        audience: 'corp',
+      }).toString(),
+    });
+    expect(noRight.status).toBe(400);
+    expect(((await noRight.json()) as { error: string }).error).toBe('invalid_target');
+  });
+
+  it('a user with no stored token at the provider: invalid_target', async () => {
+    // Signed in with the dev form: no corp identity.
+    const config = await appConfig();
+    const auth = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid', provider: 'dev' });
+    const ua = new UserAgent();
+    let res = await ua.get(auth.url);
+    const loginPage = new URL(res.headers.get('location')!, broker.url);
+    const page = await (await ua.get(loginPage)).text();
+    const corpTrips = callbackTrips;
+    const before = store.roundTrips;
+    res = await ua.postForm(`${broker.url}/callback/dev`, { state: formValue(page, 'state'), username: 'gina' });
+    // A login that stores tokens costs no more store round trips than one that stores none.
+    expect(corpTrips).toBeGreaterThan(0);
+    expect(corpTrips).toBe(store.roundTrips - before);
+    let url = new URL(res.headers.get('location')!, broker.url);
+    while (url.origin + url.pathname !== REDIRECT) url = new URL((await ua.get(url)).headers.get('location')!, url);
+    const tokens = await oidc.authorizationCodeGrant(config, url, auth.checks);
+    const answer = await exchange(tokens.access_token);
+    expect([answer.status, answer.body.error]).toEqual([400, 'invalid_target']);
+  });
+
+  it('discovery lists the token-exchange grant when a client may use it', async () => {
+    const doc = (await (await fetch(`${broker.url}/.well-known/openid-configuration`)).json()) as {
+      grant_types_supported: string[];
+    };
+    expect(doc.grant_types_supported).toContain(EXCHANGE);
+  });
+});
