@@ -24,6 +24,7 @@ const AT_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const OLD_KEY = { id: 'k1', secret: Buffer.alloc(32, 1).toString('base64url') };
 const NEW_KEY = { id: 'k2', secret: Buffer.alloc(32, 2).toString('base64url') };
 const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
+const TP_SECRET = 'partner-secret-0123456789abcdef';
 const available = redisServerAvailable();
 
 interface Answer {
@@ -78,6 +79,14 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
         redirect_uris: [REDIRECT],
         grant_types: ['authorization_code', EXCHANGE],
         first_party: true,
+      },
+      {
+        client_id: 'tp',
+        client_name: 'Partner App',
+        client_secret: TP_SECRET,
+        redirect_uris: [REDIRECT],
+        grant_types: ['authorization_code', EXCHANGE],
+        upstream_tokens: ['corp'],
       },
     ],
     providers: [
@@ -145,14 +154,19 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
   });
 
   /** Follows the browser through both servers until it lands on the app's redirect URI. */
-  async function walk(start: URL, account: string, brokerUa = new UserAgent()): Promise<URL> {
+  async function walk(
+    start: URL,
+    account: string,
+    brokerUa = new UserAgent(),
+    until = (url: URL) => url.origin + url.pathname === REDIRECT,
+  ): Promise<URL> {
     const agents = new Map<string, UserAgent>([
       [new URL(broker.url).origin, brokerUa],
       [idpIssuer, new UserAgent()],
     ]);
     let url = start;
     for (let step = 0; step < 20; step++) {
-      if (url.origin + url.pathname === REDIRECT) return url;
+      if (until(url)) return url;
       const ua = agents.get(url.origin);
       if (!ua) throw new Error(`unexpected hop to ${url.origin}`);
       let res: Response;
@@ -189,12 +203,17 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
     return { tokens, ua, sub: tokens.claims()!.sub };
   }
 
-  async function exchange(subjectToken: string, extra: Record<string, string> = {}, base = broker.url) {
+  async function exchange(
+    subjectToken: string,
+    extra: Record<string, string> = {},
+    base = broker.url,
+    credentials = `web:${SECRETS.web}`,
+  ) {
     const response = await fetch(`${base}/token`, {
       method: 'POST',
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        authorization: `Basic ${Buffer.from(`web:${SECRETS.web}`).toString('base64')}`,
+        authorization: `Basic ${Buffer.from(credentials).toString('base64')}`,
       },
       body: new URLSearchParams({
         grant_type: EXCHANGE,
@@ -434,5 +453,120 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
       grant_types_supported: string[];
     };
     expect(doc.grant_types_supported).toContain(EXCHANGE);
+  });
+
+  it('a third-party client: the consent page says it in plain words, and without that consent nothing is read', async () => {
+    const config = await appConfig('tp', TP_SECRET);
+    const auth = await pkceAuthorization(config, { redirect_uri: REDIRECT, scope: 'openid', provider: 'corp' });
+    const ua = new UserAgent();
+    const atConsent = (url: URL) => /^\/interaction\/[^/]+\/consent$/.test(url.pathname);
+    const consentUrl = await walk(auth.url, 'lena', ua, atConsent);
+    const page = await (await ua.get(consentUrl)).text();
+    expect(page).toContain('Read your Corp SSO token to call Corp SSO for you');
+    const allowed = await ua.postForm(consentUrl, { csrf: formValue(page, 'csrf'), decision: 'allow' });
+    const callback = await walk(new URL(allowed.headers.get('location')!, broker.url), 'lena', ua);
+    const tokens = await oidc.authorizationCodeGrant(config, callback, auth.checks);
+    const credentials = `tp:${TP_SECRET}`;
+    const answer = await exchange(tokens.access_token, {}, broker.url, credentials);
+    expect(answer.status).toBe(200);
+    expect(answer.body.access_token).toBeTruthy();
+
+    // A consent remembered without the token (given before the app asked for it) is not enough.
+    const sub = tokens.claims()!.sub;
+    await store.put(`consent:${sub}:tp`, JSON.stringify(['openid']));
+    const refused = await exchange(tokens.access_token, {}, broker.url, credentials);
+    expect([refused.status, refused.body.error]).toEqual([400, 'invalid_target']);
+    expect(refused.body.error_description).toContain('not allowed this app');
+  });
+
+  describe('lifecycle on the account page', () => {
+    const atAccount = (url: URL) => url.pathname === '/account';
+
+    async function accountPage(ua: UserAgent) {
+      const html = await (await ua.get(`${broker.url}/account`)).text();
+      return { html, csrf: formValue(html, 'csrf') };
+    }
+
+    /** Links the dev form's `username` into the signed-in user. */
+    async function linkDev(ua: UserAgent, username: string) {
+      const { csrf } = await accountPage(ua);
+      const start = await ua.postForm(`${broker.url}/account/link/dev`, { csrf });
+      const page = await (await ua.get(new URL(start.headers.get('location')!, broker.url))).text();
+      const done = await ua.postForm(`${broker.url}/callback/dev`, { state: formValue(page, 'state'), username });
+      expect(done.headers.get('location')).toContain('notice=linked');
+    }
+
+    it('a link at a provider with store_tokens keeps its tokens; the page lists them and the apps that may read them', async () => {
+      const ua = new UserAgent();
+      const { csrf } = await accountPage(ua);
+      const login = await ua.postForm(`${broker.url}/account/login`, { csrf, provider: 'dev' });
+      const page = await (await ua.get(new URL(login.headers.get('location')!, broker.url))).text();
+      await ua.postForm(`${broker.url}/callback/dev`, { state: formValue(page, 'state'), username: 'ivy' });
+      const signedIn = await accountPage(ua);
+      expect(signedIn.html).not.toContain('Stored provider tokens');
+
+      const link = await ua.postForm(`${broker.url}/account/link/corp`, { csrf: signedIn.csrf });
+      const back = await walk(new URL(link.headers.get('location')!), 'ivy-corp', ua, atAccount);
+      expect(back.searchParams.get('notice')).toBe('linked');
+      const { html } = await accountPage(ua);
+      expect(html).toContain('Stored provider tokens');
+      expect(html).toContain('Forget Corp SSO tokens');
+      expect(html).toMatch(/Apps that may use it: Web App/);
+      const userId = /account id <code>([^<]+)<\/code>/.exec(html)![1]!;
+      const stored = await storedEntry(userId, 'ivy-corp');
+      expect(stored?.entry.tokens.accessToken).toBeTruthy();
+      expect(html).not.toContain(stored!.entry.tokens.accessToken);
+    });
+
+    it('forget needs the CSRF token and a recent login, then revokes upstream and deletes the stored tokens', async () => {
+      const { tokens, ua, sub } = await signIn('jack');
+      const { csrf } = await accountPage(ua);
+      const form = { provider: 'corp', subject: 'jack' };
+      const noCsrf = await ua.postForm(`${broker.url}/account/tokens/forget`, form);
+      expect(noCsrf.status).toBe(403);
+      const crossSite = await ua.postForm(
+        `${broker.url}/account/tokens/forget`,
+        { ...form, csrf },
+        {
+          'sec-fetch-site': 'cross-site',
+        },
+      );
+      expect(crossSite.status).toBe(403);
+      moveClock(601);
+      const stale = await ua.postForm(`${broker.url}/account/tokens/forget`, { ...form, csrf });
+      expect(stale.status).toBe(403);
+      expect(await stale.text()).toContain('sign in again');
+      setClock();
+      expect(await storedEntry(sub, 'jack')).toBeDefined();
+      // Another user's identity is not this user's to forget.
+      const foreign = await ua.postForm(`${broker.url}/account/tokens/forget`, {
+        provider: 'corp',
+        subject: 'bob',
+        csrf,
+      });
+      expect(foreign.status).toBe(400);
+
+      const before = revocations.length;
+      const forgot = await ua.postForm(`${broker.url}/account/tokens/forget`, { ...form, csrf });
+      expect(forgot.status).toBe(303);
+      expect(forgot.headers.get('location')).toContain('notice=forgotten');
+      expect(await storedEntry(sub, 'jack')).toBeUndefined();
+      expect(revocations.slice(before)).toEqual(['refresh_token']); // RFC 7009 at the provider
+      const answer = await exchange(tokens.access_token);
+      expect(answer.body.error).toBe('invalid_target');
+      expect((await accountPage(ua)).html).not.toContain('Stored provider tokens');
+    });
+
+    it('unlinking the identity deletes its stored tokens and revokes them upstream', async () => {
+      const { ua, sub } = await signIn('kim');
+      await linkDev(ua, 'kim-dev');
+      expect(await storedEntry(sub, 'kim')).toBeDefined();
+      const { csrf } = await accountPage(ua);
+      const before = revocations.length;
+      const unlink = await ua.postForm(`${broker.url}/account/unlink`, { csrf, provider: 'corp', subject: 'kim' });
+      expect(unlink.headers.get('location')).toContain('notice=unlinked');
+      expect(await storedEntry(sub, 'kim')).toBeUndefined();
+      expect(revocations.slice(before)).toEqual(['refresh_token']);
+    });
   });
 });
