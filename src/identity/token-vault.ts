@@ -31,7 +31,7 @@ const hash = (value: string) => createHash('sha256').update(value).digest('base6
 
 /**
  * The upstream token vault: provider tokens per (user, provider identity), sealed with
- * AES-256-GCM (NIST SP 800-38D) under the first configured key, with the user, provider and
+ * AES-256-GCM under the first configured key, with the user, provider and
  * subject as associated data, so an entry copied under another user or provider does not open.
  * Keys carry the user's hash tag (`{<user id>}`, as the user record), so an entry is written in
  * the same slot, and the same atomic step, as the login's user writes. Nothing here is logged.

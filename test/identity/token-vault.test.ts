@@ -14,6 +14,7 @@ const entry: VaultEntry = {
   storedAt: 1,
 };
 
+/** docs/security.md S-VAULT-01. */
 describe('the token vault (AES-256-GCM, user, provider and subject as associated data)', () => {
   it('seals without the tokens in clear and opens for the same user, provider and subject only', () => {
     const vault = new TokenVault(new MemoryStore(), { keys: [K1] });

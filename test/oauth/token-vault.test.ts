@@ -17,6 +17,7 @@ import { UserAgent, formValue } from '../support/user-agent.js';
  * The upstream token vault and outbound token exchange (RFC 8693) end to end, on Redis, with
  * oidc-provider 8 as the upstream: it issues rotating refresh tokens and access tokens of 90 s,
  * so with the broker's clock moved past the refresh margin every exchange needs a refresh.
+ * docs/security.md S-VAULT-01 to S-VAULT-04.
  */
 const REDIRECT = 'http://127.0.0.1:5000/cb';
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -278,6 +279,16 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
     expect(answer.body.expires_in).toBeGreaterThan(60);
     expect(answer.body.expires_in).toBeLessThanOrEqual(90);
     expect(refreshes).toBe(before); // fresh: no refresh
+
+    // What the README shows an app doing, with openid-client.
+    const viaClient = await oidc.genericGrantRequest(await appConfig(), EXCHANGE, {
+      subject_token: tokens.access_token,
+      subject_token_type: AT_TYPE,
+      requested_token_type: AT_TYPE,
+      audience: 'corp',
+    });
+    expect(viaClient.access_token).toBe(answer.body.access_token);
+    expect(viaClient.issued_token_type).toBe(AT_TYPE);
 
     // The token works at the provider.
     const userinfo = await fetch(`${idpIssuer}/me`, {
