@@ -127,6 +127,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     limits: ops.clientLimits,
     ...(vault ? { vault } : {}),
     upstreamTokens: upstream.tokens,
+    native: upstream.native,
   });
   const account = accountArea({
     config,

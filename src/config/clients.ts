@@ -47,6 +47,8 @@ export const clientSchema = z
     resources: z.array(z.url()).default([]),
     /** Providers whose stored tokens this client may read by token exchange (RFC 8693). */
     upstream_tokens: z.array(z.string().min(1)).default([]),
+    /** Providers whose own sign-in result (from a native SDK) this client may exchange for broker tokens. */
+    native_providers: z.array(z.string().min(1)).default([]),
   })
   .transform((client, ctx) => {
     const method = client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none');
@@ -83,8 +85,10 @@ export const clientSchema = z
         message: 'password needs a confidential, first_party client (RFC 9700 §2.4)',
       });
     }
-    if (client.upstream_tokens.length > 0 && !client.grant_types.includes(TOKEN_EXCHANGE)) {
-      ctx.addIssue({ code: 'custom', path: ['upstream_tokens'], message: `needs the grant ${TOKEN_EXCHANGE}` });
+    for (const key of ['upstream_tokens', 'native_providers'] as const) {
+      if (client[key].length > 0 && !client.grant_types.includes(TOKEN_EXCHANGE)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `needs the grant ${TOKEN_EXCHANGE}` });
+      }
     }
     return { ...client, token_endpoint_auth_method: method };
   });

@@ -36,7 +36,7 @@ export const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 export function vaultProblems(config: {
   token_vault?: TokenVaultConfig | undefined;
   providers: { id: string; store_tokens: boolean }[];
-  clients: { upstream_tokens: string[] }[];
+  clients: { upstream_tokens: string[]; native_providers: string[] }[];
 }): { path: (string | number)[]; message: string }[] {
   const problems: { path: (string | number)[]; message: string }[] = [];
   config.providers.forEach((provider, index) => {
@@ -51,6 +51,14 @@ export function vaultProblems(config: {
       if (!storing.has(id)) {
         const message = `"${id}" is no provider with store_tokens: true`;
         problems.push({ path: ['clients', index, 'upstream_tokens', at], message });
+      }
+    });
+  });
+  const known = new Set(config.providers.map((p) => p.id));
+  config.clients.forEach((client, index) => {
+    client.native_providers.forEach((id, at) => {
+      if (!known.has(id)) {
+        problems.push({ path: ['clients', index, 'native_providers', at], message: `"${id}" is no provider` });
       }
     });
   });

@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import { loginPolicies } from '../identity/login-policy.js';
 import { Users } from '../identity/users.js';
 import type { Store } from '../store/index.js';
-import type { UpstreamLogin, UpstreamTokenService } from '../upstream/types.js';
+import type { UpstreamLogin, UpstreamNativeSignIn, UpstreamTokenService } from '../upstream/types.js';
 import type { TokenVault } from '../identity/token-vault.js';
 import { ClientRegistry } from './clients.js';
 import type { OAuthContext } from './context.js';
@@ -36,6 +36,7 @@ export function createOAuth(
     limits?: ClientLimits;
     vault?: TokenVault;
     upstreamTokens?: UpstreamTokenService;
+    native?: UpstreamNativeSignIn;
   },
 ): OAuthContext {
   const t = config.tokens;
@@ -68,5 +69,6 @@ export function createOAuth(
     limits: parts.limits ?? NO_CLIENT_LIMITS,
     ...(parts.vault ? { vault: parts.vault } : {}),
     ...(parts.upstreamTokens ? { upstreamTokens: parts.upstreamTokens } : {}),
+    ...(parts.native ? { native: parts.native } : {}),
   };
 }

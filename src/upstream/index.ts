@@ -9,8 +9,15 @@ import type { UpstreamLog } from './log.js';
 import { upstreamLogin } from './login.js';
 import type { ProviderDefinition } from './resolve.js';
 import { upstreamRouter } from './routes.js';
+import { nativeSignIn } from './native.js';
 import { upstreamTokenService } from './token-service.js';
-import type { LoginHandlers, UpstreamLogin, UpstreamTokenKeeper, UpstreamTokenService } from './types.js';
+import type {
+  LoginHandlers,
+  UpstreamLogin,
+  UpstreamNativeSignIn,
+  UpstreamTokenKeeper,
+  UpstreamTokenService,
+} from './types.js';
 
 export type { Fetch } from './client.js';
 export type { PasswordConnector, UpstreamPasswordCheck } from './connector.js';
@@ -46,6 +53,8 @@ export interface Upstream {
   router(handlers: LoginHandlers): Router;
   /** Refreshing and revoking stored provider tokens (the vault's side of upstream). */
   tokens: UpstreamTokenService;
+  /** Checking what a native app got from a provider's SDK (inbound token exchange). */
+  native: UpstreamNativeSignIn;
 }
 
 /**
@@ -75,5 +84,6 @@ export function createUpstream(options: UpstreamOptions): Upstream {
     passwords,
     router: (handlers) => upstreamRouter(deps, handlers),
     tokens: upstreamTokenService(clients, log),
+    native: nativeSignIn(clients, store, fetch),
   };
 }

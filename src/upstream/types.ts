@@ -57,6 +57,20 @@ export interface UpstreamTokenService {
   revoke(providerId: string, tokens: UpstreamTokenSet): Promise<void>;
 }
 
+/** The kinds of provider token a native app may present (RFC 8693 §3). */
+export type NativeTokenKind = 'id_token' | 'access_token';
+
+/** A provider's sign-in result from its native SDK, checked: who it is, or why not. */
+export type NativeCheck =
+  | { ok: true; identity: UpstreamIdentity }
+  /** refused: not acceptable (400 invalid_request); unavailable: the provider could not be asked. */
+  | { ok: false; reason: string; unavailable?: boolean };
+
+/** Native sign-in (inbound token exchange): verifies a token a provider issued to one of our apps. */
+export interface UpstreamNativeSignIn {
+  verify(providerId: string, token: string, kind: NativeTokenKind): Promise<NativeCheck>;
+}
+
 /** Where a finished login's tokens go: the vault, in the request's unit of work. Built by app.ts. */
 export interface UpstreamTokenKeeper {
   keep(work: UnitOfWork, input: { userId: string; identity: UpstreamIdentity; tokens: UpstreamTokenSet }): void;

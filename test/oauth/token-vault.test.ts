@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
 import * as oidc from 'openid-client';
 import Provider from 'oidc-provider';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +18,7 @@ import { UserAgent, formValue } from '../support/user-agent.js';
  * The upstream token vault and outbound token exchange (RFC 8693) end to end, on Redis, with
  * oidc-provider 8 as the upstream: it issues rotating refresh tokens and access tokens of 90 s,
  * so with the broker's clock moved past the refresh margin every exchange needs a refresh.
- * docs/security.md S-VAULT-01 to S-VAULT-04.
+ * docs/security.md S-VAULT-01 to S-VAULT-05.
  */
 const REDIRECT = 'http://127.0.0.1:5000/cb';
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -26,6 +27,8 @@ const OLD_KEY = { id: 'k1', secret: Buffer.alloc(32, 1).toString('base64url') };
 const NEW_KEY = { id: 'k2', secret: Buffer.alloc(32, 2).toString('base64url') };
 const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
 const TP_SECRET = 'partner-secret-0123456789abcdef';
+const NATIVE_REDIRECT = 'http://127.0.0.1:5009/native';
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
 const available = redisServerAvailable();
 
 interface Answer {
@@ -89,6 +92,13 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
         grant_types: ['authorization_code', EXCHANGE],
         upstream_tokens: ['corp'],
       },
+      {
+        client_id: 'mobile',
+        token_endpoint_auth_method: 'none',
+        grant_types: [EXCHANGE, 'refresh_token'],
+        native_providers: ['corp', 'dev'],
+        first_party: true,
+      },
     ],
     providers: [
       {
@@ -100,6 +110,7 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
         name: 'Corp SSO',
         scopes: ['openid', 'email', 'profile', 'offline_access'],
         store_tokens: true,
+        native_client_ids: ['native-app'],
       },
       { id: 'dev', use: 'dev' },
     ],
@@ -123,6 +134,13 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
           redirect_uris: [`${broker.url}/callback/corp`],
           grant_types: ['authorization_code', 'refresh_token'],
         },
+        // The mobile app's own client at the provider (its SDK), and some other app's.
+        ...['native-app', 'stranger'].map((client_id) => ({
+          client_id,
+          token_endpoint_auth_method: 'none',
+          redirect_uris: [NATIVE_REDIRECT],
+          grant_types: ['authorization_code'],
+        })),
       ],
       claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
       features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
@@ -578,6 +596,106 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
       expect(unlink.headers.get('location')).toContain('notice=unlinked');
       expect(await storedEntry(sub, 'kim')).toBeUndefined();
       expect(revocations.slice(before)).toEqual(['refresh_token']);
+    });
+  });
+
+  describe('native sign-in with the provider SDK’s ID token (inbound exchange)', () => {
+    /** What a native SDK gets from the provider: an ID token issued to its own client there. */
+    async function sdkIdToken(clientId: string, account: string): Promise<string> {
+      const config = await oidc.discovery(new URL(idpIssuer), clientId, undefined, oidc.None(), {
+        execute: [oidc.allowInsecureRequests],
+      });
+      const auth = await pkceAuthorization(config, { redirect_uri: NATIVE_REDIRECT, scope: 'openid email' });
+      const atApp = (url: URL) => url.origin + url.pathname === NATIVE_REDIRECT;
+      const callback = await walk(auth.url, account, new UserAgent(), atApp);
+      return (await oidc.authorizationCodeGrant(config, callback, auth.checks)).id_token!;
+    }
+
+    async function native(token: string, extra: Record<string, string> = {}, clientId = 'mobile') {
+      const response = await fetch(`${broker.url}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({
+          grant_type: EXCHANGE,
+          client_id: clientId,
+          subject_token: token,
+          subject_token_type: ID_TOKEN_TYPE,
+          subject_issuer: 'corp',
+          scope: 'openid email',
+          ...extra,
+        }).toString(),
+      });
+      return { status: response.status, body: (await response.json()) as Answer };
+    }
+
+    it('lands on the same broker user as the browser login, with the code flow’s answer', async () => {
+      const browser = await signIn('nora');
+      const idToken = await sdkIdToken('native-app', 'nora');
+      const answer = await native(idToken);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ token_type: 'Bearer', issued_token_type: AT_TYPE, scope: 'openid email' });
+      expect(answer.body.refresh_token).toBeTruthy(); // first party with refresh_token
+      const claims = JSON.parse(Buffer.from(String(answer.body.id_token).split('.')[1]!, 'base64url').toString());
+      expect(claims).toMatchObject({ sub: browser.sub, aud: 'mobile', iss: broker.url, email: 'nora@corp.example' });
+      // Accepted once (its hash kept until it expires).
+      const replay = await native(idToken);
+      expect([replay.status, replay.body.error]).toEqual([400, 'invalid_request']);
+      expect(replay.body.error_description).toContain('already used');
+    });
+
+    it('refuses another app’s, a too old, an expired, an HS256 and an unsigned ID token', async () => {
+      const foreign = await native(await sdkIdToken('stranger', 'olga'));
+      expect([foreign.status, foreign.body.error]).toEqual([400, 'invalid_request']);
+      expect(foreign.body.error_description).toContain('ERR_JWT_CLAIM_VALIDATION_FAILED');
+
+      const old = await sdkIdToken('native-app', 'olga');
+      moveClock(601); // native_max_age_s: 600
+      expect((await native(old)).body.error).toBe('invalid_request');
+      moveClock(3700); // past exp as well
+      expect((await native(old)).body.error).toBe('invalid_request');
+      setClock();
+
+      const payload = { iss: idpIssuer, sub: 'olga', aud: 'native-app' };
+      const hs256 = await new SignJWT(payload)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setIssuedAt()
+        .setExpirationTime('5m')
+        .sign(new TextEncoder().encode('0123456789abcdef0123456789abcdef'));
+      const hsAnswer = await native(hs256);
+      expect([hsAnswer.status, hsAnswer.body.error]).toEqual([400, 'invalid_request']);
+      const now = Math.floor(Date.now() / 1000);
+      const unsigned = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(
+        JSON.stringify({ ...payload, iat: now, exp: now + 300 }),
+      ).toString('base64url')}.`;
+      expect((await native(unsigned)).body.error).toBe('invalid_request');
+
+      // The first one, still fresh, is accepted (none of the refusals spent it).
+      expect((await native(old)).status).toBe(200);
+    });
+
+    it('another provider’s token, an access token, and a client without native_providers are refused', async () => {
+      const idToken = await sdkIdToken('native-app', 'pia');
+      const otherProvider = await native(idToken, { subject_issuer: 'dev' });
+      expect([otherProvider.status, otherProvider.body.error]).toEqual([400, 'invalid_request']);
+      const accessToken = await native('some-provider-access-token', { subject_token_type: AT_TYPE });
+      expect(accessToken.body.error).toBe('invalid_request');
+      expect(accessToken.body.error_description).toContain('Corp SSO');
+      const web = await fetch(`${broker.url}/token`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          authorization: `Basic ${Buffer.from(`web:${SECRETS.web}`).toString('base64')}`,
+        },
+        body: new URLSearchParams({
+          grant_type: EXCHANGE,
+          subject_token: idToken,
+          subject_token_type: ID_TOKEN_TYPE,
+          subject_issuer: 'corp',
+        }).toString(),
+      });
+      expect(((await web.json()) as Answer).error).toBe('unauthorized_client');
+      // Still unspent: the refusals above did not burn it.
+      expect((await native(idToken)).status).toBe(200);
     });
   });
 });

@@ -4,6 +4,7 @@ import { invalidRequest, invalidTarget } from '../errors.js';
 import { freshUpstreamTokens } from '../upstream-tokens.js';
 import { nowS } from '../../lib/clock.js';
 import type { Grant } from './grant.js';
+import { nativeSignIn } from './native-sign-in.js';
 import { grantedScopes, upstreamConsent } from '../interaction/consents.js';
 
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
@@ -18,10 +19,9 @@ export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token'
 export const tokenExchangeGrant: Grant = {
   grantType: TOKEN_EXCHANGE,
   enabled: (oauth) => oauth.clients.all().some((c) => c.grant_types.includes(TOKEN_EXCHANGE)),
-  async handle(_ctx, client, params, oauth) {
-    if (params.get('subject_issuer', { max: 200 }) !== undefined) {
-      throw invalidRequest('subject_issuer (signing in with a provider token) is not supported here');
-    }
+  async handle(ctx, client, params, oauth) {
+    const subjectIssuer = params.get('subject_issuer', { max: 100 });
+    if (subjectIssuer !== undefined) return nativeSignIn(ctx, client, params, oauth, subjectIssuer);
     const subjectToken = params.require('subject_token', { max: 8192 });
     const subjectType = params.require('subject_token_type', { max: 200 });
     // RFC 8693 §2.1: the subject is one of our access tokens, and nothing else is issued.
