@@ -5,6 +5,8 @@ import { nowS } from '../lib/clock.js';
 import type { Fetch, ProviderClient } from './client.js';
 import { classify } from './errors.js';
 import { mapIdentity } from './mapping.js';
+import { providerApi } from './api.js';
+import { isObject } from './quirks/types.js';
 import type { ProviderDefinition } from './resolve.js';
 import type { NativeCheck, UpstreamNativeSignIn } from './types.js';
 
@@ -21,8 +23,9 @@ const usedKey = (token: string) => `native-id-token:${createHash('sha256').updat
  * ID tokens (OIDC providers) are verified like a login's (OIDC Core §3.1.3.7): signature with the
  * provider's JWKS and its pinned algorithm (never HS256 or none), `iss`, `exp`, `aud` one of the
  * broker's client id and the entry's `native_client_ids`, `iat` at most `native_max_age_s` ago,
- * the provider's claim quirks; and each one is accepted once. Access tokens are refused: no
- * provider here has a check that one was issued to our app.
+ * the provider's claim quirks; and each one is accepted once. Access tokens only where the
+ * provider's quirk can ask the provider that the token was issued to our app; then the profile
+ * is read as at a login.
  */
 export function nativeSignIn(
   providers: ReadonlyMap<string, Connected>,
@@ -47,12 +50,7 @@ export function nativeSignIn(
       const provider = providers.get(id);
       if (!provider) return { ok: false, reason: `"${id}" is no provider` };
       const { definition: def, entry, quirks } = provider.definition;
-      if (kind === 'access_token') {
-        return {
-          ok: false,
-          reason: `${provider.definition.label} access tokens cannot be checked here; use an ID token`,
-        };
-      }
+      if (kind === 'access_token') return accessTokenSignIn(provider, id, token, fetch ?? globalThis.fetch);
       if (def.kind !== 'oidc') return { ok: false, reason: `${provider.definition.label} issues no ID tokens` };
       let meta;
       try {
@@ -93,4 +91,29 @@ export function nativeSignIn(
       }
     },
   };
+}
+
+/** An access token the provider confirms was issued to our app, then the profile as at a login. */
+async function accessTokenSignIn(provider: Connected, id: string, token: string, fetch: Fetch): Promise<NativeCheck> {
+  const { definition: def, entry, quirks, label } = provider.definition;
+  const checker = quirks.find((quirk) => quirk.checkNativeAccessToken);
+  if (!checker?.checkNativeAccessToken || !def.profile) {
+    return { ok: false, reason: `${label} access tokens cannot be checked here` };
+  }
+  const bounded: Fetch = (url, init) => fetch(url, { ...init, signal: AbortSignal.timeout(entry.timeout_ms) });
+  try {
+    const problem = await checker.checkNativeAccessToken({ token, entry, fetch: bounded });
+    if (problem) return { ok: false, reason: problem };
+    const api = providerApi(provider.definition, await provider.client.configuration(), token);
+    const { url, headers, query } = def.profile;
+    const profile = await api(url, { ...(headers ? { headers } : {}), ...(query ? { query } : {}) });
+    if (!isObject(profile)) return { ok: false, reason: 'the provider sent a profile that is not an object' };
+    const identity = mapIdentity(def, [profile], id, def.issuer!, { profile });
+    const params = new URLSearchParams();
+    for (const quirk of quirks) await quirk.enrich?.({ identity, entry, definition: def, params, api: (u) => api(u) });
+    return { ok: true, identity };
+  } catch (err) {
+    const failure = classify(err);
+    return { ok: false, reason: failure.description, unavailable: failure.code === 'temporarily_unavailable' };
+  }
 }
