@@ -5,7 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { agent, basic, form, Jar, request } from './lib/http.mjs';
 import { APP, MACHINE } from './lib/clients.mjs';
-import { Histogram } from './lib/stats.mjs';
+import { roundRobin } from './lib/balance.mjs';
+import { Histogram, hopReadEvents } from './lib/stats.mjs';
 import { Redis } from 'ioredis';
 
 const MAX_ITERATIONS = 10_000_000;
@@ -70,25 +71,34 @@ function scenario(spec) {
   const size = spec.concurrency + 4;
   const appAuth = basic(APP.client_id, APP.client_secret);
   const machineAuth = basic(MACHINE.client_id, MACHINE.client_secret);
-  const post = (url, body, authz, jar) =>
-    request('POST', url, {
+  // Several instances behind one issuer: each request to the issuer goes to the next instance.
+  const route = roundRobin(new URL(target.url).origin, target.instances ?? []);
+  const post = (address, body, authz, jar) => {
+    const url = route(address);
+    return request('POST', url, {
       agent: agentFor(url, size),
       jar,
       body,
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: authz },
     });
-  const get = (url, jar) => request('GET', url, { agent: agentFor(url, size), jar });
+  };
+  const get = (address, jar) => {
+    const url = route(address);
+    return request('GET', url, { agent: agentFor(url, size), jar });
+  };
 
-  // With spec.redisUrl (one virtual user only), each hop also counts its Redis round trips: the
-  // read events the server's Redis saw during the hop, less the one of our own INFO.
-  const probe = spec.redisUrl ? new Redis(spec.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
-  const reads = async () => Number(/total_reads_processed:(\d+)/.exec(await probe.info('stats'))[1]);
+  // With spec.redisUrls (one virtual user only), each hop also counts its Redis round trips: the
+  // read events the server's Redis nodes (every master of a cluster) saw during the hop, summed,
+  // less those of our own INFOs.
+  const probes = (spec.redisUrls ?? []).map((url) => new Redis(url, { maxRetriesPerRequest: 1 }));
+  const readsOf = async (probe) => Number(/total_reads_processed:(\d+)/.exec(await probe.info('stats'))[1]);
+  const reads = () => Promise.all(probes.map(readsOf));
   const timed = async (timer, hop, fn) => {
-    const r0 = probe ? await reads() : 0;
+    const r0 = probes.length ? await reads() : [];
     const t0 = performance.now();
     const out = await fn();
     timer(hop, performance.now() - t0);
-    if (probe) timer.roundTrips?.(hop, (await reads()) - r0 - 1);
+    if (probes.length) timer.roundTrips?.(hop, hopReadEvents(r0, await reads()));
     return out;
   };
 
@@ -159,7 +169,9 @@ function scenario(spec) {
   // A small pool of users per virtual user: after the warm-up most logins are returning users.
   const userFor = (vu, i) => `bench-${vu.id}-${typeof i === 'number' ? i % 4 : i}`;
 
-  const close = () => probe?.disconnect();
+  const close = () => {
+    for (const probe of probes) probe.disconnect();
+  };
   return { ...pick(), close };
 
   function pick() {
@@ -242,7 +254,7 @@ function scenario(spec) {
 const prepared = new Map();
 
 async function setup(spec) {
-  if (spec.redisUrl && spec.concurrency !== 1) throw new Error('per-hop round trips need a single virtual user');
+  if (spec.redisUrls && spec.concurrency !== 1) throw new Error('per-hop round trips need a single virtual user');
   const built = scenario(spec);
   const vus = [];
   for (let i = 0; i < spec.concurrency; i++) vus.push({ id: `${process.pid}.${++vuCounter}` });

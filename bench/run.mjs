@@ -1,8 +1,12 @@
 // npm run bench [-- --quick] [-- --cpu-prof] [-- --only=cold_login,sso_login] [-- --metrics]
+//   [-- --store=cluster|sentinel] [-- --instances=2]
 // Starts a throwaway Redis per server, the broker (dist/, NODE_ENV=production) as its own
 // process, the reference (oidc-provider 8) as its own process, the stub upstream IdP, and the
 // load driver; measures each scenario on the broker and the reference in alternating
 // repetitions; prints one table and writes bench/results/latest.json.
+// With --store and/or --instances, the login rows are also measured on that topology (Redis Cluster
+// or Sentinel, started here) and/or with several broker instances behind the driver, next to the
+// broker on one Redis, in the same alternating repetitions (lib/variants.mjs).
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,7 +28,18 @@ import {
   startRedis,
   track,
 } from './lib/proc.mjs';
-import { commandCalls, cpuMs, diffCalls, parseRedisInfo, summarize } from './lib/stats.mjs';
+import {
+  combineInfos,
+  cpuShares,
+  counterValue,
+  cpuMs,
+  diffCalls,
+  parseRedisInfo,
+  readEventsPerFlow,
+  summarize,
+} from './lib/stats.mjs';
+import { startCluster, startSentinel, redisCliAvailable } from './lib/topologies.mjs';
+import { planVariants } from './lib/variants.mjs';
 import { summarizeProfile } from './lib/profile.mjs';
 import { printReport } from './lib/report.mjs';
 
@@ -40,13 +55,28 @@ const { values: opts } = parseArgs({
     metrics: { type: 'boolean', default: false },
     // The brokers run without rate limits (limit 0), to measure what the limits cost.
     'no-rate-limits': { type: 'boolean', default: false },
+    // The login rows also on Redis Cluster or Sentinel (single: one Redis only, as always).
+    store: { type: 'string' },
+    // The login rows also with this many broker instances behind the driver, round-robin.
+    instances: { type: 'string' },
   },
   strict: true,
 });
 // `npm run bench --quick` (without the `--`) reaches us as npm_config_quick.
 const quick = opts.quick || process.env.npm_config_quick === 'true';
 const cpuProf = opts['cpu-prof'] || process.env.npm_config_cpu_prof === 'true';
-const withMetrics = opts.metrics || process.env.npm_config_metrics === 'true';
+const storeKind = opts.store ?? process.env.npm_config_store ?? 'single';
+const instanceCount = opts.instances ?? process.env.npm_config_instances ?? 1;
+const variants = (() => {
+  try {
+    return planVariants(storeKind, instanceCount);
+  } catch (err) {
+    process.stderr.write(`[bench] ${err.message}\n`);
+    process.exit(2);
+  }
+})();
+// The variants read the store's own round-trip counter from /metrics: every broker serves it then.
+const withMetrics = opts.metrics || process.env.npm_config_metrics === 'true' || variants.length > 0;
 const withLimits = !(opts['no-rate-limits'] || process.env.npm_config_no_rate_limits === 'true');
 
 const MODE = quick
@@ -121,12 +151,14 @@ const ROWS = [
   },
 ];
 const only = opts.only ? new Set(opts.only.split(',')) : undefined;
-const rows = ROWS.filter((r) => !only || only.has(r.id));
+// With variants, the login rows only, unless --only says otherwise.
+const rows = ROWS.filter((r) => (only ? only.has(r.id) : !variants.length || r.login));
 
 const log = (line) => process.stderr.write(`[bench] ${line}\n`);
 const _sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 let redisClients = [];
+const topologyStops = [];
 let tmp;
 let finished = false;
 
@@ -148,6 +180,7 @@ async function cleanup(brokers = []) {
         }),
     ),
   );
+  await Promise.all(topologyStops.splice(0).map((stop) => stop()));
   await killAll();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 }
@@ -193,8 +226,22 @@ function startDriver() {
   };
 }
 
-async function redisInfo(client) {
-  return parseRedisInfo(await client.info('all'));
+async function redisInfos(clients) {
+  return combineInfos(await Promise.all(clients.map(async (c) => parseRedisInfo(await c.info('all')))));
+}
+
+/** utime + stime summed over several processes (the instances of a side, a topology's nodes). */
+function procCpus(pids) {
+  return pids.map(procCpu).reduce((a, b) => ({ utime: a.utime + b.utime, stime: a.stime + b.stime }));
+}
+
+/** The store round trips the brokers counted so far (login_broker_store_round_trips_total). */
+async function storeRoundTrips(metricsUrls) {
+  if (!metricsUrls.length) return NaN;
+  const texts = await Promise.all(
+    metricsUrls.map(async (url) => (await fetch(url, { signal: AbortSignal.timeout(5000) })).text()),
+  );
+  return texts.reduce((sum, text) => sum + counterValue(text, 'login_broker_store_round_trips_total'), 0);
 }
 
 /** Bytes per key kind (`<prefix><kind>:...`), from MEMORY USAGE on a bounded sample of keys. */
@@ -227,10 +274,14 @@ async function main() {
     throw new Error('dist/main.js is missing: run `npm run build` first (npm run bench does)');
   if (!redisAvailable())
     throw new Error('redis-server is not on PATH: install it (apt-get install redis-server) to run the benchmark');
+  if (storeKind !== 'single' && !redisCliAvailable())
+    throw new Error(`--store=${storeKind} needs redis-cli (and redis-server's --sentinel) on PATH`);
+  // Each variant is one more side to measure on each login row.
+  const budgetMs = MODE.budgetMs * (1 + 0.5 * variants.length);
   const watchdog = setTimeout(() => {
-    log(`time budget of ${MODE.budgetMs / 1000} s exceeded: stopping`);
+    log(`time budget of ${budgetMs / 1000} s exceeded: stopping`);
     cleanup().finally(() => process.exit(1));
-  }, MODE.budgetMs);
+  }, budgetMs);
   watchdog.unref();
 
   tmp = mkdtempSync(join(tmpdir(), 'lb-bench-'));
@@ -239,7 +290,8 @@ async function main() {
 
   log(
     `mode ${MODE.name}${withMetrics ? ', metrics on' : ''}${withLimits ? '' : ', rate limits off'}: ` +
-      `starting redis ×2, stub upstream, broker ×2, reference`,
+      `starting redis ×2, stub upstream, brokers, reference` +
+      (variants.length ? `; variants: ${variants.map((v) => v.label).join('; ')}` : ''),
   );
   const [brokerRedis, refRedis] = await Promise.all([startRedis(), startRedis()]);
   const [stubPort, rsPort, esPort, refPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
@@ -257,12 +309,13 @@ async function main() {
     rmSync(profileDir, { recursive: true, force: true });
     mkdirSync(profileDir, { recursive: true });
   }
-  const startBroker = async (name, port, algorithm, prefix) => {
-    const issuer = `http://127.0.0.1:${port}`;
+  const startBroker = async (name, port, algorithm, prefix, more = {}) => {
+    const issuer = more.issuer ?? `http://127.0.0.1:${port}`;
+    const metricsPort = withMetrics ? await freePort() : undefined;
     const config = {
       issuer,
       listen: { host: '127.0.0.1', port },
-      store: { redis: brokerRedis.url, prefix },
+      store: { redis: more.redis ?? brokerRedis.url, prefix, wait_replicas: more.waitReplicas ?? 0 },
       log: { level: 'warn' },
       providers: [
         {
@@ -275,7 +328,7 @@ async function main() {
       ],
       clients: BROKER_CLIENTS,
       keys: { algorithm },
-      ...(withMetrics ? { metrics: { listen: { host: '127.0.0.1', port: 0 } } } : {}),
+      ...(withMetrics ? { metrics: { listen: { host: '127.0.0.1', port: metricsPort } } } : {}),
       // One driver on one address makes every request: the limits stay on (their cost is measured)
       // but high enough never to refuse.
       rate_limits: Object.fromEntries(
@@ -287,32 +340,81 @@ async function main() {
     const flags = cpuProf && algorithm === 'RS256' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
     const proc = await startNode(name, [...flags, join(ROOT, 'dist/main.js'), '--config', file], {
       env: { NODE_ENV: 'production' },
-      readyUrl: `${issuer}/readyz`,
+      readyUrl: `http://127.0.0.1:${port}/readyz`,
     });
-    return { ...proc, url: issuer, kind: 'broker', prefix };
+    const metricsUrl = metricsPort ? `http://127.0.0.1:${metricsPort}/metrics` : undefined;
+    return { ...proc, url: issuer, listenUrl: `http://127.0.0.1:${port}`, metricsUrl, kind: 'broker', prefix };
+  };
+  let topology;
+  /** A variant's broker instances (one issuer, one store, own key prefix) as one side to measure. */
+  const startVariant = async (variant, index) => {
+    const ports = await Promise.all(Array.from({ length: variant.instances }, () => freePort()));
+    const issuer = `http://127.0.0.1:${ports[0]}`;
+    const redis = variant.store === 'single' ? brokerRedis.url : topology.target;
+    const procs = [];
+    // One at a time: the first creates the signing keys and client secrets in the store.
+    for (const [i, port] of ports.entries()) {
+      const name = `broker-${variant.id}-${i + 1}`;
+      const more = { issuer, redis, waitReplicas: variant.waitReplicas };
+      procs.push(await startBroker(name, port, 'RS256', `lbv${index}:`, more));
+    }
+    return procs;
   };
   const brokers = [];
   let driver;
   try {
+    const needsEs = rows.some((r) => r.broker === 'es');
     const [rs, es] = await Promise.all([
       startBroker('broker-rs256', rsPort, 'RS256', 'lb:'),
-      startBroker('broker-es256', esPort, 'ES256', 'lbes:'),
+      needsEs ? startBroker('broker-es256', esPort, 'ES256', 'lbes:') : undefined,
     ]);
-    brokers.push(rs, es);
+    brokers.push(rs);
+    if (es) brokers.push(es);
+    if (storeKind !== 'single') {
+      log(`starting Redis ${storeKind}`);
+      topology = storeKind === 'cluster' ? await startCluster() : await startSentinel();
+      topologyStops.push(topology.stop);
+    }
+    const variantProcs = {};
+    for (const [i, variant] of variants.entries()) {
+      log(`starting ${variant.label}`);
+      variantProcs[variant.id] = await startVariant(variant, i + 1);
+      brokers.push(...variantProcs[variant.id]);
+    }
     const refUrl = `http://127.0.0.1:${refPort}`;
     const reference = await startNode('reference', [join(ROOT, 'bench/reference.mjs'), String(refPort), refRedis.url], {
       env: { NODE_ENV: 'production' },
       readyUrl: `${refUrl}/.well-known/openid-configuration`,
     });
-    const ref = { ...reference, url: refUrl, kind: 'reference', prefix: 'op:' };
 
     const brokerRedisClient = new Redis(brokerRedis.url, { lazyConnect: false });
     const refRedisClient = new Redis(refRedis.url, { lazyConnect: false });
     redisClients.push(brokerRedisClient, refRedisClient);
-    const redisOf = (target) =>
-      target.kind === 'broker'
-        ? { client: brokerRedisClient, pid: brokerRedis.pid }
-        : { client: refRedisClient, pid: refRedis.pid };
+    // A side: its server processes, the Redis processes it uses (all, for CPU) and the nodes whose
+    // read events and memory count (every master), and where its store counters are served.
+    const single = { pids: [brokerRedis.pid], urls: [brokerRedis.url], clients: [brokerRedisClient] };
+    const side = (procs, redis) => ({
+      kind: procs[0].kind,
+      url: procs[0].url,
+      instances: procs.length > 1 ? procs.map((p) => p.listenUrl) : undefined,
+      pids: procs.map((p) => p.pid),
+      metricsUrls: procs.map((p) => p.metricsUrl).filter(Boolean),
+      redis,
+    });
+    const ref = side([{ ...reference, url: refUrl, kind: 'reference' }], {
+      pids: [refRedis.pid],
+      urls: [refRedis.url],
+      clients: [refRedisClient],
+    });
+    let topologyRedis = single;
+    if (topology) {
+      const clients = topology.masterUrls.map((url) => new Redis(url, { lazyConnect: false }));
+      redisClients.push(...clients);
+      topologyRedis = { pids: topology.pids, urls: topology.masterUrls, clients };
+    }
+    const variantSides = Object.fromEntries(
+      variants.map((v) => [v.id, side(variantProcs[v.id], v.store === 'single' ? single : topologyRedis)]),
+    );
 
     driver = startDriver();
 
@@ -323,54 +425,60 @@ async function main() {
 
     const results = [];
     for (const row of rows) {
-      const targets = { broker: row.broker === 'es' ? es : rs, reference: ref };
+      const targets = {
+        broker: side([row.broker === 'es' ? es : rs], single),
+        reference: ref,
+        ...(row.login ? variantSides : {}),
+      };
+      const sides = Object.keys(targets);
       const concurrency = CONCURRENCY[row.conc];
-      log(`${row.label}: setup, warm-up, ${MODE.reps} × ${MODE.repMs} ms on each server, alternating`);
-      const out = { id: row.id, label: row.label, unit: row.unit, concurrency };
-      const reps = { broker: [], reference: [] };
+      log(`${row.label}: setup, warm-up, ${MODE.reps} × ${MODE.repMs} ms on each of ${sides.length}, alternating`);
+      const out = { id: row.id, label: row.label, unit: row.unit, concurrency, sides };
+      const reps = Object.fromEntries(sides.map((s) => [s, []]));
       for (const [side, target] of Object.entries(targets)) {
         const spec = {
           key: `${row.id}/${side}`,
           name: row.scenario,
           alg: row.alg,
           concurrency,
-          target: { kind: target.kind, url: target.url },
+          target: { kind: target.kind, url: target.url, instances: target.instances },
         };
         await driver.call('setup', { spec }, 120_000);
         const warm = await driver.call('run', { key: spec.key, durationMs: MODE.warmupMs });
         if (warm.errors) log(`  ${side} warm-up: ${warm.errors} errors, e.g. ${warm.errorSamples[0]}`);
       }
       for (let i = 0; i < MODE.reps; i++) {
-        for (const side of i % 2 ? ['reference', 'broker'] : ['broker', 'reference']) {
+        for (const side of i % 2 ? [...sides].reverse() : sides) {
           const target = targets[side];
-          const redis = redisOf(target);
-          const infoBefore = await redisInfo(redis.client);
-          const cpu0 = {
-            server: procCpu(target.pid),
+          const redis = target.redis;
+          const infoBefore = await redisInfos(redis.clients);
+          const sample = () => ({
+            server: procCpus(target.pids),
+            instances: target.pids.map(procCpu),
             stub: procCpu(stub.pid),
-            redis: procCpu(redis.pid),
+            redis: procCpus(redis.pids),
             driver: procCpu(driver.child.pid),
-          };
+          });
+          const cpu0 = sample();
           const r = await driver.call('run', { key: `${row.id}/${side}`, durationMs: MODE.repMs });
-          const cpu1 = {
-            server: procCpu(target.pid),
-            stub: procCpu(stub.pid),
-            redis: procCpu(redis.pid),
-            driver: procCpu(driver.child.pid),
-          };
-          const infoAfter = await redisInfo(redis.client);
-          const cpu = Object.fromEntries(Object.keys(cpu0).map((k) => [k, cpuMs(cpu0[k], cpu1[k], ticks)]));
+          const cpu1 = sample();
+          const infoAfter = await redisInfos(redis.clients);
+          const { instances: inst0, ...rest0 } = cpu0;
+          const cpu = Object.fromEntries(Object.keys(rest0).map((k) => [k, cpuMs(cpu0[k], cpu1[k], ticks)]));
+          // Each instance's share of the side's server CPU: round-robin should split it evenly.
+          const perInstance = inst0.map((c, j) => cpuMs(c, cpu1.instances[j], ticks));
           reps[side].push({
             ...r,
             cpuMs: cpu,
             cpuMsPerFlow: r.completed ? cpu.server / r.completed : NaN,
-            redisMemoryDelta: infoAfter.memory.used_memory - infoBefore.memory.used_memory,
-            redisCommands: diffCalls(commandCalls(infoBefore), commandCalls(infoAfter)),
+            instanceCpuMs: perInstance,
+            redisMemoryDelta: infoAfter.usedMemory - infoBefore.usedMemory,
+            redisCommands: diffCalls(infoBefore.calls, infoAfter.calls),
           });
           if (r.errors) log(`  ${side} rep ${i + 1}: ${r.errors} errors, e.g. ${r.errorSamples[0]}`);
         }
       }
-      for (const side of ['broker', 'reference']) {
+      for (const side of sides) {
         const list = reps[side];
         const hops = {};
         for (const hop of Object.keys(list[0].hops)) {
@@ -389,7 +497,9 @@ async function main() {
           cpuMsPerFlow: summarize(list.map((r) => r.cpuMsPerFlow)),
           serverCpuShare: summarize(list.map((r) => r.cpuMs.server / r.elapsedMs)),
           stubCpuMsPerFlow:
-            row.login && side === 'broker' ? summarize(list.map((r) => r.cpuMs.stub / r.completed)).median : undefined,
+            row.login && targets[side].kind === 'broker'
+              ? summarize(list.map((r) => r.cpuMs.stub / r.completed)).median
+              : undefined,
           redisCpuMsPerFlow: summarize(list.map((r) => r.cpuMs.redis / r.completed)).median,
           // The driver shares the machine: its CPU per flow says how much of the 2 cores it took.
           driverCpuMsPerFlow: summarize(list.map((r) => r.cpuMs.driver / r.completed)).median,
@@ -413,6 +523,8 @@ async function main() {
                   ),
                 )
               : undefined,
+          // Each instance's share of the side's server CPU over the repetitions (one instance: [1]).
+          instanceCpuShares: cpuShares(list.map((r) => r.instanceCpuMs)),
           completed,
           errors: list.reduce((s, r) => s + r.errors, 0),
           errorSamples: [...new Set(list.flatMap((r) => r.errorSamples))].slice(0, 3),
@@ -437,19 +549,19 @@ async function main() {
             p50: r.latency.p50,
             p99: r.latency.p99,
             cpuMs: r.cpuMs,
+            instanceCpuMs: r.instanceCpuMs,
             elapsedMs: r.elapsedMs,
           })),
         };
       }
       out.ratio = out.broker.rate.median / out.reference.rate.median;
-      for (const side of ['broker', 'reference']) await driver.call('drop', { key: `${row.id}/${side}` });
+      for (const side of sides) await driver.call('drop', { key: `${row.id}/${side}` });
 
       if (row.login) {
         // Round trips: one login at a time, so every Redis read event is one request's round trip.
         for (const [side, target] of Object.entries(targets)) {
           const key = `${row.id}/${side}/seq`;
-          const redis = redisOf(target);
-          const redisUrl = target.kind === 'broker' ? brokerRedis.url : refRedis.url;
+          const redis = target.redis;
           await driver.call(
             'setup',
             {
@@ -458,33 +570,37 @@ async function main() {
                 name: row.scenario,
                 alg: row.alg,
                 concurrency: 1,
-                redisUrl,
-                target: { kind: target.kind, url: target.url },
+                redisUrls: redis.urls,
+                target: { kind: target.kind, url: target.url, instances: target.instances },
               },
             },
             60_000,
           );
           await driver.call('run', { key, count: 4 });
-          const before = await redisInfo(redis.client);
+          const storeBefore = await storeRoundTrips(target.metricsUrls);
+          const before = await redisInfos(redis.clients);
           const r = await driver.call('run', { key, count: MODE.seqLogins });
-          const after = await redisInfo(redis.client);
-          const commands = diffCalls(commandCalls(before), commandCalls(after));
+          const after = await redisInfos(redis.clients);
+          const storeAfter = await storeRoundTrips(target.metricsUrls);
+          const commands = diffCalls(before.calls, after.calls);
           delete commands.info;
+          // The store's own count (its /metrics counter; limiter round trips included): on a cluster
+          // a group of per-slot transactions sent at once to their nodes is one round trip there.
+          out[side].storeRoundTripsPerFlow = r.completed ? (storeAfter - storeBefore) / r.completed : NaN;
           // The driver counted each hop's read events (one login at a time, its own INFO left out).
           out[side].roundTripsPerHop = r.roundTripsPerHop;
           out[side].roundTripsPerFlow = r.completed
             ? Object.values(r.roundTripsPerHop ?? {}).reduce((a, b) => a + b, 0)
             : NaN;
-          // Cross-check from this side: every read event in the pass, less the driver's two INFOs per
-          // hop and our own after-INFO.
-          const hopsPerFlow = Object.keys(r.hops).length;
-          out[side].roundTripsCrossCheck = r.completed
-            ? (after.stats.total_reads_processed -
-                before.stats.total_reads_processed -
-                1 -
-                2 * hopsPerFlow * (r.completed + r.errors)) /
-              r.completed
-            : NaN;
+          // Cross-check from this side: every read event in the pass (on every counted node), less the
+          // driver's two INFOs per hop and our own after-INFO on each node.
+          out[side].roundTripsCrossCheck = readEventsPerFlow({
+            before,
+            after,
+            hopsPerFlow: Object.keys(r.hops).length,
+            flows: r.completed + r.errors,
+            completed: r.completed,
+          });
           out[side].commandsPerFlow = r.completed
             ? Object.values(commands).reduce((a, b) => a + b, 0) / r.completed
             : NaN;
@@ -511,6 +627,8 @@ async function main() {
       machine: machine(),
       ceilings,
       rows: results,
+      store: topology ? { kind: topology.kind, nodes: topology.describe } : { kind: 'single' },
+      variants,
       keySizes,
       durationS: Math.round((Date.now() - started) / 1000),
     };
@@ -529,9 +647,7 @@ async function main() {
     finished = true;
     // Numbers from flows that failed are not numbers: a broken scenario fails the run.
     const broken = results.flatMap((r) =>
-      ['broker', 'reference']
-        .filter((s) => r[s].completed === 0 || r[s].errors > 0.01 * r[s].completed)
-        .map((s) => `${r.id} ${s}`),
+      r.sides.filter((s) => r[s].completed === 0 || r[s].errors > 0.01 * r[s].completed).map((s) => `${r.id} ${s}`),
     );
     if (broken.length) {
       log(`failed flows in: ${broken.join(', ')}`);

@@ -1,4 +1,5 @@
 // The printed table and the verdict against the issue's targets.
+import { compareVariant } from './variants.mjs';
 
 const n = (x, digits = 0) => (Number.isFinite(x) ? x.toFixed(digits) : '–');
 const pct = (x) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '–');
@@ -124,8 +125,9 @@ export function printReport(report) {
   lines.push(
     ' "sign/CPU" = the share of the server\'s own CPU time spent signing, at the ceiling\'s cost per signature.)',
   );
+  const sidesOf = (r) => r.sides ?? ['broker', 'reference'];
   for (const r of report.rows.filter((x) => x.broker.hops && Object.keys(x.broker.hops).length > 1)) {
-    for (const side of ['broker', 'reference']) {
+    for (const side of sidesOf(r)) {
       const s = r[side];
       const hops = Object.entries(s.hops)
         .map(([hop, h]) => `${hop} ${n(h.p50, 1)}/${n(h.p99, 1)}`)
@@ -144,14 +146,15 @@ export function printReport(report) {
       lines.push(`${r.label} · ${side}: hops p50/p99 ms: ${hops}; ${extra.join('; ')}`);
     }
   }
+  if (report.variants?.length) lines.push(...scaleTable(report));
   const errors = report.rows.flatMap((r) =>
-    ['broker', 'reference']
+    sidesOf(r)
       .filter((s) => r[s].errors)
       .map((s) => `${r.label} ${s}: ${r[s].errors} errors (${r[s].errorSamples.join(' | ')})`),
   );
   if (errors.length) lines.push('', 'ERRORS:', ...errors);
   const unstable = report.rows.flatMap((r) =>
-    ['broker', 'reference'].flatMap((s) =>
+    sidesOf(r).flatMap((s) =>
       r[s].rate.unstable
         ? [`${r.label} ${s}: rate spread ${pct(r[s].rate.spread)} over ${r[s].rate.values.map((v) => n(v)).join(', ')}`]
         : [],
@@ -186,4 +189,71 @@ export function printReport(report) {
   }
   process.stdout.write(`${lines.join('\n')}\n`);
   report.targets = evaluateTargets(report);
+}
+
+/**
+ * The scale-out table: each login row on one Redis with one instance (the broker side of the main
+ * table), then every variant, each against the side it is compared with.
+ */
+export function scaleTable(report) {
+  const lines = [
+    '',
+    `scale-out (store: ${report.store?.kind ?? 'single'}${report.store?.nodes ? `, ${report.store.nodes}` : ''}):`,
+  ];
+  const head = [
+    'login row · setup',
+    'logins/s',
+    'p50 ms',
+    'p99 ms',
+    'broker CPU ms/login',
+    'redis CPU ms/login',
+    'store RT',
+    'Redis reads',
+    'vs',
+    'rate ×',
+    'CPU ×',
+  ];
+  const table = [head];
+  for (const r of report.rows.filter((x) => report.variants.some((v) => x[v.id]))) {
+    const sides = [{ id: 'broker', label: 'one Redis, 1 instance' }, ...report.variants.filter((v) => r[v.id])];
+    for (const v of sides) {
+      const s = r[v.id];
+      const c = v.compareTo ? compareVariant(r, v) : undefined;
+      table.push([
+        `${r.id} · ${v.label}`,
+        med(s.rate),
+        med(s.p50, 1),
+        med(s.p99, 1),
+        med(s.cpuMsPerFlow, 2),
+        n(s.redisCpuMsPerFlow, 2),
+        n(s.storeRoundTripsPerFlow, 1),
+        n(s.roundTripsPerFlow, 1),
+        v.compareTo ? (v.compareTo === 'broker' ? 'one Redis' : v.compareTo) : '',
+        c ? `${n(c.rate, 2)}×` : '',
+        c ? `${n(c.cpuMsPerFlow, 2)}×` : '',
+      ]);
+    }
+  }
+  const widths = head.map((_, i) => Math.max(...table.map((row) => String(row[i]).length)));
+  for (const [i, row] of table.entries()) {
+    lines.push(
+      row.map((cell, j) => (j === 0 ? String(cell).padEnd(widths[j]) : String(cell).padStart(widths[j]))).join('  '),
+    );
+    if (i === 0) lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+  lines.push(
+    '(broker CPU: every instance of the setup; redis CPU: every process of the topology, replicas and sentinels',
+    ' included. Per login, from one login at a time: "store RT" = the store round trips the brokers counted',
+    ' (login_broker_store_round_trips_total, rate limiters included); "Redis reads" = read events summed over',
+    ' every master (INFO total_reads_processed). On a cluster the store sends the per-slot transactions of one',
+    ' step to their nodes at once and counts the group as one round trip, while each node counts its own read',
+    ' event, so "Redis reads" can exceed "store RT" there; background traffic (replica acks, sentinel pings,',
+    ' slot refreshes) adds a little to "Redis reads" on a topology. With wait_replicas the WAIT travels in',
+    " the same round trip as its transaction; the replica's acknowledgement it asks for (REPLCONF ACK) is one",
+    ' more read event on the master per waited write, not a round trip of the broker.)',
+  );
+  for (const r of report.rows)
+    for (const v of report.variants.filter((x) => x.instances > 1 && r[x.id]))
+      lines.push(`${r.id} · ${v.label}: broker CPU split ${r[v.id].instanceCpuShares.map(pct).join(' / ')}`);
+  return lines;
 }

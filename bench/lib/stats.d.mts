@@ -25,3 +25,20 @@ export declare function diffCalls(
   before: Record<string, number>,
   after: Record<string, number>,
 ): Record<string, number>;
+export interface CombinedInfo {
+  nodes: number;
+  reads: number;
+  usedMemory: number;
+  calls: Record<string, number>;
+}
+export declare function combineInfos(infos: Record<string, Record<string, string | number>>[]): CombinedInfo;
+export declare function hopReadEvents(before: number[], after: number[]): number;
+export declare function readEventsPerFlow(pass: {
+  before: CombinedInfo;
+  after: CombinedInfo;
+  hopsPerFlow: number;
+  flows: number;
+  completed: number;
+}): number;
+export declare function counterValue(text: string, name: string): number;
+export declare function cpuShares(reps: number[][]): number[];

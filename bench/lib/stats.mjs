@@ -127,3 +127,58 @@ export function diffCalls(before, after) {
   }
   return delta;
 }
+
+/**
+ * What the benchmark sums over several Redis nodes (the masters of a cluster, or one node): read
+ * events (`total_reads_processed`), used memory and per-command calls, from parsed INFO of each.
+ */
+export function combineInfos(infos) {
+  const calls = {};
+  let reads = 0;
+  let usedMemory = 0;
+  for (const info of infos) {
+    reads += Number(info.stats?.total_reads_processed ?? 0);
+    usedMemory += Number(info.memory?.used_memory ?? 0);
+    for (const [name, n] of Object.entries(commandCalls(info))) calls[name] = (calls[name] ?? 0) + n;
+  }
+  return { nodes: infos.length, reads, usedMemory, calls };
+}
+
+/**
+ * Read events of one hop, from `total_reads_processed` of every counted node before and after it.
+ * Each node's after-INFO is a read event of its own (the before-INFO is already in `before`).
+ */
+export function hopReadEvents(before, after) {
+  if (before.length !== after.length) throw new Error('before and after must name the same nodes');
+  return after.reduce((sum, n, i) => sum + n - before[i], 0) - after.length;
+}
+
+/**
+ * Read events per completed flow over a sequential pass, seen from the runner: every read event on
+ * the counted nodes between its two INFOs, less its own after-INFO and the driver's two INFOs per
+ * hop on every node (`before`/`after` are combineInfos results).
+ */
+export function readEventsPerFlow({ before, after, hopsPerFlow, flows, completed }) {
+  if (!completed) return NaN;
+  const probes = after.nodes * (1 + 2 * hopsPerFlow * flows);
+  return (after.reads - before.reads - probes) / completed;
+}
+
+/** The sum of a Prometheus counter over all its label sets, from text exposition; NaN when absent. */
+export function counterValue(text, name) {
+  let total = NaN;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || !/[\s{]/.test(line[name.length] ?? '')) continue;
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (Number.isFinite(value)) total = (Number.isNaN(total) ? 0 : total) + value;
+  }
+  return total;
+}
+
+/** Each process's share of their summed CPU over repetitions (`reps`: per repetition, ms per process). */
+export function cpuShares(reps) {
+  const totals = [];
+  for (const rep of reps) for (const [i, ms] of rep.entries()) totals[i] = (totals[i] ?? 0) + ms;
+  const sum = totals.reduce((a, b) => a + b, 0);
+  return totals.map((t) => (sum > 0 ? t / sum : NaN));
+}
