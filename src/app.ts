@@ -16,6 +16,8 @@ import { accountArea } from './account/routes.js';
 import { LocalAccounts } from './identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from './identity/password-source.js';
 import { createOAuth, deviceLoginHandler, hostRootMetadataRouter, oauthRouter, signInHandler } from './oauth/index.js';
+import { TokenVault } from './identity/token-vault.js';
+import { nowS } from './lib/clock.js';
 import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
 import type { Store } from './store/index.js';
 import { unitOfWork } from './request-state.js';
@@ -119,6 +121,8 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
 
   // Built in dependency order: upstream/ first (the areas start logins through it), then the
   // areas, then upstream's callback routes with one handler per kind of login.
+  // The upstream token vault: a login's provider tokens go from upstream/ straight into it.
+  const vault = config.token_vault ? new TokenVault(store, config.token_vault) : undefined;
   const upstream = createUpstream({
     config,
     store,
@@ -126,6 +130,16 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     fetch: options.upstreamFetch,
     configFile: options.configFile,
     metrics: ops.reporter,
+    ...(vault
+      ? {
+          keeper: {
+            keep: (work, { userId, identity, tokens }) => {
+              const entry = { provider: identity.provider, subject: identity.subject, tokens, storedAt: nowS() };
+              work.add(vault.putOp(userId, entry));
+            },
+          },
+        }
+      : {}),
   });
   const oauth = createOAuth(config, store, log, {
     login: upstream.login,
@@ -133,6 +147,9 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     metrics: ops.reporter,
     limits: ops.clientLimits,
     deviceCodeLimit: ops.deviceCodeLimit,
+    ...(vault ? { vault } : {}),
+    upstreamTokens: upstream.tokens,
+    native: upstream.native,
   });
   const account = accountArea({
     config,
@@ -141,6 +158,8 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     login: upstream.login,
     policy: oauth.loginPolicy,
     base,
+    ...(vault ? { vault } : {}),
+    upstreamTokens: upstream.tokens,
   });
   const callbacks = upstream.router({
     authorize: signInHandler(oauth),

@@ -9,7 +9,15 @@ import { LinkConflict, type LoginPolicy, type Users } from '../identity/users.js
 import { currentSession, startSession } from '../session/sessions.js';
 import type { Store } from '../store/index.js';
 import { renderAccount, renderAccountSignIn } from '../ui/account.js';
-import type { LoginContext, LoginFailureCode, LoginHandler, UpstreamLogin } from '../upstream/types.js';
+import type {
+  LoginContext,
+  LoginFailureCode,
+  LoginHandler,
+  UpstreamLogin,
+  UpstreamTokenService,
+} from '../upstream/types.js';
+import type { TokenVault } from '../identity/token-vault.js';
+import type { SsoSession } from '../session/sessions.js';
 import { BrokerError } from '../http/broker-error.js';
 import { nowS } from '../lib/clock.js';
 
@@ -20,6 +28,9 @@ export interface AccountDeps {
   login: UpstreamLogin;
   policy: (providerId: string) => LoginPolicy;
   base: string;
+  /** The upstream token vault (`token_vault`), and revoking what it forgets at the provider. */
+  vault?: TokenVault;
+  upstreamTokens?: UpstreamTokenService;
 }
 
 /**
@@ -43,6 +54,9 @@ export function accountArea(deps: AccountDeps): AccountArea {
   const form = formBody({ required: true });
   const origin = new URL(deps.config.issuer).origin;
   const label = (id: string) => deps.login.buttons().find((b) => b.id === id)?.label ?? id;
+  /** The apps that may read a provider's stored tokens (`upstream_tokens`). */
+  const readers = (provider: string) =>
+    deps.config.clients.filter((c) => c.upstream_tokens.includes(provider)).map((c) => c.client_name ?? c.client_id);
 
   const checkForm = (ctx: Context) => {
     const problem = csrfProblem(ctx, 'account', ctx.state.form.get('csrf'), origin);
@@ -61,6 +75,7 @@ export function accountArea(deps: AccountDeps): AccountArea {
       return;
     }
     const linkedProviders = new Set(user.identities.map((i) => i.provider));
+    const stored = deps.vault ? await deps.vault.read(user.id, user.identities) : [];
     ctx.body = renderAccount({
       base: deps.base,
       csrf: csrfToken(ctx, 'account'),
@@ -72,6 +87,14 @@ export function accountArea(deps: AccountDeps): AccountArea {
         identities: user.identities.map((i) => ({ ...i, providerLabel: label(i.provider) })),
       },
       linkable: deps.login.buttons().filter((b) => !linkedProviders.has(b.id)),
+      storedTokens: stored.map(({ entry }) => ({
+        provider: entry.provider,
+        providerLabel: label(entry.provider),
+        subject: entry.subject,
+        scope: entry.tokens.scope,
+        storedAt: entry.storedAt,
+        apps: readers(entry.provider),
+      })),
       audit: await recentAudit(deps.store, user.id),
       notice: typeof ctx.query.notice === 'string' ? NOTICES[ctx.query.notice] : undefined,
     });
@@ -105,24 +128,40 @@ export function accountArea(deps: AccountDeps): AccountArea {
     ctx.redirect(target);
   });
 
+  /** A 403 sign-in page when the session's login is older than reauth_max_age_s; true when it answered. */
+  const refusedAsStale = (ctx: Context, session: SsoSession, reason: string): boolean => {
+    if (nowS() - session.auth_time <= deps.config.account.reauth_max_age_s) return false;
+    ctx.type = 'html';
+    ctx.status = 403;
+    ctx.body = renderAccountSignIn({
+      base: deps.base,
+      csrf: csrfToken(ctx, 'account'),
+      providers: deps.login.buttons().filter((b) => b.id === session.provider),
+      reason,
+    });
+    return true;
+  };
+
+  /** Forgets the stored tokens of an identity, revoking them at the provider first where it can (RFC 7009). */
+  const forgetTokens = async (userId: string, identity: { provider: string; subject: string }) => {
+    if (!deps.vault) return false;
+    const [stored] = await deps.vault.read(userId, [identity]);
+    if (!stored) return false;
+    await deps.upstreamTokens?.revoke(identity.provider, stored.entry.tokens);
+    await deps.vault.forget(userId, [identity]);
+    return true;
+  };
+
   router.post('/account/unlink', form, async (ctx) => {
     checkForm(ctx);
     const session = currentSession(ctx, deps.config.session);
     if (!session) throw new BrokerError('invalid_request', 'sign in first', 400);
-    const age = nowS() - session.auth_time;
-    if (age > deps.config.account.reauth_max_age_s) {
-      ctx.type = 'html';
-      ctx.status = 403;
-      ctx.body = renderAccountSignIn({
-        base: deps.base,
-        csrf: csrfToken(ctx, 'account'),
-        providers: deps.login.buttons().filter((b) => b.id === session.provider),
-        reason: 'For your safety, sign in again before removing a sign-in method.',
-      });
-      return;
-    }
+    if (refusedAsStale(ctx, session, 'For your safety, sign in again before removing a sign-in method.')) return;
     const params = ctx.state.form;
-    await deps.users.unlink(session.uid, params.get('provider') ?? '', params.get('subject') ?? '', ctx.ip);
+    const identity = { provider: params.get('provider') ?? '', subject: params.get('subject') ?? '' };
+    await deps.users.unlink(session.uid, identity.provider, identity.subject, ctx.ip);
+    // An unlinked identity's tokens go with it.
+    await forgetTokens(session.uid, identity);
     ctx.state.log?.info(
       { audit: 'unlink', user: session.uid, provider: params.get('provider'), ip: ctx.ip },
       'unlinked an identity',
@@ -131,13 +170,32 @@ export function accountArea(deps: AccountDeps): AccountArea {
     ctx.redirect(`${deps.base}/account?notice=unlinked`);
   });
 
+  router.post('/account/tokens/forget', form, async (ctx) => {
+    checkForm(ctx);
+    const session = currentSession(ctx, deps.config.session);
+    if (!session) throw new BrokerError('invalid_request', 'sign in first', 400);
+    if (refusedAsStale(ctx, session, 'For your safety, sign in again before forgetting stored tokens.')) return;
+    const params = ctx.state.form;
+    const identity = { provider: params.get('provider') ?? '', subject: params.get('subject') ?? '' };
+    const user = await deps.users.get(session.uid);
+    const own = user?.identities.some((i) => i.provider === identity.provider && i.subject === identity.subject);
+    if (!own) throw new BrokerError('invalid_request', 'no tokens of yours are stored for this sign-in method', 400);
+    await forgetTokens(session.uid, identity);
+    ctx.state.log?.info(
+      { audit: 'forget-tokens', user: session.uid, provider: identity.provider, ip: ctx.ip },
+      'forgot stored upstream tokens',
+    );
+    ctx.status = 303;
+    ctx.redirect(`${deps.base}/account?notice=forgotten`);
+  });
+
   // A failed link or account sign-in has no app to go back to: an error page.
   const failPage = async (_ctx: Context, { error, description }: { error: LoginFailureCode; description: string }) => {
     throw new BrokerError(error, description, 400);
   };
 
   const linkHandler: LoginHandler<LinkContext> = {
-    async finish(ctx, { context, identity, provider }) {
+    async finish(ctx, { context, identity, provider, keepTokens }) {
       const session = currentSession(ctx, deps.config.session);
       if (!session || session.uid !== context.userId || session.sid !== context.sid) {
         throw new BrokerError(
@@ -155,6 +213,8 @@ export function accountArea(deps: AccountDeps): AccountArea {
         }
         throw err;
       }
+      keepTokens(session.uid);
+      await ctx.state.work.commit();
       ctx.state.log?.info({ audit: 'link', user: session.uid, provider, ip: ctx.ip }, 'linked an identity');
       // A new cookie id after a change of what the session can do (no fixation).
       const authTime = nowS();
@@ -166,8 +226,9 @@ export function accountArea(deps: AccountDeps): AccountArea {
   };
 
   const signInHandler: LoginHandler<AccountContext> = {
-    async finish(ctx, { identity, provider }) {
+    async finish(ctx, { identity, provider, keepTokens }) {
       const { user } = await deps.users.resolve(identity, ctx.state.work, deps.policy(provider), ctx.ip);
+      keepTokens(user.id);
       await ctx.state.work.commit();
       await startSession(ctx, { uid: user.id, auth_time: nowS(), provider });
       ctx.status = 303;
@@ -182,4 +243,5 @@ export function accountArea(deps: AccountDeps): AccountArea {
 const NOTICES: Record<string, string> = {
   linked: 'The sign-in method is linked to your account.',
   unlinked: 'The sign-in method was removed from your account.',
+  forgotten: 'The stored tokens were forgotten; apps can no longer use them.',
 };

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { secureUrlProblem } from './urls.js';
+import { TOKEN_EXCHANGE } from './vault.js';
 
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 export const GRANT_TYPES = [
@@ -8,6 +9,7 @@ export const GRANT_TYPES = [
   'client_credentials',
   'password',
   DEVICE_CODE_GRANT,
+  TOKEN_EXCHANGE,
 ] as const;
 export const RESPONSE_TYPES = ['code', 'id_token', 'id_token token'] as const;
 export const AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] as const;
@@ -86,6 +88,10 @@ export const clientSchema = z
     /** Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed when a session ends. */
     backchannel_logout_uri: redirectUri.optional(),
     backchannel_logout_session_required: z.boolean().default(false),
+    /** Providers whose stored tokens this client may read by token exchange (RFC 8693). */
+    upstream_tokens: z.array(z.string().min(1)).default([]),
+    /** Providers whose own sign-in result (from a native SDK) this client may exchange for broker tokens. */
+    native_providers: z.array(z.string().min(1)).default([]),
   })
   .transform((client, ctx) => {
     const method = client.token_endpoint_auth_method ?? (client.client_secret ? 'client_secret_basic' : 'none');
@@ -151,6 +157,11 @@ export const clientSchema = z
         path: ['pkce'],
         message: 'may be "optional" only for a confidential client (RFC 9700 section 2.1.1)',
       });
+    }
+    for (const key of ['upstream_tokens', 'native_providers'] as const) {
+      if (client[key].length > 0 && !client.grant_types.includes(TOKEN_EXCHANGE)) {
+        ctx.addIssue({ code: 'custom', path: [key], message: `needs the grant ${TOKEN_EXCHANGE}` });
+      }
     }
     return { ...client, token_endpoint_auth_method: method, auth_methods: authMethods };
   });

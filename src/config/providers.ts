@@ -83,6 +83,12 @@ export const providerEntrySchema = z
     mapping: providerKeys.mapping.optional(),
     /** use: oidc only: forward password grant requests to this provider (RFC 6749 §4.3). */
     password_grant: z.boolean().default(false),
+    /** Keep this provider's tokens (encrypted, needs `token_vault`) for apps listing it in `upstream_tokens`. */
+    store_tokens: z.boolean().default(false),
+    /** Native sign-in (token exchange): the audiences, besides client_id, of the provider's ID tokens we accept. */
+    native_client_ids: z.array(z.string().min(1)).default([]),
+    /** Native sign-in: an ID token issued longer ago than this (iat) is refused. */
+    native_max_age_s: z.coerce.number().int().min(30).max(86_400).default(600),
   })
   .superRefine((entry, ctx) => {
     if (entry.use !== 'dev' && !entry.client_id) {
@@ -94,6 +100,9 @@ export const providerEntrySchema = z
         path: ['issuer'],
         message: 'is required with use: oidc (discovery starts there)',
       });
+    }
+    if (entry.store_tokens && entry.use === 'dev') {
+      ctx.addIssue({ code: 'custom', path: ['store_tokens'], message: 'the dev form has no tokens to store' });
     }
     if (entry.password_grant && entry.use !== 'oidc') {
       ctx.addIssue({

@@ -18,6 +18,8 @@ export const QUIRK_NAMES = [
   'tiktok-client-key',
   'kakao-email-valid',
   'naver-200-errors',
+  'facebook-debug-token',
+  'github-token-check',
 ] as const;
 
 export type QuirkName = (typeof QUIRK_NAMES)[number];

@@ -5,6 +5,7 @@ import { providersSchema } from './providers.js';
 import { passwordGrantSchema } from './password.js';
 import { metricsSchema, rateLimitsSchema } from './operations.js';
 import { isLoopbackHost, secureUrlProblem } from './urls.js';
+import { tokenVaultSchema, vaultProblems } from './vault.js';
 
 const secureUrl = z.string().superRefine((value, ctx) => {
   const problem = secureUrlProblem(value);
@@ -83,6 +84,8 @@ export const configSchema = z
     keys: keysSchema,
     session: sessionSchema,
     password_grant: passwordGrantSchema,
+    /** Encryption keys of the upstream token vault (providers with `store_tokens: true`). */
+    token_vault: tokenVaultSchema.optional(),
     account: z
       .strictObject({
         /** Unlinking needs a login at most this old (seconds). */
@@ -102,6 +105,7 @@ export const configSchema = z
         message: `is required: client "${pairwise.client_id}" has subject_type pairwise`,
       });
     }
+    for (const problem of vaultProblems(config)) ctx.addIssue({ code: 'custom', ...problem });
     const local = config.password_grant.local;
     if (local && config.providers.some((p) => p.id === local.id)) {
       ctx.addIssue({

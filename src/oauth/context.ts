@@ -3,7 +3,8 @@ import type { BrokerMetrics } from '../http/metrics.js';
 import type { LoginPolicy, Users } from '../identity/users.js';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.js';
-import type { UpstreamLogin } from '../upstream/types.js';
+import type { UpstreamLogin, UpstreamNativeSignIn, UpstreamTokenService } from '../upstream/types.js';
+import type { TokenVault } from '../identity/token-vault.js';
 import type { ClientRegistry } from './clients.js';
 import type { TokenIssuer } from './issuer.js';
 import type { Jwt } from './jwt.js';
@@ -41,4 +42,9 @@ export interface OAuthContext {
   deviceCodeLimit?: Limit;
   /** Back-Channel Logout: told when a session ends. */
   backchannel: BackchannelLogout;
+  /** The upstream token vault, when `token_vault` is configured; and refreshing what it keeps. */
+  vault?: TokenVault;
+  upstreamTokens?: UpstreamTokenService;
+  /** Checking a native app's provider token (inbound token exchange). */
+  native?: UpstreamNativeSignIn;
 }

@@ -3,8 +3,9 @@ import type { Config } from '../config/schema.js';
 import { loginPolicies } from '../identity/login-policy.js';
 import { Users } from '../identity/users.js';
 import type { Store } from '../store/index.js';
-import type { UpstreamLogin } from '../upstream/types.js';
 import { ClientAssertions } from './client-assertion.js';
+import type { UpstreamLogin, UpstreamNativeSignIn, UpstreamTokenService } from '../upstream/types.js';
+import type { TokenVault } from '../identity/token-vault.js';
 import { ClientRegistry } from './clients.js';
 import { SectorIdentifiers } from './sector-identifier.js';
 import type { OAuthContext } from './context.js';
@@ -39,6 +40,9 @@ export function createOAuth(
     metrics?: BrokerMetrics;
     limits?: ClientLimits;
     deviceCodeLimit?: Limit;
+    vault?: TokenVault;
+    upstreamTokens?: UpstreamTokenService;
+    native?: UpstreamNativeSignIn;
   },
 ): OAuthContext {
   const t = config.tokens;
@@ -82,5 +86,8 @@ export function createOAuth(
       log: log.child({ component: 'backchannel-logout' }),
       config: config.backchannel_logout,
     }),
+    ...(parts.vault ? { vault: parts.vault } : {}),
+    ...(parts.upstreamTokens ? { upstreamTokens: parts.upstreamTokens } : {}),
+    ...(parts.native ? { native: parts.native } : {}),
   };
 }

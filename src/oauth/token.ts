@@ -8,6 +8,7 @@ import { clientCredentialsGrant } from './grants/client-credentials.js';
 import { deviceCodeGrant } from './grants/device-code.js';
 import { passwordGrant } from './grants/password.js';
 import { refreshTokenGrant } from './grants/refresh-token.js';
+import { tokenExchangeGrant } from './grants/token-exchange.js';
 
 export const GRANTS: Grant[] = [
   authorizationCodeGrant,
@@ -15,6 +16,7 @@ export const GRANTS: Grant[] = [
   clientCredentialsGrant,
   passwordGrant,
   deviceCodeGrant,
+  tokenExchangeGrant,
 ];
 
 /**

@@ -1,6 +1,7 @@
 import type { Context } from 'koa';
-import { verifyAccessToken, type AccessTokenClaims } from './access-tokens.js';
-import { openUser, SEALED_USER_CLAIM, subjectFor } from './subjects.js';
+import { verifyAccessToken } from './access-tokens.js';
+import { subjectFor } from './subjects.js';
+import { tokenUser } from './token-user.js';
 import { userClaims } from './claims.js';
 import type { OAuthContext } from './context.js';
 import { invalidRequest, invalidToken, missingToken } from './errors.js';
@@ -26,24 +27,6 @@ function bearerToken(ctx: Context): string | undefined {
   return fromBody[0] || undefined;
 }
 
-/**
- * The broker user of an access token: its `sub`, or for a pairwise client (whose `sub` cannot be
- * turned back) the user sealed in the token. A client that became pairwise or public since the
- * token was issued gets no answer rather than another user's.
- */
-function tokenUser(oauth: OAuthContext, claims: AccessTokenClaims): string {
-  const client = oauth.clients.get(claims.client_id);
-  const sealed = claims[SEALED_USER_CLAIM];
-  if (!client?.pairwise) {
-    if (sealed !== undefined) throw invalidToken('the access token does not match its client');
-    return claims.sub;
-  }
-  const userId = sealed === undefined ? undefined : openUser(client.pairwise.keys, sealed);
-  if (userId === undefined || subjectFor(client, userId) !== claims.sub)
-    throw invalidToken('the access token does not match its client');
-  return userId;
-}
-
 /** GET|POST /userinfo (OIDC Core §5.3): claims of the token's user, as its scope allows. */
 export function userinfoEndpoint(oauth: OAuthContext) {
   return async (ctx: Context) => {
@@ -62,7 +45,9 @@ export function userinfoEndpoint(oauth: OAuthContext) {
       err.headers = { 'WWW-Authenticate': 'Bearer realm="login-broker", error="insufficient_scope", scope="openid"' };
       throw err;
     }
-    const user = await oauth.users.get(tokenUser(oauth, claims));
+    const userId = tokenUser(oauth, claims);
+    if (userId === undefined) throw invalidToken('the access token does not match its client');
+    const user = await oauth.users.get(userId);
     if (!user) throw invalidToken('the user of this access token no longer exists');
     // The same sub as in the client's ID tokens (OIDC Core §5.3.2), pairwise or public.
     ctx.body = { ...userClaims(user, scopes), sub: subjectFor(oauth.clients.get(claims.client_id), user.id) };

@@ -11,6 +11,15 @@ export interface AccountView {
     identities: { provider: string; providerLabel: string; subject: string; username?: string; linked_at: number }[];
   };
   linkable: { id: string; label: string }[];
+  /** Providers whose tokens the broker keeps for this user, and the apps that may read them. */
+  storedTokens?: {
+    provider: string;
+    providerLabel: string;
+    subject: string;
+    scope: string;
+    storedAt: number;
+    apps: string[];
+  }[];
   audit: { at: number; action: string; provider: string; ip?: string }[];
   notice?: string;
 }
@@ -50,6 +59,12 @@ export function renderAccount(view: AccountView): string {
 ${unlink(i)}</li>`,
   );
   const linkButtons = view.linkable.map((p) => postButton(`${base}/account/link/${p.id}`, csrf, `Link ${p.label}`));
+  const stored = (view.storedTokens ?? []).map(
+    (t) => html`<li><strong>${t.providerLabel}</strong> <span class="muted">since ${when(t.storedAt)}</span>
+<br><span class="muted">scopes: ${t.scope || '(none)'}</span>
+<br>${t.apps.length ? html`Apps that may use it: ${t.apps.join(', ')}` : html`<span class="muted">No app may use it.</span>`}
+${postButton(`${base}/account/tokens/forget`, csrf, `Forget ${t.providerLabel} tokens`, { provider: t.provider, subject: t.subject }, true)}</li>`,
+  );
   const emails = user.emails.map(
     (e) =>
       html`<li>${e.value} <span class="muted">${e.verified ? 'verified' : 'not verified'} by ${e.source}</span></li>`,
@@ -65,6 +80,7 @@ ${view.notice ? html`<p class="notice">${view.notice}</p>` : ''}
 <p>${user.name ?? 'Signed in'} <span class="muted">(account id <code>${user.id}</code>)</span></p>
 <h2>Sign-in methods</h2>
 <ul class="plain">${identities}</ul>
+${stored.length ? html`<h2>Stored provider tokens</h2><ul class="plain">${stored}</ul>` : ''}
 ${view.linkable.length ? html`<h2>Link another sign-in method</h2>${linkButtons}` : ''}
 ${emails.length ? html`<h2>Email addresses</h2><ul class="plain">${emails}</ul>` : ''}
 <h2>Recent activity</h2>

@@ -15,11 +15,16 @@ export const scopeWords = (scope: string) => SCOPE_WORDS[scope] ?? `Use the "${s
 export function renderConsent(input: {
   appName: string;
   scopes: string[];
+  /** Labels of the providers whose stored tokens the app may read (token exchange). */
+  upstreamTokens?: string[];
   action: string;
   csrf: string;
   base: string;
 }): string {
-  const items = input.scopes.map((s) => html`<li>${scopeWords(s)}</li>`);
+  const items = [
+    ...input.scopes.map((s) => html`<li>${scopeWords(s)}</li>`),
+    ...(input.upstreamTokens ?? []).map((p) => html`<li>Read your ${p} token to call ${p} for you</li>`),
+  ];
   return layout(
     `Allow ${input.appName}?`,
     html`<h1>Allow ${input.appName} to access your account?</h1>

@@ -1,6 +1,6 @@
 import type { ProviderEntry } from '../config/providers.js';
 import type { BrokerMetrics, UpstreamStep } from '../http/metrics.js';
-import { providerClient, type Fetch } from './client.js';
+import { providerClient, type Fetch, type ProviderClient } from './client.js';
 import { codeFlowConnector } from './code-flow.js';
 import type { CallbackConnector, PasswordConnector } from './connector.js';
 import { devConnector } from './dev.js';
@@ -30,6 +30,8 @@ export interface ProviderConnectors {
   password?: PasswordConnector;
   /** The provider the connectors talk to, resolved; none for the development form, which talks to none. */
   definition?: ProviderDefinition;
+  /** The openid-client side of the provider (token refresh and revocation for the vault); none for dev. */
+  client?: ProviderClient;
 }
 
 export function connectProvider(entry: ProviderEntry, index: number, options: ConnectOptions): ProviderConnectors {
@@ -43,6 +45,7 @@ export function connectProvider(entry: ProviderEntry, index: number, options: Co
     id: entry.id,
     redirectUri,
     definition,
+    client: upstream,
     login: codeFlowConnector(definition, upstream),
     ...(entry.password_grant ? { password: passwordConnector(definition, upstream) } : {}),
   };

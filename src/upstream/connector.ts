@@ -1,4 +1,4 @@
-import type { UpstreamIdentity } from './types.js';
+import type { UpstreamIdentity, UpstreamTokenSet } from './types.js';
 
 /**
  * Connectors: what logins call, one per configured provider, like Dex's connectors. Each is a
@@ -43,7 +43,13 @@ export interface CallbackConnector {
    * Verifies the answer that came back with this state and says who logged in. Anything thrown
    * ends the login in fail() (errors.ts classify() says with which code).
    */
-  finish(input: { params: URLSearchParams; state: string; secrets: LoginSecrets }): Promise<UpstreamIdentity>;
+  finish(input: { params: URLSearchParams; state: string; secrets: LoginSecrets }): Promise<VerifiedLogin>;
+}
+
+/** Who logged in, and the provider's tokens (for the vault only; the development form has none). */
+export interface VerifiedLogin {
+  identity: UpstreamIdentity;
+  tokens?: UpstreamTokenSet;
 }
 
 export type UpstreamPasswordCheck = { ok: true; identity: UpstreamIdentity } | { ok: false; reason: string };

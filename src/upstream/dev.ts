@@ -35,7 +35,7 @@ export function devConnector(entry: ProviderEntry, index: number, options: Defin
       };
     },
     async finish({ params }) {
-      return devIdentity(id, issuer, params);
+      return { identity: devIdentity(id, issuer, params) };
     },
   };
 }

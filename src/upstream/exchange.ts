@@ -6,7 +6,9 @@ import { UpstreamFailure } from './errors.js';
 import { mapIdentity } from './mapping.js';
 import { isObject } from './quirks/types.js';
 import type { ProviderDefinition } from './resolve.js';
-import type { UpstreamIdentity } from './types.js';
+import type { VerifiedLogin } from './connector.js';
+import type { UpstreamTokenSet } from './types.js';
+import { nowS } from '../lib/clock.js';
 
 /** The authorization-response parameters handed to openid-client (RFC 6749 §4.1.2, RFC 9207). */
 const RESPONSE_PARAMS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri'];
@@ -28,7 +30,7 @@ export async function exchange(
   provider: ProviderDefinition,
   config: client.Configuration,
   answer: CodeAnswer,
-): Promise<UpstreamIdentity> {
+): Promise<VerifiedLogin> {
   const { definition, entry, quirks } = provider;
   const oidc = definition.kind === 'oidc';
   const { params, state, secrets } = answer;
@@ -69,8 +71,29 @@ export async function exchange(
   const issuer = claims ? String(claims.iss) : definition.issuer!;
   const identity = mapIdentity(definition, sources, provider.id, issuer, raw);
   for (const quirk of quirks) await quirk.enrich?.({ identity, entry, definition, params, api: (url) => api(url) });
-  return identity;
+  // The tokens leave only for the vault, and only from providers that keep them.
+  return entry.store_tokens ? { identity, tokens: tokenSet(tokens, definition.scopes) } : { identity };
 }
+
+/** The provider's token answer as the vault keeps it (RFC 6749 §5.1: no `scope` means the requested ones). */
+export function tokenSet(
+  tokens: client.TokenEndpointResponse & client.TokenEndpointResponseHelpers,
+  requested: readonly string[],
+  previous?: Partial<Pick<UpstreamTokenSet, 'refreshToken' | 'scope'>>,
+): UpstreamTokenSet {
+  const expiresIn = tokens.expiresIn();
+  const refreshToken = tokens.refresh_token ?? previous?.refreshToken;
+  return {
+    accessToken: tokens.access_token,
+    tokenType: tokens.token_type ? normalTokenType(tokens.token_type) : 'Bearer',
+    ...(expiresIn !== undefined ? { expiresAt: nowS() + expiresIn } : {}),
+    scope: typeof tokens.scope === 'string' ? tokens.scope : (previous?.scope ?? requested.join(' ')),
+    ...(refreshToken ? { refreshToken } : {}),
+  };
+}
+
+/** token_type is case-insensitive (RFC 6749 §7.1); openid-client lowercases it. */
+const normalTokenType = (type: string) => (type.toLowerCase() === 'bearer' ? 'Bearer' : type);
 
 /** The URL openid-client checks the answer against: our callback with the answer's parameters. */
 function callbackWithAnswer(provider: ProviderDefinition, params: URLSearchParams): URL {

@@ -9,7 +9,15 @@ import type { UpstreamLog } from './log.js';
 import { upstreamLogin } from './login.js';
 import type { ProviderDefinition } from './resolve.js';
 import { upstreamRouter } from './routes.js';
-import type { LoginHandlers, UpstreamLogin } from './types.js';
+import { nativeSignIn } from './native.js';
+import { upstreamTokenService } from './token-service.js';
+import type {
+  LoginHandlers,
+  UpstreamLogin,
+  UpstreamNativeSignIn,
+  UpstreamTokenKeeper,
+  UpstreamTokenService,
+} from './types.js';
 
 export type { Fetch } from './client.js';
 export type { PasswordConnector, UpstreamPasswordCheck } from './connector.js';
@@ -31,6 +39,8 @@ export interface UpstreamOptions {
   configFile?: string;
   /** Where logins, upstream errors and provider request times are counted. */
   metrics?: BrokerMetrics;
+  /** Where the tokens of providers with `store_tokens: true` are kept (the vault). */
+  keeper?: UpstreamTokenKeeper;
 }
 
 export interface Upstream {
@@ -41,6 +51,10 @@ export interface Upstream {
   passwords: readonly PasswordConnector[];
   /** The callback routes; a finished login goes to the handler of its context's kind. */
   router(handlers: LoginHandlers): Router;
+  /** Refreshing and revoking stored provider tokens (the vault's side of upstream). */
+  tokens: UpstreamTokenService;
+  /** Checking what a native app got from a provider's SDK (inbound token exchange). */
+  native: UpstreamNativeSignIn;
 }
 
 /**
@@ -58,6 +72,18 @@ export function createUpstream(options: UpstreamOptions): Upstream {
   const connectors = new Map<string, CallbackConnector>(connected.map((c) => [c.id, c.login]));
   const providers = new Map(connected.flatMap((c) => (c.definition ? [[c.id, c.definition] as const] : [])));
   const passwords = connected.flatMap((c) => (c.password ? [c.password] : []));
-  const deps = { issuer: config.issuer, store, log, connectors, metrics };
-  return { login: upstreamLogin(deps), providers, passwords, router: (handlers) => upstreamRouter(deps, handlers) };
+  const clients = new Map(
+    connected.flatMap((c) =>
+      c.definition && c.client ? [[c.id, { definition: c.definition, client: c.client }]] : [],
+    ),
+  );
+  const deps = { issuer: config.issuer, store, log, connectors, metrics, keeper: options.keeper };
+  return {
+    login: upstreamLogin(deps),
+    providers,
+    passwords,
+    router: (handlers) => upstreamRouter(deps, handlers),
+    tokens: upstreamTokenService(clients, log),
+    native: nativeSignIn(clients, store, fetch),
+  };
 }

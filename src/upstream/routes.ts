@@ -3,11 +3,11 @@ import type { Context } from 'koa';
 import { readForm } from '../http/form-body.js';
 import type { BrokerMetrics } from '../http/metrics.js';
 import type { Store } from '../store/index.js';
-import type { CallbackConnector } from './connector.js';
+import type { CallbackConnector, VerifiedLogin } from './connector.js';
 import { classify, UpstreamFailure, UpstreamPageError } from './errors.js';
 import type { UpstreamLog } from './log.js';
 import { secretsOf, takeTransaction, type Transaction } from './transaction.js';
-import { handlerFor, type LoginHandlers, type UpstreamIdentity } from './types.js';
+import { handlerFor, type LoginHandlers, type UpstreamTokenKeeper } from './types.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
 import { browserBinding } from '../http/browser-id.js';
 import { browserRoute } from '../http/errors.js';
@@ -36,10 +36,12 @@ export function upstreamRouter(
     log: UpstreamLog;
     connectors: ReadonlyMap<string, CallbackConnector>;
     metrics: BrokerMetrics;
+    /** Where the tokens of providers with store_tokens go (the vault); absent when none stores them. */
+    keeper?: UpstreamTokenKeeper;
   },
   handlers: LoginHandlers,
 ): Router {
-  const { issuer, store, log, connectors, metrics } = deps;
+  const { issuer, store, log, connectors, metrics, keeper } = deps;
   const base = new URL(issuer).pathname.replace(/\/$/, '');
 
   /** Takes the transaction for this state: missing, unknown, replayed, expired or foreign → 400 page. */
@@ -67,11 +69,16 @@ export function upstreamRouter(
     await handlerFor(handlers, txn.c).fail(ctx, result);
   }
 
-  async function complete(ctx: Context, provider: string, txn: Transaction, identity: UpstreamIdentity): Promise<void> {
+  async function complete(ctx: Context, provider: string, txn: Transaction, login: VerifiedLogin): Promise<void> {
+    const { identity, tokens } = login;
     const verified = { provider, issuer: identity.issuer, email_verified: identity.email_verified };
     log.info(verified, 'upstream login verified');
+    // The provider's tokens go nowhere but the vault writer, into this request's unit of work.
+    const keepTokens = (userId: string) => {
+      if (tokens && keeper) keeper.keep(ctx.state.work, { userId, identity, tokens });
+    };
     try {
-      await handlerFor(handlers, txn.c).finish(ctx, { context: txn.c, identity, provider });
+      await handlerFor(handlers, txn.c).finish(ctx, { context: txn.c, identity, provider, keepTokens });
     } catch (err) {
       metrics.login(provider, 'error');
       throw err;
@@ -105,13 +112,13 @@ export function upstreamRouter(
       );
       return failed(ctx, connector.id, txn, wrongWay);
     }
-    let identity: UpstreamIdentity;
+    let login: VerifiedLogin;
     try {
-      identity = await connector.finish({ params, state: state!, secrets: secretsOf(txn) });
+      login = await connector.finish({ params, state: state!, secrets: secretsOf(txn) });
     } catch (err) {
       return failed(ctx, connector.id, txn, classify(err));
     }
-    return complete(ctx, connector.id, txn, identity);
+    return complete(ctx, connector.id, txn, login);
   }
 
   function connectorAt(ctx: Context): CallbackConnector {

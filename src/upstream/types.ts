@@ -27,6 +27,55 @@ export interface UpstreamIdentity {
   raw: Record<string, unknown>;
 }
 
+/**
+ * A provider's own tokens from a login or a refresh (RFC 6749 §5.1). Only for the token vault:
+ * never in UpstreamIdentity, never logged, never stored in clear.
+ */
+export interface UpstreamTokenSet {
+  accessToken: string;
+  /** The provider's token_type, normally `Bearer`. */
+  tokenType: string;
+  /** Epoch seconds; absent when the provider did not say (`expires_in`). */
+  expiresAt?: number;
+  /** The granted scopes (the requested ones when the provider did not say: RFC 6749 §5.1). */
+  scope: string;
+  refreshToken?: string;
+}
+
+/** The result of refreshing an upstream access token (RFC 6749 §6). */
+export type UpstreamRefresh =
+  | { ok: true; tokens: UpstreamTokenSet }
+  /** refused: the provider said invalid_grant (revoked, expired); unavailable: down, slow or erring. */
+  | { ok: false; reason: 'refused' | 'unavailable' };
+
+/** What the token vault needs from upstream/: refreshing and revoking at the provider. */
+export interface UpstreamTokenService {
+  /** Whether this provider's tokens are kept (`store_tokens: true`). */
+  stores(providerId: string): boolean;
+  refresh(providerId: string, refreshToken: string): Promise<UpstreamRefresh>;
+  /** Revokes at the provider where it has a revocation endpoint (RFC 7009); never throws. */
+  revoke(providerId: string, tokens: UpstreamTokenSet): Promise<void>;
+}
+
+/** The kinds of provider token a native app may present (RFC 8693 §3). */
+export type NativeTokenKind = 'id_token' | 'access_token';
+
+/** A provider's sign-in result from its native SDK, checked: who it is, or why not. */
+export type NativeCheck =
+  | { ok: true; identity: UpstreamIdentity }
+  /** refused: not acceptable (400 invalid_request); unavailable: the provider could not be asked. */
+  | { ok: false; reason: string; unavailable?: boolean };
+
+/** Native sign-in (inbound token exchange): verifies a token a provider issued to one of our apps. */
+export interface UpstreamNativeSignIn {
+  verify(providerId: string, token: string, kind: NativeTokenKind): Promise<NativeCheck>;
+}
+
+/** Where a finished login's tokens go: the vault, in the request's unit of work. Built by app.ts. */
+export interface UpstreamTokenKeeper {
+  keep(work: UnitOfWork, input: { userId: string; identity: UpstreamIdentity; tokens: UpstreamTokenSet }): void;
+}
+
 /** A provider as the chooser page shows it. */
 export interface ProviderButton {
   id: string;
@@ -76,11 +125,24 @@ export type LoginFailureCode = 'access_denied' | 'temporarily_unavailable' | 'se
  * replayed or expired state) never reach a handler: upstream/ answers those with a 400 page.
  */
 export interface LoginHandler<C extends LoginContext = LoginContext> {
-  finish(ctx: Context, result: { context: C; identity: UpstreamIdentity; provider: string }): Promise<void>;
+  finish(ctx: Context, result: FinishedLogin<C>): Promise<void>;
   fail(
     ctx: Context,
     result: { context: C; provider: string; error: LoginFailureCode; description: string },
   ): Promise<void>;
+}
+
+/** A verified login as its handler gets it. */
+export interface FinishedLogin<C extends LoginContext = LoginContext> {
+  context: C;
+  identity: UpstreamIdentity;
+  provider: string;
+  /**
+   * Keeps the provider's tokens for this user in the vault, in the request's unit of work (the
+   * handler commits it): does nothing unless the provider has `store_tokens: true`. A handler
+   * calls it once it knows the user the identity belongs to.
+   */
+  keepTokens(userId: string): void;
 }
 
 /** One handler per kind of login. */

@@ -169,7 +169,9 @@ describe.each(STORE_KINDS)('device authorization grant, RFC 8628 (%s store)', (k
       client_id: 'console',
       client_secret: 'console-secret-0123456789abcdef',
     });
-    expect(foreign.status).toBe(401); // console authenticates with client_secret_basic only
+    // console may post its secret (it pins no method); the code was issued to tv.
+    expect(foreign.status).toBe(400);
+    expect(foreign).toMatchObject({ body: { error: 'invalid_grant' } });
     expect(await poll('spa', code)).toMatchObject({ body: { error: 'unauthorized_client' } });
     expect(await start('spa')).toMatchObject({ status: 400, body: { error: 'unauthorized_client' } });
     expect(await start('tv', { scope: 'openid email' })).toMatchObject({ body: { error: 'invalid_scope' } });

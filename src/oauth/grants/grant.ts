@@ -5,11 +5,15 @@ import type { Params } from '../params.js';
 
 export interface TokenResponse {
   access_token: string;
-  token_type: 'Bearer';
-  expires_in: number;
+  /** `Bearer` for ours; an upstream token's own type from token exchange. */
+  token_type: string;
+  /** Absent only for an upstream token whose provider did not say (RFC 8693 §2.2.1: RECOMMENDED). */
+  expires_in?: number;
   scope: string;
   refresh_token?: string;
   id_token?: string;
+  /** Token exchange (RFC 8693 §2.2.1). */
+  issued_token_type?: string;
 }
 
 /** One grant type of the token endpoint. Client authentication has already happened. */

@@ -7,7 +7,7 @@ import { authorizationRedirect } from '../authorization-response.js';
 import type { OAuthContext } from '../context.js';
 import { scopeSet } from '../params.js';
 import { completeAuthorization } from './complete.js';
-import { grantedScopes, rememberConsentOp } from './consents.js';
+import { consentScope, grantedScopes, rememberConsentOp } from './consents.js';
 import { loadInteraction } from './record.js';
 
 /** GET /interaction/:id/consent: what the app asks for, with allow and deny. */
@@ -21,6 +21,10 @@ export async function showConsent(ctx: Context, oauth: OAuthContext): Promise<vo
   ctx.body = renderConsent({
     appName: client?.client_name ?? interaction.request.client_id,
     scopes: scopeSet(interaction.request.scope),
+    // Plain words for what token exchange lets the app do (RFC 8693): use the user's provider tokens.
+    upstreamTokens: (client?.upstream_tokens ?? []).map(
+      (id) => oauth.login.buttons().find((b) => b.id === id)?.label ?? id,
+    ),
     action: `${oauth.base}/interaction/${id}/consent`,
     csrf: csrfToken(ctx, `consent:${id}`),
     base: oauth.base,
@@ -53,7 +57,9 @@ export async function decideConsent(ctx: Context, oauth: OAuthContext): Promise<
   const user = await oauth.users.get(session.uid);
   if (!user) throw new BrokerError('invalid_request', 'your account no longer exists', 400);
   const previous = await grantedScopes(oauth.store, user.id, request.client_id);
-  const remember = rememberConsentOp(user.id, request.client_id, previous, request.scope);
+  const client = oauth.clients.get(request.client_id);
+  const scope = client ? consentScope(client, request.scope) : request.scope;
+  const remember = rememberConsentOp(user.id, request.client_id, previous, scope);
   ctx.state.work.add(remember);
   await completeAuthorization(ctx, oauth, request, user, session);
 }

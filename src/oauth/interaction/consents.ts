@@ -19,3 +19,11 @@ export function rememberConsentOp(userId: string, clientId: string, previous: st
   const granted = [...new Set([...previous, ...scopeSet(scope)])];
   return { op: 'put', key: consentKey(userId, clientId), value: JSON.stringify(granted), ttl: CONSENT_TTL_S };
 }
+
+/** Reading a provider's stored token is consented like a scope, under this name (never a scope of a token). */
+export const upstreamConsent = (provider: string) => `upstream_token:${provider}`;
+
+/** What a third-party client's consent covers: the requested scopes and the providers of `upstream_tokens`. */
+export function consentScope(client: { upstream_tokens: string[] }, scope: string): string {
+  return [...scopeSet(scope), ...client.upstream_tokens.map(upstreamConsent)].join(' ');
+}

@@ -15,10 +15,12 @@ type AuthorizeContext = Extract<LoginContext, { kind: 'authorize' }>;
  */
 export function signInHandler(oauth: OAuthContext): LoginHandler<AuthorizeContext> {
   return {
-    async finish(ctx, { context, identity, provider }) {
+    async finish(ctx, { context, identity, provider, keepTokens }) {
       const interaction = await loadInteraction(ctx, oauth, context.interaction, true);
       const resolved = await oauth.users.resolve(identity, ctx.state.work, oauth.loginPolicy(provider), ctx.ip);
       const { user } = resolved;
+      // Committed with the user's writes and the code (or the consent's interaction).
+      keepTokens(user.id);
       if (resolved.created) ctx.state.log?.info({ user: user.id, provider }, 'created a user at first login');
       if (resolved.linkedByEmail) {
         const entry = { audit: 'auto-link', user: user.id, provider, ip: ctx.ip };

@@ -5,7 +5,7 @@ import type { SsoSession } from '../../session/sessions.js';
 import { AuthorizationError, type AuthorizationRequest } from '../authorize-request.js';
 import type { OAuthContext } from '../context.js';
 import { completeAuthorization } from './complete.js';
-import { grantedScopes, missingScopes } from './consents.js';
+import { consentScope, grantedScopes, missingScopes } from './consents.js';
 import { newInteraction } from './record.js';
 
 /**
@@ -23,7 +23,8 @@ export async function authorizeSignedIn(
   const { work } = ctx.state;
   const client = oauth.clients.get(request.client_id);
   if (client && !client.first_party) {
-    const missing = missingScopes(await grantedScopes(oauth.store, user.id, client.client_id), request.scope);
+    const granted = await grantedScopes(oauth.store, user.id, client.client_id);
+    const missing = missingScopes(granted, consentScope(client, request.scope));
     if (missing.length > 0 || request.prompt.includes('consent')) {
       if (request.prompt.includes('none')) {
         await work.commit();

@@ -3,8 +3,10 @@ import { appleFormPost } from './apple-form-post.js';
 import { dropboxRpcPost } from './dropbox-rpc-post.js';
 import { entraTenantIssuer } from './entra-tenant-issuer.js';
 import { facebookAppsecretProof } from './facebook-appsecret-proof.js';
+import { facebookDebugToken } from './facebook-debug-token.js';
 import { github200Errors } from './github-200-errors.js';
 import { githubEmails } from './github-emails.js';
+import { githubTokenCheck } from './github-token-check.js';
 import { kakaoEmailValid } from './kakao-email-valid.js';
 import { naver200Errors } from './naver-200-errors.js';
 import { notionJsonToken } from './notion-json-token.js';
@@ -31,6 +33,8 @@ const ALL: Quirk[] = [
   tiktokClientKey,
   kakaoEmailValid,
   naver200Errors,
+  facebookDebugToken,
+  githubTokenCheck,
 ];
 
 export const QUIRKS: ReadonlyMap<string, Quirk> = new Map(ALL.map((quirk) => [quirk.name, quirk]));

@@ -47,6 +47,19 @@ export interface Quirk {
   checkClaims?(claims: Record<string, unknown>, entry: ProviderEntry, definition: Definition): string | undefined;
   /** Adds to or corrects the mapped identity. */
   enrich?(input: EnrichInput): Promise<void>;
+  /**
+   * Native sign-in with a provider access token: asks the provider whether the token was issued
+   * to our app (or one of `native_client_ids`) and is valid. Returns a reason to refuse; throws an
+   * UpstreamFailure when the provider cannot answer. Providers without this hook refuse such tokens.
+   */
+  checkNativeAccessToken?(input: NativeTokenInput): Promise<string | undefined>;
+}
+
+export interface NativeTokenInput {
+  token: string;
+  entry: ProviderEntry;
+  /** The provider's fetch, bounded by the entry's timeout. */
+  fetch: typeof globalThis.fetch;
 }
 
 /** Reads a JSON body without consuming the original response; undefined when it is not JSON. */
