@@ -23,7 +23,7 @@ module.exports = {
     only('oauth', ['store', 'config', 'http', 'ui', 'identity', 'session', 'upstream/types.ts']),
     only('account', ['store', 'config', 'http', 'ui', 'identity', 'session', 'upstream/types.ts']),
     // The CLI, like main.ts, composes the rooms it needs.
-    only('cli', ['store', 'config', 'identity', 'upstream']),
+    only('cli', ['store', 'config', 'identity', 'upstream', 'session', 'oauth']),
   ],
   options: {
     doNotFollow: { path: 'node_modules' },

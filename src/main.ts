@@ -10,6 +10,7 @@ import { describeStore, openStore, type Store } from './store/index.js';
 
 const USAGE = `Usage: login-broker [--config FILE]
        login-broker users add|set-password|remove USERNAME [--config FILE]   (users --help)
+       login-broker users list|show|disable|enable|unlink|sessions ...          (users --help)
        login-broker providers list|check [--config FILE]                     (providers --help)
 
 Starts the login broker with the configuration in FILE (YAML).

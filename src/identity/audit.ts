@@ -3,7 +3,7 @@ import type { Store, StoreOp } from '../store/index.js';
 /** Who did what to an account's links, when, from where. Kept in the store and logged. */
 export interface AuditEntry {
   at: number;
-  action: 'create' | 'link' | 'unlink' | 'auto-link';
+  action: 'create' | 'link' | 'unlink' | 'auto-link' | 'disable' | 'enable';
   provider: string;
   subject: string;
   ip?: string;

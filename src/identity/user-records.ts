@@ -49,6 +49,12 @@ export interface UserRecord {
 const hash = (value: string) => createHash('sha256').update(value).digest('base64url');
 
 export const userKey = (id: string) => `user:{${id}}`;
+/**
+ * Every user's id, for listing: one set under one key (its own Redis Cluster slot), added to in
+ * its own batch of the login's unit of work (never in a multi-key step with other slots).
+ */
+export const USER_INDEX_KEY = 'users:index';
+export const indexUserOp = (id: string): StoreOp => ({ op: 'sadd', key: USER_INDEX_KEY, members: [id] });
 /** Where records were kept before per-user hash tags; read when the current key is empty. */
 const legacyUserKey = (id: string) => `user:${id}`;
 
@@ -100,5 +106,7 @@ export function publicUser(user: StoredUser): User {
     profile: user.profile,
     emails: user.emails,
     identities: user.identities.map(({ claim: _claim, ...identity }) => identity),
+    ...(user.disabled_at !== undefined ? { disabled_at: user.disabled_at } : {}),
+    ...(user.tokens_valid_after !== undefined ? { tokens_valid_after: user.tokens_valid_after } : {}),
   };
 }

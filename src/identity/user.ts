@@ -42,4 +42,20 @@ export interface User {
   profile: Profile;
   emails: EmailAddress[];
   identities: LinkedIdentity[];
+  /** Epoch seconds the user was disabled; absent while they may sign in. */
+  disabled_at?: number;
+  /**
+   * Tokens of logins at or before this (epoch seconds of their `auth_time`) are dead: set when
+   * the user is disabled, and kept when they are enabled again, so enabling restores logins only.
+   */
+  tokens_valid_after?: number;
+}
+
+/**
+ * Whether a token of this user, from a login at `authTime`, is still good: not while the user is
+ * disabled, nor when the login was at or before their `tokens_valid_after`.
+ */
+export function userTokensAllowed(user: User, authTime: number | undefined): boolean {
+  if (user.disabled_at !== undefined) return false;
+  return user.tokens_valid_after === undefined || (authTime !== undefined && authTime > user.tokens_valid_after);
 }

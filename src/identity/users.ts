@@ -5,6 +5,7 @@ import type { UnitOfWork } from '../store/unit-of-work.js';
 import { auditOp, type AuditEntry } from './audit.js';
 import {
   claimOwner,
+  indexUserOp,
   linkKey,
   loadUser,
   newClaim,
@@ -16,9 +17,10 @@ import {
   type StoredIdentity,
   type StoredUser,
   type UserRecord,
+  USER_INDEX_KEY,
 } from './user-records.js';
 import type { ExternalIdentity, Profile, User } from './user.js';
-import { nowS } from '../lib/clock.js';
+import { nowMs, nowS } from '../lib/clock.js';
 export { linkKey } from './user-records.js';
 export type { EmailAddress, ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
 
@@ -49,6 +51,13 @@ export class UserBusy extends BrokerError {
 export class UnlinkRefused extends BrokerError {
   constructor(description: string) {
     super('invalid_request', description);
+  }
+}
+
+/** The user was disabled by an administrator: no login of theirs succeeds until they are enabled. */
+export class UserDisabled extends BrokerError {
+  constructor() {
+    super('access_denied', 'this account is disabled; contact the administrator of this service', 403);
   }
 }
 
@@ -228,9 +237,10 @@ export class Users {
       // Claimed by a first login whose batch has not landed (or never will): write the user too.
       // Both writes create it only if absent; the claiming request writes the audit entry.
       const user = newUser(id, identity, claim);
-      const ops = [writeUser(undefined, user).op, ...emailOps(user)];
+      const ops = [writeUser(undefined, user).op, ...emailOps(user), indexUserOp(id)];
       return { user: publicUser(user), created: false, linkedByEmail: false, ops };
     }
+    if (record.user.disabled_at !== undefined) throw new UserDisabled();
     const pending = pendingFor(record.user, identity);
     if (pending.length) {
       await this.#finishUnlinks(record, pending);
@@ -240,7 +250,8 @@ export class Users {
     const current = lists(record.user, identity) ? record : await this.#attach(id, identity, claim, { sync: 'import' });
     if (!current || !lists(current.user, identity)) return undefined;
     const user = applyIdentity(current.user, identity, policy.sync);
-    const ops = [writeUser(current, user).op, ...emailOps(user)];
+    // Indexed at every login too, so users from before the index are listed after their next one.
+    const ops = [writeUser(current, user).op, ...emailOps(user), indexUserOp(id)];
     return { user: publicUser(user), created: false, linkedByEmail: false, ops };
   }
 
@@ -254,7 +265,7 @@ export class Users {
       user: publicUser(user),
       created: true,
       linkedByEmail: false,
-      ops: [writeUser(undefined, user).op, ...emailOps(user), auditOp(id, audit)],
+      ops: [writeUser(undefined, user).op, ...emailOps(user), auditOp(id, audit), indexUserOp(id)],
     };
   }
 
@@ -264,6 +275,7 @@ export class Users {
     policy: LoginPolicy,
     ip?: string,
   ): Promise<Resolved | undefined> {
+    if (owner.user.disabled_at !== undefined) throw new UserDisabled();
     const claim = newClaim(owner.user.id);
     if (!(await this.store.putIfAbsent(linkKey(identity), claim))) return undefined;
     const audit: AuditEntry = { ...auditEntry('auto-link', identity, ip), reason: 'verified email matched' };
@@ -376,6 +388,42 @@ export class Users {
       const audits = [...pending.map((p) => p.audit), ...(options.audit ? [options.audit] : [])];
       return { user: added, ops: [...audits.map((a) => auditOp(id, a)), ...emailOps(added)] };
     });
+  }
+
+  /** The user whose verified email this is (the email index), if any. */
+  async findByEmail(email: string): Promise<User | undefined> {
+    const owner = await this.store.get(emailKey(email));
+    return owner ? this.get(owner) : undefined;
+  }
+
+  /** Every listed user id, sorted (the index set; users from before it appear after their next login). */
+  async ids(): Promise<string[]> {
+    return (await this.store.smembers(USER_INDEX_KEY)).sort();
+  }
+
+  /**
+   * Disables a user (logins refused, every token they hold dead: `tokens_valid_after` is now) or
+   * enables them again (logins only: `tokens_valid_after` stays). Undefined when there is no such user.
+   */
+  async setDisabled(id: string, disabled: boolean, by = 'admin'): Promise<User | undefined> {
+    const before = await loadUser(this.store, id);
+    const deadUpTo = before?.user.tokens_valid_after;
+    // Enabled within the second of disabling: wait for the next one, so that new logins are
+    // after `tokens_valid_after` (a token's auth_time has whole seconds).
+    if (!disabled && deadUpTo !== undefined && nowS() <= deadUpTo) {
+      await new Promise((r) => setTimeout(r, Math.min(1005, (deadUpTo + 1) * 1000 - nowMs() + 5)));
+    }
+    const written = await this.#update(id, undefined, (user) => {
+      if ((user.disabled_at !== undefined) === disabled) return undefined;
+      const audit = auditOp(id, auditEntry(disabled ? 'disable' : 'enable', { provider: 'admin', subject: by }));
+      if (!disabled) {
+        const { disabled_at: _was, ...enabled } = user;
+        return { user: enabled, ops: [audit] };
+      }
+      const at = nowS();
+      return { user: { ...user, disabled_at: at, tokens_valid_after: at }, ops: [audit] };
+    });
+    return written && publicUser(written.user);
   }
 
   /**

@@ -35,14 +35,19 @@ export function parseAccessTokenClaims(payload: JWTPayload): AccessTokenClaims |
  * `typ` (an ID token is not an access token: RFC 9068 §4), malformed claims, expired, or revoked.
  */
 export async function verifyAccessToken(oauth: OAuthContext, token: string): Promise<AccessTokenClaims | undefined> {
+  const claims = await signedAccessToken(oauth, token);
+  if (!claims) return undefined;
+  if (await oauth.records.accessTokenRevoked(claims.jti, claims.grant_id)) return undefined;
+  return claims;
+}
+
+/** The claims of one of our access tokens, signature and shape checked; nothing read from the store. */
+export async function signedAccessToken(oauth: OAuthContext, token: string): Promise<AccessTokenClaims | undefined> {
   let payload: JWTPayload;
   try {
     payload = await oauth.jwt.verify(token, 'at+jwt');
   } catch {
     return undefined;
   }
-  const claims = parseAccessTokenClaims(payload);
-  if (!claims) return undefined;
-  if (await oauth.records.accessTokenRevoked(claims.jti, claims.grant_id)) return undefined;
-  return claims;
+  return parseAccessTokenClaims(payload);
 }

@@ -1,4 +1,5 @@
 import { BrokerError, type ErrorCode } from '../http/broker-error.js';
+import { UserDisabled } from '../identity/users.js';
 
 /** The OAuth errors thrown in more than one place (RFC 6749 §5.2; RFC 6750 §3.1). */
 export const invalidRequest = (d: string) => new BrokerError('invalid_request', d);
@@ -46,4 +47,13 @@ export class UnsafeRedirectError extends BrokerError {
   constructor(error: ErrorCode, description: string) {
     super(error, description, 400);
   }
+}
+
+/**
+ * A grant whose user is disabled fails like bad credentials (RFC 6749 §5.2 invalid_grant), with
+ * the reason said; any other failure passes through.
+ */
+export function disabledAsInvalidGrant(err: unknown): never {
+  if (err instanceof UserDisabled) throw invalidGrant('this account is disabled');
+  throw err;
 }

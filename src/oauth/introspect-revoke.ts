@@ -6,6 +6,8 @@ import type { OAuthContext } from './context.js';
 import { unauthorizedClient } from './errors.js';
 import { nowS } from '../lib/clock.js';
 import { subjectFor } from './subjects.js';
+import { verifyLiveAccessToken } from './live-access-token.js';
+import { userTokensAllowed } from '../identity/user.js';
 
 const looksLikeJwt = (token: string) => token.split('.').length === 3;
 
@@ -24,13 +26,15 @@ export function introspectionEndpoint(oauth: OAuthContext) {
 
     const asAccess = async () => {
       if (!looksLikeJwt(token)) return undefined;
-      const claims = await verifyAccessToken(oauth, token);
+      // A user's token is inactive once the user is disabled (read in the same round trip).
+      const claims = await verifyLiveAccessToken(oauth, token);
       return claims && concerns(client, claims) ? accessTokenAnswer(claims, oauth.config.issuer) : undefined;
     };
     const asRefresh = async () => {
       if (looksLikeJwt(token)) return undefined;
       const record = await oauth.records.peekRefreshToken(token);
       if (!record || record.clientId !== client.client_id || record.expiresAt <= nowS()) return undefined;
+      if (!(await userAllows(oauth, record.userId, record.authTime))) return undefined;
       return {
         active: true,
         token_type: 'refresh_token',
@@ -51,6 +55,12 @@ export function introspectionEndpoint(oauth: OAuthContext) {
     }
     ctx.body = { active: false };
   };
+}
+
+/** Whether the user behind a token exists and may still use tokens of a login at `authTime`. */
+async function userAllows(oauth: OAuthContext, userId: string, authTime: number): Promise<boolean> {
+  const user = await oauth.users.get(userId);
+  return user !== undefined && userTokensAllowed(user, authTime);
 }
 
 function accessTokenAnswer(claims: AccessTokenClaims, issuer: string) {

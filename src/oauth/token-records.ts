@@ -127,8 +127,18 @@ export class TokenRecords {
 
   /** One round trip: is this access token, or its grant, revoked? */
   async accessTokenRevoked(jti: string, grantId: string | undefined): Promise<boolean> {
+    return (await this.accessTokenRevokedAnd(jti, grantId, [])).revoked;
+  }
+
+  /** The same, reading `more` keys (e.g. the token's user) in the same round trip. */
+  async accessTokenRevokedAnd(
+    jti: string,
+    grantId: string | undefined,
+    more: string[],
+  ): Promise<{ revoked: boolean; more: (string | null)[] }> {
     const keys = grantId ? [k.atRevoked(jti), k.grantRevoked(grantId)] : [k.atRevoked(jti)];
-    return (await getAcrossSlots(this.store, keys)).some((v) => v !== null);
+    const values = await getAcrossSlots(this.store, [...keys, ...more]);
+    return { revoked: values.slice(0, keys.length).some((v) => v !== null), more: values.slice(keys.length) };
   }
 
   /** Revokes the non-offline grants of a browser session (logout). */

@@ -7,6 +7,7 @@ import type { OAuthContext } from './context.js';
 import { invalidRequest, invalidToken, missingToken } from './errors.js';
 import { scopeSet } from './params.js';
 import { BrokerError } from '../http/broker-error.js';
+import { userTokensAllowed } from '../identity/user.js';
 
 /** The bearer token of a request: the Authorization header, or the form body of a POST (RFC 6750 §2.1-2.2). */
 function bearerToken(ctx: Context): string | undefined {
@@ -49,6 +50,9 @@ export function userinfoEndpoint(oauth: OAuthContext) {
     if (userId === undefined) throw invalidToken('the access token does not match its client');
     const user = await oauth.users.get(userId);
     if (!user) throw invalidToken('the user of this access token no longer exists');
+    // A disabled user's tokens, and those of their logins before it, are refused (RFC 6750 §3.1).
+    if (!userTokensAllowed(user, claims.auth_time))
+      throw invalidToken('the access token is invalid, expired or revoked');
     // The same sub as in the client's ID tokens (OIDC Core §5.3.2), pairwise or public.
     ctx.body = { ...userClaims(user, scopes), sub: subjectFor(oauth.clients.get(claims.client_id), user.id) };
   };

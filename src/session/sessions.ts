@@ -3,7 +3,8 @@ import type Koa from 'koa';
 import type { Context, Middleware } from 'koa';
 import session from 'koa-session';
 import type { SessionConfig } from '../config/tokens.js';
-import type { Store } from '../store/index.js';
+import type { Store, StoreOp } from '../store/index.js';
+import { delAcrossSlots, getAcrossSlots } from '../store/index.js';
 import { nowS } from '../lib/clock.js';
 
 /** The browser's SSO session: who logged in, when, and with which provider. */
@@ -20,6 +21,12 @@ export interface SsoSession {
 }
 
 const storeKey = (id: string) => `sess:${id}`;
+/**
+ * The store ids of a user's sessions, so an administrator can end them all (`users sessions
+ * revoke`). The user's hash tag; written in its own batch alongside the session, in the same
+ * round trip. Ended or expired sessions linger as members until the set expires with the last.
+ */
+const userSessionsKey = (uid: string) => `user-sessions:{${uid}}`;
 
 /**
  * koa-session with the store as its external store: the cookie holds only a random 256-bit id,
@@ -51,7 +58,11 @@ export function sessionMiddleware(
           return text ? JSON.parse(text) : undefined;
         },
         set: async (key: string, value: unknown, maxAge: number) => {
-          await store.put(storeKey(key), JSON.stringify(value), Math.max(1, Math.ceil(maxAge / 1000)));
+          const ttl = Math.max(1, Math.ceil(maxAge / 1000));
+          const put: StoreOp = { op: 'put', key: storeKey(key), value: JSON.stringify(value), ttl };
+          const uid = (value as Partial<SsoSession> | null)?.uid;
+          if (typeof uid !== 'string') return void (await store.put(put.key, put.value, ttl));
+          await store.batches([[put], [{ op: 'sadd', key: userSessionsKey(uid), members: [key], ttl }]]);
         },
         destroy: async (key: string) => {
           await store.del(storeKey(key));
@@ -101,4 +112,34 @@ export async function cookieSecrets(store: Store, configured: string[]): Promise
   const secret = await store.get(key);
   if (!secret) throw new Error('could not read the cookie secret from the store');
   return [secret];
+}
+
+/** A user's live sessions, from the index: their store ids and what they hold. */
+export async function userSessions(store: Store, uid: string): Promise<{ id: string; session: SsoSession }[]> {
+  const ids = await store.smembers(userSessionsKey(uid));
+  if (ids.length === 0) return [];
+  const values = await getAcrossSlots(store, ids.map(storeKey));
+  const live: { id: string; session: SsoSession }[] = [];
+  ids.forEach((id, i) => {
+    const session = parseSession(values[i] ?? null);
+    if (session?.uid === uid) live.push({ id, session });
+  });
+  return live;
+}
+
+/** Ends every session of a user: deletes them and the index. Returns what they held (for logouts). */
+export async function endUserSessions(store: Store, uid: string): Promise<SsoSession[]> {
+  const live = await userSessions(store, uid);
+  await delAcrossSlots(store, [...live.map((s) => storeKey(s.id)), userSessionsKey(uid)]);
+  return live.map((s) => s.session);
+}
+
+function parseSession(text: string | null): SsoSession | undefined {
+  if (!text) return undefined;
+  try {
+    const data = JSON.parse(text) as Partial<SsoSession>;
+    return typeof data.uid === 'string' && typeof data.sid === 'string' ? (data as SsoSession) : undefined;
+  } catch {
+    return undefined;
+  }
 }

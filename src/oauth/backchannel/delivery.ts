@@ -69,31 +69,9 @@ export class BackchannelLogout {
 
   /** Records the deliveries of an ended session and starts them; resolves once they are recorded. */
   async sessionEnded(sid: string, sub: string): Promise<number> {
-    const { store, clients } = this.deps;
-    // A deployment without back-channel clients pays no store round trip at logout.
-    if (!clients.all().some((c) => c.backchannel_logout_uri)) return 0;
-    const recorded = await sessionClients(store, sid);
-    if (recorded.length === 0) return 0;
-    const targets = recorded.filter((id) => clients.get(id)?.backchannel_logout_uri);
-    const forget: StoreOp[] = [{ op: 'del', key: sessionClientsKey(sid) }];
-    if (targets.length === 0) {
-      await store.batch(forget);
-      return 0;
-    }
-    const now = nowMs();
-    const jobs = targets.map((clientId) => ({
-      id: randomUUID(),
-      job: { clientId, sid, sub, attempts: 0, dueAt: now },
-    }));
-    const record: StoreOp[] = [
-      ...jobs.map(
-        ({ id, job }): StoreOp => ({ op: 'put', key: keys.job(id), value: JSON.stringify(job), ttl: JOB_TTL_S }),
-      ),
-      { op: 'sadd', key: keys.due, members: jobs.map((j) => j.id), ttl: JOB_TTL_S },
-    ];
-    await store.batches([forget, record]);
-    for (const { id } of jobs) this.#later(id, 0);
-    return jobs.length;
+    const ids = await recordLogoutDeliveries(this.deps.store, this.deps.clients, sid, sub);
+    for (const id of ids) this.#later(id, 0);
+    return ids.length;
   }
 
   /** Starts the periodic scan of the due-list (deliveries of any instance). */
@@ -194,4 +172,39 @@ export class BackchannelLogout {
       return { ok: false, final: false, text: name === 'TimeoutError' ? 'timeout' : 'network error' };
     }
   }
+}
+
+/**
+ * Records the deliveries of an ended session (a job per client told of it, on the due-list) and
+ * returns their ids. Any process may record them: every broker instance's scan sends them.
+ */
+export async function recordLogoutDeliveries(
+  store: Store,
+  clients: Pick<ClientRegistry, 'all' | 'get'>,
+  sid: string,
+  sub: string,
+): Promise<string[]> {
+  // A deployment without back-channel clients pays no store round trip at logout.
+  if (!clients.all().some((c) => c.backchannel_logout_uri)) return [];
+  const recorded = await sessionClients(store, sid);
+  if (recorded.length === 0) return [];
+  const targets = recorded.filter((id) => clients.get(id)?.backchannel_logout_uri);
+  const forget: StoreOp[] = [{ op: 'del', key: sessionClientsKey(sid) }];
+  if (targets.length === 0) {
+    await store.batch(forget);
+    return [];
+  }
+  const now = nowMs();
+  const jobs = targets.map((clientId) => ({
+    id: randomUUID(),
+    job: { clientId, sid, sub, attempts: 0, dueAt: now },
+  }));
+  const record: StoreOp[] = [
+    ...jobs.map(
+      ({ id, job }): StoreOp => ({ op: 'put', key: keys.job(id), value: JSON.stringify(job), ttl: JOB_TTL_S }),
+    ),
+    { op: 'sadd', key: keys.due, members: jobs.map((j) => j.id), ttl: JOB_TTL_S },
+  ];
+  await store.batches([forget, record]);
+  return jobs.map((j) => j.id);
 }

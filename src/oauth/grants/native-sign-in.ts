@@ -3,7 +3,7 @@ import { nowS } from '../../lib/clock.js';
 import { userClaims } from '../claims.js';
 import type { Client } from '../clients.js';
 import type { OAuthContext } from '../context.js';
-import { invalidRequest, invalidScope, unauthorizedClient } from '../errors.js';
+import { disabledAsInvalidGrant, invalidRequest, invalidScope, unauthorizedClient } from '../errors.js';
 import { grantedScopes, missingScopes } from '../interaction/consents.js';
 import type { Params } from '../params.js';
 import { newGrantId } from '../record-keys.js';
@@ -58,7 +58,9 @@ export async function nativeSignIn(
     throw invalidRequest(`subject_token refused: ${check.reason}`);
   }
   const { work } = ctx.state;
-  const { user, created } = await oauth.users.resolve(check.identity, work, oauth.loginPolicy(provider), ctx.ip);
+  const { user, created } = await oauth.users
+    .resolve(check.identity, work, oauth.loginPolicy(provider), ctx.ip)
+    .catch(disabledAsInvalidGrant);
   const scope = scopes.join(' ');
   if (!client.first_party) {
     const missing = missingScopes(await grantedScopes(oauth.store, user.id, client.client_id), scope);

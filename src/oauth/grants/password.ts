@@ -6,7 +6,7 @@ import type { ExternalIdentity } from '../../identity/users.js';
 import { userClaims } from '../claims.js';
 import type { Client } from '../clients.js';
 import type { OAuthContext } from '../context.js';
-import { invalidGrant, invalidRequest, invalidScope, unauthorizedClient } from '../errors.js';
+import { disabledAsInvalidGrant, invalidGrant, invalidRequest, invalidScope, unauthorizedClient } from '../errors.js';
 import { nowS } from '../../lib/clock.js';
 import type { UnitOfWork } from '../../store/unit-of-work.js';
 import { batchPerSlot } from '../../store/index.js';
@@ -132,7 +132,9 @@ async function prepareTokens(
   ip: string,
   work: UnitOfWork,
 ) {
-  const { user, created } = await oauth.users.resolve(identity, work, oauth.loginPolicy(sourceId), ip);
+  const { user, created } = await oauth.users
+    .resolve(identity, work, oauth.loginPolicy(sourceId), ip)
+    .catch(disabledAsInvalidGrant);
   const claims = userClaims(user, scopes);
   const scope = scopes.join(' ');
   const tokens = oauth.config.tokens;

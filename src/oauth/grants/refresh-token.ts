@@ -4,6 +4,7 @@ import { refreshScopes } from '../scope-policy.js';
 import type { Grant } from './grant.js';
 import { userTokens } from './issue.js';
 import { nowS } from '../../lib/clock.js';
+import { userTokensAllowed } from '../../identity/user.js';
 
 /**
  * RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2): every use returns a new
@@ -47,6 +48,8 @@ export const refreshTokenGrant: Grant = {
       await oauth.records.revokeGrant(record.grantId);
       throw invalidGrant('the user of this refresh token no longer exists');
     }
+    // A disabled user's grants, and those of their logins before it, are dead (RFC 6749 §5.2).
+    if (!userTokensAllowed(user, record.authTime)) throw invalidGrant('the refresh token was revoked');
     const claims = userClaims(user, narrowed.scopes);
     const response = await userTokens(oauth, { ...record, scope, claims }, ctx.state.work);
     // Last, so nothing can fail once the old token is spent. The new refresh token keeps the

@@ -7,6 +7,7 @@ import type { Grant } from './grant.js';
 import { nativeSignIn } from './native-sign-in.js';
 import { grantedScopes, upstreamConsent } from '../interaction/consents.js';
 import { tokenUser } from '../token-user.js';
+import { userTokensAllowed } from '../../identity/user.js';
 
 export const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 
@@ -61,6 +62,9 @@ export const tokenExchangeGrant: Grant = {
     const noToken = invalidTarget(`no ${provider} token is stored for this user`);
     if (!oauth.vault || !oauth.upstreamTokens?.stores(provider)) throw noToken;
     const user = await oauth.users.get(userId);
+    if (user && !userTokensAllowed(user, claims.auth_time)) {
+      throw invalidRequest('subject_token is not a valid access token of a user');
+    }
     const identities = user?.identities.filter((i) => i.provider === provider) ?? [];
     const [stored] = await oauth.vault.read(userId, identities);
     if (!stored) throw noToken;
