@@ -5,8 +5,11 @@ import { Users } from '../../src/identity/users.js';
 import type { RunningApp } from '../support/app.js';
 import { SECRETS, STORE_KINDS, useBroker } from '../support/broker-fixture.js';
 import { PASSWORD_CLIENTS, TRUSTED_SECRET } from '../support/password.js';
+import { decideDevice } from '../support/device-approval.js';
+import { formAction, formValue, location, UserAgent } from '../support/user-agent.js';
 
 const PASSWORD = 'correct horse battery staple';
+const DEVICE = 'urn:ietf:params:oauth:grant-type:device_code';
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${id}:${secret}`).toString('base64')}`;
 
 async function post(app: RunningApp, path: string, body: Record<string, string>, auth: [string, string]) {
@@ -43,7 +46,7 @@ describe('userTokensAllowed', () => {
 
 describe.each(STORE_KINDS)('a disabled user (%s store)', (kind) => {
   const broker = useBroker(kind, {
-    clients: PASSWORD_CLIENTS,
+    clients: [...PASSWORD_CLIENTS, { client_id: 'tv', grant_types: [DEVICE] }],
     password_grant: { local: { id: 'local', min_password_length: 12, scrypt: { cost: 4096 } } },
   });
   const trusted: [string, string] = ['trusted', TRUSTED_SECRET];
@@ -86,5 +89,44 @@ describe.each(STORE_KINDS)('a disabled user (%s store)', (kind) => {
     expect((await introspectTrips(access, trusted)).active).toBe(false);
     expect((await introspectTrips(machineToken, ['machine', SECRETS.machine])).active).toBe(true);
     expect(await login()).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  });
+
+  const deviceStart = async () => {
+    const response = await fetch(`${broker().url}/device_authorization`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: 'tv', scope: 'openid' }),
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as { device_code: string; verification_uri_complete: string };
+  };
+
+  it("a disabled user's device login ends on a page at the provider callback", async () => {
+    const app = broker();
+    const first = await deviceStart();
+    expect((await decideDevice(new UserAgent(), app.url, first.verification_uri_complete, 'sam', 'allow')).status).toBe(
+      200,
+    );
+    const polled = await fetch(`${app.url}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: DEVICE, device_code: first.device_code, client_id: 'tv' }),
+    });
+    const { access_token: access } = (await polled.json()) as { access_token: string };
+    const info = await fetch(`${app.url}/userinfo`, { headers: { authorization: `Bearer ${access}` } });
+    const sub = ((await info.json()) as { sub: string }).sub;
+    await new Users(app.store).setDisabled(sub, true);
+
+    const ua = new UserAgent();
+    const same = { origin: app.url, 'sec-fetch-site': 'same-origin' };
+    const page = await (await ua.get((await deviceStart()).verification_uri_complete)).text();
+    const form = { csrf: formValue(page, 'csrf'), user_code: formValue(page, 'user_code'), provider: 'dev' };
+    const devUrl = location(await ua.postForm(`${app.url}/device/login`, form, same));
+    const devPage = await (await ua.get(devUrl)).text();
+    const action = new URL(formAction(devPage), devUrl);
+    const refused = await ua.postForm(action, { state: formValue(devPage, 'state'), username: 'sam' }, same);
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('this account is disabled');
+    expect((await fetch(`${app.url}/userinfo`, { headers: { authorization: `Bearer ${access}` } })).status).toBe(401);
   });
 });
