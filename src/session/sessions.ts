@@ -4,7 +4,7 @@ import type { Context, Middleware } from 'koa';
 import session from 'koa-session';
 import type { SessionConfig } from '../config/tokens.js';
 import type { Store, StoreOp } from '../store/index.js';
-import { delAcrossSlots, getAcrossSlots } from '../store/index.js';
+import { batchPerSlot, getAcrossSlots } from '../store/index.js';
 import { nowS } from '../lib/clock.js';
 
 /** The browser's SSO session: who logged in, when, and with which provider. */
@@ -116,21 +116,31 @@ export async function cookieSecrets(store: Store, configured: string[]): Promise
 
 /** A user's live sessions, from the index: their store ids and what they hold. */
 export async function userSessions(store: Store, uid: string): Promise<{ id: string; session: SsoSession }[]> {
+  return (await indexedSessions(store, uid)).live;
+}
+
+async function indexedSessions(store: Store, uid: string) {
   const ids = await store.smembers(userSessionsKey(uid));
-  if (ids.length === 0) return [];
-  const values = await getAcrossSlots(store, ids.map(storeKey));
+  const values = ids.length ? await getAcrossSlots(store, ids.map(storeKey)) : [];
   const live: { id: string; session: SsoSession }[] = [];
   ids.forEach((id, i) => {
     const session = parseSession(values[i] ?? null);
     if (session?.uid === uid) live.push({ id, session });
   });
-  return live;
+  return { ids, live };
 }
 
-/** Ends every session of a user: deletes them and the index. Returns what they held (for logouts). */
+/**
+ * Ends every session of a user: deletes them, and takes the ids read out of the index (a session
+ * started meanwhile stays indexed). Returns what they held (for the logouts).
+ */
 export async function endUserSessions(store: Store, uid: string): Promise<SsoSession[]> {
-  const live = await userSessions(store, uid);
-  await delAcrossSlots(store, [...live.map((s) => storeKey(s.id)), userSessionsKey(uid)]);
+  const { ids, live } = await indexedSessions(store, uid);
+  if (ids.length === 0) return [];
+  await batchPerSlot(store, [
+    ...live.map((s): StoreOp => ({ op: 'del', key: storeKey(s.id) })),
+    { op: 'srem', key: userSessionsKey(uid), members: ids },
+  ]);
   return live.map((s) => s.session);
 }
 
