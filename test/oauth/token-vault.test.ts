@@ -6,6 +6,7 @@ import * as oidc from 'openid-client';
 import Provider from 'oidc-provider';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TokenVault } from '../../src/identity/token-vault.js';
+import { Users } from '../../src/identity/users.js';
 import { setClock } from '../../src/lib/clock.js';
 import type { Store } from '../../src/store/index.js';
 import { startApp, type RunningApp } from '../support/app.js';
@@ -671,6 +672,17 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
 
       // The first one, still fresh, is accepted (none of the refusals spent it).
       expect((await native(old)).status).toBe(200);
+    });
+
+    it('a disabled user: native sign-in is invalid_grant, the outbound exchange refuses their token', async () => {
+      const browser = await signIn('vera');
+      expect((await exchange(browser.tokens.access_token)).status).toBe(200);
+      await new Users(broker.store).setDisabled(browser.sub, true);
+      const answer = await native(await sdkIdToken('native-app', 'vera'));
+      expect([answer.status, answer.body.error]).toEqual([400, 'invalid_grant']);
+      expect(answer.body.error_description).toContain('disabled');
+      const refused = await exchange(browser.tokens.access_token);
+      expect([refused.status, refused.body.error]).toEqual([400, 'invalid_request']);
     });
 
     it('another provider’s token, an access token, and a client without native_providers are refused', async () => {
