@@ -129,4 +129,30 @@ describe.each(STORE_KINDS)('a disabled user (%s store)', (kind) => {
     expect(await refused.text()).toContain('this account is disabled');
     expect((await fetch(`${app.url}/userinfo`, { headers: { authorization: `Bearer ${access}` } })).status).toBe(401);
   });
+
+  /** Signs in at /account through the dev provider: the answer of the provider's callback. */
+  async function accountSignIn(username: string): Promise<{ ua: UserAgent; callback: Response }> {
+    const ua = new UserAgent();
+    const url = broker().url;
+    const same = { origin: url, 'sec-fetch-site': 'same-origin' };
+    const signIn = await (await ua.get(`${url}/account`)).text();
+    const start = await ua.postForm(`${url}/account/login`, { csrf: formValue(signIn, 'csrf'), provider: 'dev' }, same);
+    const devUrl = location(start);
+    const devPage = await (await ua.get(devUrl)).text();
+    const action = new URL(formAction(devPage), devUrl);
+    return { ua, callback: await ua.postForm(action, { state: formValue(devPage, 'state'), username }, same) };
+  }
+
+  it("a disabled user's sign-in on the account page ends on a page", async () => {
+    const first = await accountSignIn('tia');
+    expect(first.callback.status).toBe(303);
+    const html = await (await first.ua.get(`${broker().url}/account`)).text();
+    const userId = /account id <code>([^<]+)<\/code>/.exec(html)![1]!;
+    await new Users(broker().store).setDisabled(userId, true);
+    const refused = (await accountSignIn('tia')).callback;
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).toContain('this account is disabled');
+    await new Users(broker().store).setDisabled(userId, false);
+    expect((await accountSignIn('tia')).callback.status).toBe(303);
+  });
 });
