@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Users } from '../../src/identity/users.js';
 import type { Store } from '../../src/store/index.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { ensureBuilt, MAIN, ROOT } from '../support/built.js';
@@ -338,6 +339,14 @@ describe.skipIf(!redisServerAvailable())('login-broker users: list, show, disabl
     const last = await users(['unlink', id, provider], configFile);
     expect(last.status).toBe(1);
     expect(last.stderr).toContain('only sign-in method');
+    // With a second identity linked, the first can go.
+    await new Users(store).link(id, { provider: 'dev', issuer: app.url, subject: 'quinn-dev', email_verified: false });
+    const unlinked = await users(['unlink', id, 'dev'], configFile);
+    expect(unlinked.stderr).toBe('');
+    expect(unlinked.stdout).toBe(`unlinked dev:quinn-dev from ${id}\n`);
+    const after = JSON.parse((await users(['show', id, '--json'], configFile)).stdout);
+    expect(after.user.identities.map((i: { provider: string }) => i.provider)).toEqual([provider]);
+    expect(after.audit.map((a: { action: string }) => a.action)).toEqual(expect.arrayContaining(['link', 'unlink']));
     const none = await users(['unlink', id, 'nowhere'], configFile);
     expect(none.status).toBe(1);
     expect(none.stderr).toContain('no identity at nowhere');
