@@ -8,6 +8,7 @@ import { beginInteraction } from './interaction/begin.js';
 import { needsLogin } from './interaction/needs-login.js';
 import { subjectFor } from './subjects.js';
 import { authorizeSignedIn } from './interaction/signed-in.js';
+import { userTokensAllowed } from '../identity/user.js';
 
 /**
  * GET|POST /authorize (RFC 6749 §4.1.1, OIDC Core §3.1.2). Errors before the client and
@@ -42,17 +43,18 @@ export function authorizeEndpoint(oauth: OAuthContext) {
         // The app expects another user than the one signed in here: they must sign in again.
         if (session && hint.sub !== subjectFor(oauth.clients.get(hint.aud), session.uid)) loginNeeded = true;
       }
-      if (request.prompt.includes('none') && loginNeeded) {
+      // A session answers only for a user who still exists, is not disabled, and whose tokens were
+      // not invalidated after this session's login (users disable, sessions revoke).
+      const user = session && !loginNeeded ? await oauth.users.get(session.uid) : undefined;
+      const signedIn = session && user && userTokensAllowed(user, session.auth_time) ? user : undefined;
+      if (request.prompt.includes('none') && !signedIn) {
         throw new AuthorizationError(
           'login_required',
           'the user is not signed in, or not as the expected user (prompt=none)',
           target,
         );
       }
-      if (session && !loginNeeded) {
-        const user = await oauth.users.get(session.uid);
-        if (user) return await authorizeSignedIn(ctx, oauth, request, user, session);
-      }
+      if (session && signedIn) return await authorizeSignedIn(ctx, oauth, request, signedIn, session);
       await beginInteraction(ctx, oauth, request);
     } catch (err) {
       if (!(err instanceof AuthorizationError)) throw err;

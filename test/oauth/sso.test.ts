@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { CLIENTS, SECRETS, useBroker } from '../support/broker-fixture.js';
+import { Users } from '../../src/identity/users.js';
 import { loginWithDev } from '../support/dev-login.js';
 import { formValue, location, UserAgent } from '../support/user-agent.js';
 
@@ -40,6 +41,19 @@ describe('SSO sessions: prompt, max_age, id_token_hint (OIDC Core §3.1.2.1)', (
     const callback = await loginWithDev(ua, url, { username });
     return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
   }
+
+  it('a session of a user disabled since answers no app: prompt=none is login_required, else a new login', async () => {
+    const ua = new UserAgent();
+    const first = await signIn(ua, 'dora');
+    await new Users(broker().store).setDisabled(first.claims()!.sub, true);
+    const config = await discover();
+    const silent = await authorizeUrl(config, { prompt: 'none' });
+    const back = location(await ua.get(silent.url));
+    expect(back.searchParams.get('error')).toBe('login_required');
+    expect(back.searchParams.get('code')).toBeNull();
+    const plain = await authorizeUrl(config);
+    expect(location(await ua.get(plain.url)).pathname).toBe('/upstream/dev/login');
+  });
 
   it(
     'answers prompt=none silently with a session; prompt=login and max_age force a new login with a ' + 'new auth_time',
