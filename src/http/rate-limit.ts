@@ -177,14 +177,27 @@ export function browserLimitFor(
 
 /**
  * Per client IP (ctx.ip: the socket's address, or X-Forwarded-For's last hop with trust_proxy)
- * on the browser routes, before the session is read. Refusals render as the error page (these
- * routes are pages: app.ts ROUTE_KINDS).
+ * on the browser routes. The count is started here and decided in `browserRateLimitVerdict`,
+ * placed after the session middleware: on Redis the count rides with the session's read in one
+ * round trip (RedisStore.consumeWindow), and a refused request still reaches no route. Refusals
+ * render as the error page (these routes are pages: app.ts ROUTE_KINDS).
  */
 export function browserRateLimits(limits: BrowserLimits, base: string): Middleware {
   const prefix = base.toLowerCase();
   return async (ctx, next) => {
     const limit = browserLimitFor(limits, prefix, ctx.method, ctx.path);
-    if (limit) await limit.take(ctx.ip, { ip: ctx.ip });
+    if (limit) {
+      const verdict = limit.take(ctx.ip, { ip: ctx.ip });
+      // Awaited by browserRateLimitVerdict; a request that fails before it must not leave it unhandled.
+      verdict.catch(() => undefined);
+      ctx.state.rateLimitVerdict = verdict;
+    }
     await next();
   };
 }
+
+/** Refuses the request here when its browser rate limit (started by browserRateLimits) says so. */
+export const browserRateLimitVerdict: Middleware = async (ctx, next) => {
+  await ctx.state.rateLimitVerdict;
+  await next();
+};

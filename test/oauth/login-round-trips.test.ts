@@ -62,13 +62,44 @@ describe.runIf(redisServerAvailable())('store round trips per login (Redis)', ()
   it('cold, then SSO: each hop makes no more round trips than pinned here', async () => {
     const ua = new UserAgent();
     const cold = await login(ua);
-    expect(cold.authorize.store).toBe(1);
+    expect(cold.authorize).toMatchObject({ store: 1, limiter: 1 });
     // The interaction travels in the transaction: one take, not two.
-    expect(cold.callback?.store).toBe(5);
+    expect(cold.callback).toMatchObject({ store: 5, limiter: 1 });
     expect(cold.token.store).toBe(2);
     const sso = await login(ua);
     expect(sso.callback).toBeUndefined();
-    expect(sso.authorize.store).toBe(3);
-    expect(sso.token.store).toBe(2);
+    // The authorize limit's count rides with the session's read: no round trip of its own.
+    expect(sso.authorize).toMatchObject({ store: 3, limiter: 0 });
+    expect(sso.token).toMatchObject({ store: 2, limiter: 0 });
+  });
+});
+
+describe.runIf(redisServerAvailable())('a browser rate limit whose count rides with the session read (Redis)', () => {
+  const broker = useBroker('redis', { rate_limits: { authorize: { limit: 3, window_s: 60 } } });
+
+  it('still refuses the request over the limit with 429, before the route issues a code', async () => {
+    const { url } = broker();
+    const ua = new UserAgent();
+    const authorize = new URL(`${url}/authorize`);
+    const params = {
+      client_id: 'web',
+      redirect_uri: 'http://127.0.0.1:5000/cb',
+      response_type: 'code',
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    };
+    for (const [k, v] of Object.entries(params)) authorize.searchParams.set(k, v);
+    const first = location(await ua.get(authorize));
+    const page = await (await ua.get(first)).text();
+    const action = new URL(formAction(page), first);
+    const form = { state: formValue(page, 'state'), username: 'rosa' };
+    await ua.postForm(action, form, { origin: action.origin, 'sec-fetch-site': 'same-origin' });
+    // Signed in: the next two ride with the session read and pass, the fourth is refused.
+    for (let i = 0; i < 2; i++) expect(location(await ua.get(authorize)).searchParams.get('code')).toBeTruthy();
+    const refused = await ua.get(authorize);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(refused.headers.get('location')).toBeNull();
   });
 });
