@@ -13,6 +13,8 @@ declare module 'koa' {
     form: URLSearchParams;
     /** Set by browserRateLimits: this request's count under its browser limit, decided later. */
     rateLimitVerdict?: Promise<void>;
+    /** Set by browserRateLimits: the route itself waits for the verdict (rateLimitVerdict). */
+    rateLimitByRoute?: boolean;
     /** Set by browserId: the hash of this browser's id cookie (made on first read). */
     browserBinding: string;
   }

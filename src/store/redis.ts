@@ -314,11 +314,19 @@ export class RedisStore implements Store {
 
   async get(key: string): Promise<string | null> {
     checkKey(key);
+    return this.#withRiders(
+      (pipeline) => pipeline.get(key),
+      () => this.#redis.get(key),
+    );
+  }
+
+  /** One command, with the rate-window counts waiting in this turn (consumeWindow) when there are. */
+  #withRiders(queue: (pipeline: Multi) => unknown, alone: () => Promise<string | null>): Promise<string | null> {
     // On a cluster a pipeline must stay on one node: counts waiting there go on their own.
-    if (this.#riders.length === 0 || this.#cluster) return this.#run(() => this.#redis.get(key));
+    if (this.#riders.length === 0 || this.#cluster) return this.#run(alone);
     const riders = this.#riders.splice(0);
     return this.#run(async () => {
-      const replies = await this.#sendWindows(riders, (pipeline) => pipeline.get(key));
+      const replies = await this.#sendWindows(riders, queue);
       const [err, value] = replies[riders.length] ?? [new Error('no reply'), null];
       if (err) throw err;
       return value as string | null;
@@ -328,8 +336,9 @@ export class RedisStore implements Store {
   /**
    * Counts `points` in the rate window at `key` (it starts with its first point and lasts
    * `windowS`); resolves to [points consumed in this window, ms until it ends]. The count is sent
-   * with the next `get` made in the same turn of the event loop, in one write and one round trip
-   * (the session read that follows a browser route's rate limit: src/http/rate-limit.ts), or else
+   * with the next `get` or `take` made in the same turn of the event loop, in one write and one round trip
+   * (the session read, or the callback's take, that follows a browser route's rate limit:
+   * src/http/rate-limit.ts), or else
    * on its own at the end of the turn, counted as a limiter round trip. Refuses at once while
    * Redis is not ready.
    */
@@ -384,7 +393,10 @@ export class RedisStore implements Store {
 
   async take(key: string): Promise<string | null> {
     checkKey(key);
-    return this.#run(() => this.#redis.getdel(key));
+    return this.#withRiders(
+      (pipeline) => pipeline.getdel(key),
+      () => this.#redis.getdel(key),
+    );
   }
 
   async del(...keys: string[]): Promise<number> {

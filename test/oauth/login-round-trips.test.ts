@@ -103,3 +103,52 @@ describe.runIf(redisServerAvailable())('a browser rate limit whose count rides w
     expect(refused.headers.get('location')).toBeNull();
   });
 });
+
+describe.runIf(redisServerAvailable())("a provider's GET callback: the count rides with the take (Redis)", () => {
+  const broker = useBroker('redis', { rate_limits: { callback: { limit: 3, window_s: 60 } } });
+
+  /** An authorize through the dev provider up to its page (one callback point): the login's state. */
+  async function started(ua: UserAgent): Promise<string> {
+    const authorize = new URL(`${broker().url}/authorize`);
+    const params = {
+      client_id: 'web',
+      redirect_uri: 'http://127.0.0.1:5000/cb',
+      response_type: 'code',
+      scope: 'openid',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    };
+    for (const [k, v] of Object.entries(params)) authorize.searchParams.set(k, v);
+    const page = await ua.get(location(await ua.get(authorize)));
+    expect(page.status).toBe(200);
+    return formValue(await page.text(), 'state');
+  }
+
+  it('one round trip for the take and the count; over the limit 429 after the take, nothing else done', async () => {
+    const { url, store } = broker();
+    const ua = new UserAgent();
+    // The dev provider answers by form POST: a GET is refused as a mix-up, after the take.
+    const first = await started(ua);
+    let trips = { store: store.stats.roundTrips, limiter: store.stats.limiterRoundTrips };
+    const answered = await ua.get(`${url}/callback/dev?state=${first}`);
+    expect(location(answered).searchParams.get('error')).toBe('access_denied');
+    expect({
+      store: store.stats.roundTrips - trips.store,
+      limiter: store.stats.limiterRoundTrips - trips.limiter,
+    }).toEqual({ store: 1, limiter: 0 });
+    const second = await started(ua);
+    trips = { store: store.stats.roundTrips, limiter: store.stats.limiterRoundTrips };
+    const refused = await ua.get(`${url}/callback/dev?state=${second}`);
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('location')).toBeNull();
+    // Only the take (with the count) was made: no session, no user, no code.
+    expect({
+      store: store.stats.roundTrips - trips.store,
+      limiter: store.stats.limiterRoundTrips - trips.limiter,
+    }).toEqual({ store: 1, limiter: 0 });
+    // Known over the limit now: refused from memory, without a round trip.
+    const again = await ua.get(`${url}/callback/dev?state=${second}`);
+    expect(again.status).toBe(429);
+    expect(store.stats.roundTrips - trips.store).toBe(1);
+  });
+});
