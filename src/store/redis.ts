@@ -324,8 +324,9 @@ export class RedisStore implements Store {
   #withRiders(queue: (pipeline: Multi) => unknown, alone: () => Promise<string | null>): Promise<string | null> {
     // On a cluster a pipeline must stay on one node: counts waiting there go on their own.
     if (this.#riders.length === 0 || this.#cluster) return this.#run(alone);
-    const riders = this.#riders.splice(0);
     return this.#run(async () => {
+      // Taken only once the command is sent: a store refusing first leaves them to go alone.
+      const riders = this.#riders.splice(0);
       const replies = await this.#sendWindows(riders, queue);
       const [err, value] = replies[riders.length] ?? [new Error('no reply'), null];
       if (err) throw err;

@@ -45,3 +45,20 @@ describe.runIf(redisServerAvailable())('rate windows on the Redis store', () => 
     await expect(window.consume('k')).rejects.toBeInstanceOf(StoreUnavailable);
   });
 });
+
+describe.runIf(redisServerAvailable())('a count waiting for a read of a store that closes', () => {
+  it('is still answered (refused), never left waiting', async () => {
+    const redis = await startRedisServer();
+    const store = await openRedisStore(redis.url);
+    try {
+      const window = openRateWindow(store, 'closing', 5, 60);
+      const count = window.consume('k');
+      const closing = store.close();
+      await expect(store.get('any')).rejects.toBeInstanceOf(StoreUnavailable);
+      await closing;
+      await expect(count).rejects.toBeInstanceOf(StoreUnavailable);
+    } finally {
+      await redis.stop();
+    }
+  });
+});
