@@ -4,7 +4,7 @@ import type { Config } from './config/schema.js';
 import { browserId } from './http/browser-id.js';
 import { errorHandler } from './http/errors.js';
 import { httpMetrics, type Metrics } from './http/metrics.js';
-import { browserRateLimits } from './http/rate-limit.js';
+import { browserRateLimits, browserRateLimitVerdict } from './http/rate-limit.js';
 import { operations } from './operations.js';
 import { healthRouter } from './http/health.js';
 import { createLogger, type Logger } from './http/log.js';
@@ -223,6 +223,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   });
   app.use(browserId({ https, path: base || '/' }));
   app.use(sessionMiddleware(app, store, config.session, { https }));
+  app.use(browserRateLimitVerdict);
   app.use(unitOfWork(store));
   app.use(areas.routes());
   return app;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Middleware } from 'koa';
+import type { Context, Middleware } from 'koa';
 import { BrokerError } from './broker-error.js';
 
 /** A fixed-window counter in the store (src/store/rate-window.ts has this shape). */
@@ -177,14 +177,51 @@ export function browserLimitFor(
 
 /**
  * Per client IP (ctx.ip: the socket's address, or X-Forwarded-For's last hop with trust_proxy)
- * on the browser routes, before the session is read. Refusals render as the error page (these
- * routes are pages: app.ts ROUTE_KINDS).
+ * on the browser routes. A key this process already knows to be over its limit is refused here,
+ * without a round trip. Otherwise the count is started here and decided in
+ * `browserRateLimitVerdict`, placed after the session middleware, so that on Redis it rides with
+ * the session's read in one round trip (RedisStore.consumeWindow) and a refused request reaches
+ * no route. A GET on a provider's callback is decided by the route itself, right after its first
+ * store step (the transaction's take, which the count rides with; see `rateLimitVerdict`), and
+ * at the latest when the route ends. Refusals render as the error page (these routes are pages:
+ * app.ts ROUTE_KINDS).
  */
 export function browserRateLimits(limits: BrowserLimits, base: string): Middleware {
   const prefix = base.toLowerCase();
   return async (ctx, next) => {
     const limit = browserLimitFor(limits, prefix, ctx.method, ctx.path);
-    if (limit) await limit.take(ctx.ip, { ip: ctx.ip });
+    if (limit) {
+      limit.check(ctx.ip);
+      const verdict = limit.take(ctx.ip, { ip: ctx.ip });
+      // Awaited later (browserRateLimitVerdict); a request that fails before must not leave it unhandled.
+      verdict.catch(() => undefined);
+      ctx.state.rateLimitVerdict = verdict;
+      ctx.state.rateLimitByRoute = limit === limits.callback && ctx.method === 'GET';
+    }
     await next();
   };
+}
+
+/** Refuses the request when its browser rate limit (started by browserRateLimits) says so. */
+export const browserRateLimitVerdict: Middleware = async (ctx, next) => {
+  const verdict = ctx.state.rateLimitVerdict;
+  if (!ctx.state.rateLimitByRoute) {
+    await verdict;
+    return next();
+  }
+  try {
+    await next();
+  } finally {
+    // A route that never asked is decided now: a refusal replaces its answer (or its error).
+    await verdict;
+  }
+};
+
+/**
+ * For a route the limit lets decide (a provider's GET callback): waits for this request's
+ * count, and throws RateLimited when it is over the limit. Call it right after the first store
+ * step, before anything else is done or written.
+ */
+export async function rateLimitVerdict(ctx: Context): Promise<void> {
+  await ctx.state.rateLimitVerdict;
 }

@@ -11,6 +11,10 @@ declare module 'koa' {
     page?: boolean;
     /** Set by formBody() on the routes that read a form body. */
     form: URLSearchParams;
+    /** Set by browserRateLimits: this request's count under its browser limit, decided later. */
+    rateLimitVerdict?: Promise<void>;
+    /** Set by browserRateLimits: the route itself waits for the verdict (rateLimitVerdict). */
+    rateLimitByRoute?: boolean;
     /** Set by browserId: the hash of this browser's id cookie (made on first read). */
     browserBinding: string;
   }

@@ -1,4 +1,4 @@
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailable } from './errors.js';
 import { RedisStore } from './redis.js';
 import type { Store } from './store.js';
@@ -19,32 +19,38 @@ export interface RateWindow {
 }
 
 /**
- * A rate-limiter-flexible limiter on the store: RateLimiterRedis on the Redis store's own client
- * (its key prefix and command timeout apply, and it refuses at once while Redis is not ready),
- * RateLimiterMemory on the memory store (one process). Keys are `rl:<name>:<key>`.
+ * On Redis, the store's own fixed window (RedisStore.consumeWindow, rate-limiter-flexible's
+ * RateLimiterRedis script), whose count rides with the request's next read when it can; on the
+ * memory store, rate-limiter-flexible's RateLimiterMemory (one process). Keys are `rl:<name>:<key>`.
  */
 export function openRateWindow(store: Store, name: string, limit: number, windowS: number): RateWindow {
-  const options = { keyPrefix: `rl:${name}`, points: limit, duration: windowS };
-  let limiter: RateLimiterAbstract;
-  let redis = false;
-  if (store instanceof RedisStore) {
-    limiter = new RateLimiterRedis({ ...options, storeClient: store.client, rejectIfRedisNotReady: true });
-    redis = true;
-  } else {
-    limiter = new RateLimiterMemory(options);
-  }
   const stats = store.stats;
+  if (store instanceof RedisStore) {
+    return {
+      async consume(key, points = 1) {
+        let count: [number, number];
+        try {
+          count = await store.consumeWindow(`rl:${name}:${key}`, points, windowS);
+        } catch (err) {
+          stats.unavailable++;
+          const message = err instanceof Error ? err.message : String(err);
+          throw new StoreUnavailable(`rate limiter: ${message}`, { cause: err });
+        }
+        const [consumed, msBeforeNext] = count;
+        return { allowed: consumed <= limit, consumed, msBeforeNext };
+      },
+    };
+  }
+  const limiter = new RateLimiterMemory({ keyPrefix: `rl:${name}`, points: limit, duration: windowS });
   return {
     async consume(key, points = 1) {
-      if (redis) stats.limiterRoundTrips++;
       try {
         const res = await limiter.consume(key, points);
         return { allowed: true, consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext };
       } catch (err) {
         if (err instanceof RateLimiterRes)
           return { allowed: false, consumed: err.consumedPoints, msBeforeNext: err.msBeforeNext };
-        stats.unavailable++;
-        throw new StoreUnavailable(`rate limiter: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        throw err;
       }
     },
   };

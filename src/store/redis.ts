@@ -124,12 +124,33 @@ end
 if ARGV[3] == '1' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[4]) end
 return 1`;
 
+// A rate window (the script of rate-limiter-flexible's RateLimiterRedis, which counted these windows
+// before): counts ARGV[1] points, the window (ARGV[2] s) starting at its first point; {consumed, ms left}.
+const RATE_WINDOW = `redis.call('SET', KEYS[1], 0, 'EX', ARGV[2], 'NX')
+local consumed = redis.call('INCRBY', KEYS[1], ARGV[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl == -1 then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  ttl = 1000 * ARGV[2]
+end
+return {consumed, ttl}`;
+
+/** A rate window's count waiting for the next read of this turn of the event loop (or its own trip). */
+interface Rider {
+  key: string;
+  points: number;
+  windowS: number;
+  resolve(count: [consumed: number, msLeft: number]): void;
+  reject(err: Error): void;
+}
+
 type CasArgs = [key: string, expectedAbsent: string, expected: string, remove: string, value: string];
 type Scripts = {
   lbIncr(key: string, ttlMs: number): Promise<number>;
   lbBatchIf(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, ...(string | null)[]]>;
   lbCas(...args: CasArgs): Promise<number>;
 };
+type WindowScript = { lbWindow(key: string, points: number, windowS: number): unknown };
 type ScriptedRedis = RedisClient & Scripts;
 type Multi = ReturnType<RedisClient['multi']>;
 
@@ -156,6 +177,7 @@ export class RedisStore implements Store {
   #refuseCrossSlot: boolean;
   #wait: { replicas: number; timeoutMs: number } | undefined;
   #closing = false;
+  #riders: Rider[] = [];
   readonly stats = new StoreStats();
 
   constructor(options: RedisStoreOptions) {
@@ -176,6 +198,7 @@ export class RedisStore implements Store {
     // No numberOfKeys: each call passes its own count first.
     redis.defineCommand('lbBatchIf', { lua: BATCH_IF });
     redis.defineCommand('lbCas', { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    redis.defineCommand('lbWindow', { numberOfKeys: 1, lua: RATE_WINDOW });
     // Without an error listener an unreachable Redis would crash the process.
     redis.on('error', (err: Error) => {
       failures++;
@@ -195,9 +218,8 @@ export class RedisStore implements Store {
   }
 
   /**
-   * The ioredis client itself (a Redis or a Cluster), for the rate limiters
-   * (rate-limiter-flexible's RateLimiterRedis), which run their own scripts. Its key prefix is
-   * the store's.
+   * The ioredis client itself (a Redis or a Cluster), for tools that run their own commands. Its
+   * key prefix is the store's.
    */
   get client(): RedisClient {
     return this.#redis;
@@ -292,7 +314,75 @@ export class RedisStore implements Store {
 
   async get(key: string): Promise<string | null> {
     checkKey(key);
-    return this.#run(() => this.#redis.get(key));
+    return this.#withRiders(
+      (pipeline) => pipeline.get(key),
+      () => this.#redis.get(key),
+    );
+  }
+
+  /** One command, with the rate-window counts waiting in this turn (consumeWindow) when there are. */
+  #withRiders(queue: (pipeline: Multi) => unknown, alone: () => Promise<string | null>): Promise<string | null> {
+    // On a cluster a pipeline must stay on one node: counts waiting there go on their own.
+    if (this.#riders.length === 0 || this.#cluster) return this.#run(alone);
+    return this.#run(async () => {
+      // Taken only once the command is sent: a store refusing first leaves them to go alone.
+      const riders = this.#riders.splice(0);
+      const replies = await this.#sendWindows(riders, queue);
+      const [err, value] = replies[riders.length] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      return value as string | null;
+    });
+  }
+
+  /**
+   * Counts `points` in the rate window at `key` (it starts with its first point and lasts
+   * `windowS`); resolves to [points consumed in this window, ms until it ends]. The count is sent
+   * with the next `get` or `take` made in the same turn of the event loop, in one write and one round trip
+   * (the session read, or the callback's take, that follows a browser route's rate limit:
+   * src/http/rate-limit.ts), or else
+   * on its own at the end of the turn, counted as a limiter round trip. Refuses at once while
+   * Redis is not ready.
+   */
+  consumeWindow(key: string, points: number, windowS: number): Promise<[consumed: number, msLeft: number]> {
+    checkKey(key);
+    if (!this.isUp()) return Promise.reject(new StoreUnavailable('redis is not ready'));
+    return new Promise((resolve, reject) => {
+      this.#riders.push({ key, points, windowS, resolve, reject });
+      if (this.#riders.length === 1) setImmediate(() => this.#sendRidersAlone());
+    });
+  }
+
+  #sendRidersAlone(): void {
+    const riders = this.#riders.splice(0);
+    // On a cluster a pipeline must stay in one slot: there each count goes on its own.
+    for (const group of this.#cluster ? riders.map((r) => [r]) : riders.length ? [riders] : []) {
+      this.stats.limiterRoundTrips++;
+      this.#sendWindows(group).catch(() => undefined);
+    }
+  }
+
+  /** The riders' counts, then what `more` adds, in one pipeline; settles every rider. */
+  async #sendWindows(riders: Rider[], more?: (pipeline: Multi) => void): Promise<Replies> {
+    const pipeline = this.#redis.pipeline();
+    for (const r of riders) (pipeline as unknown as WindowScript).lbWindow(r.key, r.points, r.windowS);
+    more?.(pipeline);
+    let replies: Replies;
+    try {
+      replies = ((await pipeline.exec()) ?? []) as Replies;
+    } catch (err) {
+      const failure = storeError(err);
+      for (const r of riders) r.reject(failure);
+      throw failure;
+    }
+    riders.forEach((r, i) => {
+      const [err, reply] = replies[i] ?? [new Error('no reply'), null];
+      if (err) r.reject(storeError(err));
+      else {
+        const [consumed, msLeft] = reply as [number, number];
+        r.resolve([Number(consumed), Number(msLeft)]);
+      }
+    });
+    return replies;
   }
 
   async getMany(keys: string[]): Promise<(string | null)[]> {
@@ -304,7 +394,10 @@ export class RedisStore implements Store {
 
   async take(key: string): Promise<string | null> {
     checkKey(key);
-    return this.#run(() => this.#redis.getdel(key));
+    return this.#withRiders(
+      (pipeline) => pipeline.getdel(key),
+      () => this.#redis.getdel(key),
+    );
   }
 
   async del(...keys: string[]): Promise<number> {

@@ -11,6 +11,7 @@ import { handlerFor, type LoginHandlers, type UpstreamTokenKeeper } from './type
 import { constantTimeEqual } from '../lib/constant-time.js';
 import { browserBinding } from '../http/browser-id.js';
 import { browserRoute } from '../http/errors.js';
+import { rateLimitVerdict } from '../http/rate-limit.js';
 
 /** Parameters a form_post answer may carry into the re-issued GET (OAuth 2.0 Form Post Response Mode). */
 const FORWARDED = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'user'];
@@ -50,6 +51,9 @@ export function upstreamRouter(
       throw new UpstreamPageError(400, 'invalid_request', 'the callback has no state (RFC 6749 section 10.12)');
     if (state.length > 512) throw new UpstreamPageError(400, 'invalid_request', 'the state is not one of ours');
     const txn = await takeTransaction(store, state);
+    // The browser limit's count rode with the take: a refused request ends here, before the
+    // provider is called or anything is written (its transaction is spent: it starts again).
+    await rateLimitVerdict(ctx);
     const gone = 'this login is unknown, expired or already finished; start again';
     if (!txn) throw new UpstreamPageError(400, 'invalid_request', gone);
     if (!constantTimeEqual(browserBinding(ctx), txn.b)) {

@@ -88,8 +88,12 @@ export interface ProviderButton {
  * finishes. Each kind has exactly one handler, registered when the app is built.
  */
 export type LoginContext =
-  /** An app's sign-in: the pending authorization request (oauth/). */
-  | { kind: 'authorize'; interaction: string }
+  /**
+   * An app's sign-in: the pending authorization request (oauth/), stored under its id, or, when
+   * the provider was known at /authorize, `held` in this transaction itself (opaque here: one key
+   * instead of two, taken once with the transaction).
+   */
+  | { kind: 'authorize'; interaction: string; held?: Record<string, unknown> }
   /** Linking another provider into the signed-in user and session it was started for (account/). */
   | { kind: 'link'; userId: string; sid: string }
   /** Signing in to the account pages (account/). */
@@ -154,12 +158,15 @@ export function handlerFor<C extends LoginContext>(handlers: LoginHandlers, cont
 }
 
 /** Validates a context read back from the store (it may predate this version of the broker). */
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
 export function isLoginContext(value: unknown): value is LoginContext {
   if (typeof value !== 'object' || value === null) return false;
   const c = value as Record<string, unknown>;
   switch (c.kind) {
     case 'authorize':
-      return typeof c.interaction === 'string';
+      return typeof c.interaction === 'string' && (c.held === undefined || isRecord(c.held));
     case 'link':
       return typeof c.userId === 'string' && typeof c.sid === 'string';
     case 'account':

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore, slotOf } from '../../src/store/index.js';
+import { openRateWindow, RedisStore, slotOf } from '../../src/store/index.js';
 import { redisServerAvailable, waitUntilReady } from '../support/redis-server.js';
 import {
   redisCliAvailable,
@@ -24,6 +24,18 @@ describe.runIf(available)('redis store on a cluster (3 masters, 3 replicas)', ()
   storeConformance('redis cluster', () => ({
     open: async (prefix) => waitUntilReady(new RedisStore({ target: cluster.target, prefix, commandTimeoutMs: 1000 })),
   }));
+
+  it('counts rate windows of many slots in one turn, each on its own (a pipeline stays in one slot)', async () => {
+    const store = await waitUntilReady(new RedisStore({ target: cluster.target, prefix: 'rl-spread:' }));
+    const window = openRateWindow(store, 'spread', 5, 60);
+    const before = store.stats.limiterRoundTrips;
+    const counts = await Promise.all(['a', 'b', 'c', 'd'].map((key) => window.consume(key)));
+    const riding = await Promise.all([window.consume('a'), store.get('{a}none')]);
+    expect(counts.map((c) => c.consumed)).toEqual([1, 1, 1, 1]);
+    expect(riding[0].consumed).toBe(2);
+    expect(store.stats.limiterRoundTrips - before).toBe(5);
+    await store.close();
+  });
 
   it('sends batches of slots on different masters together, each to its own node', async () => {
     const store = await waitUntilReady(new RedisStore({ target: cluster.target, prefix: 'spread:' }));

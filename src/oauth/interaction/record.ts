@@ -25,6 +25,43 @@ export function newInteraction(interaction: Interaction): { id: string; op: Stor
   return { id, op: { op: 'put', key: interactionKey(id), value: JSON.stringify(interaction), ttl: INTERACTION_TTL_S } };
 }
 
+/** An interaction to carry inside a login transaction (LoginContext `held`) instead of its own key. */
+export function heldInteraction(interaction: Interaction): Record<string, unknown> {
+  return { ...interaction };
+}
+
+/**
+ * The interaction an upstream login of kind `authorize` finishes: the one held in its transaction
+ * (already taken once with it, atomically, and bound to this browser), else the stored one, taken.
+ */
+export async function takeLoginInteraction(
+  ctx: Context,
+  oauth: OAuthContext,
+  context: { interaction: string; held?: Record<string, unknown> },
+): Promise<Interaction> {
+  if (!context.held) return loadInteraction(ctx, oauth, context.interaction, true);
+  const { request, binding } = context.held;
+  if (typeof request !== 'object' || request === null || typeof binding !== 'string') {
+    throw new BrokerError(
+      'invalid_request',
+      'this sign-in attempt is not valid; start again from the application',
+      400,
+    );
+  }
+  return checkedBinding(ctx, { request: request as AuthorizationRequest, binding });
+}
+
+function checkedBinding(ctx: Context, interaction: Interaction): Interaction {
+  if (!constantTimeEqual(interaction.binding, browserBinding(ctx))) {
+    throw new BrokerError(
+      'invalid_request',
+      'this sign-in attempt was started in another browser; start again from the application',
+      400,
+    );
+  }
+  return interaction;
+}
+
 /** Reads (or takes, when the interaction ends here) an interaction this browser started. */
 export async function loadInteraction(
   ctx: Context,
@@ -41,13 +78,5 @@ export async function loadInteraction(
       400,
     );
   }
-  const interaction = JSON.parse(text) as Interaction;
-  if (!constantTimeEqual(interaction.binding, browserBinding(ctx))) {
-    throw new BrokerError(
-      'invalid_request',
-      'this sign-in attempt was started in another browser; start again from the application',
-      400,
-    );
-  }
-  return interaction;
+  return checkedBinding(ctx, JSON.parse(text) as Interaction);
 }

@@ -2,7 +2,7 @@ import { startSession } from '../../session/sessions.js';
 import type { LoginContext, LoginHandler } from '../../upstream/types.js';
 import { authorizationRedirect } from '../authorization-response.js';
 import type { OAuthContext } from '../context.js';
-import { loadInteraction } from './record.js';
+import { takeLoginInteraction } from './record.js';
 import { authorizeSignedIn } from './signed-in.js';
 import { nowS } from '../../lib/clock.js';
 
@@ -16,7 +16,7 @@ type AuthorizeContext = Extract<LoginContext, { kind: 'authorize' }>;
 export function signInHandler(oauth: OAuthContext): LoginHandler<AuthorizeContext> {
   return {
     async finish(ctx, { context, identity, provider, keepTokens }) {
-      const interaction = await loadInteraction(ctx, oauth, context.interaction, true);
+      const interaction = await takeLoginInteraction(ctx, oauth, context);
       const resolved = await oauth.users.resolve(identity, ctx.state.work, oauth.loginPolicy(provider), ctx.ip);
       const { user } = resolved;
       // Committed with the user's writes and the code (or the consent's interaction).
@@ -30,7 +30,7 @@ export function signInHandler(oauth: OAuthContext): LoginHandler<AuthorizeContex
       await authorizeSignedIn(ctx, oauth, interaction.request, user, session);
     },
     async fail(ctx, { context, error, description }) {
-      const { request } = await loadInteraction(ctx, oauth, context.interaction, true);
+      const { request } = await takeLoginInteraction(ctx, oauth, context);
       const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
       ctx.status = 303;
       ctx.redirect(authorizationRedirect(target, oauth.config.issuer, { error, error_description: description }));
