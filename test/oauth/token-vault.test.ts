@@ -14,6 +14,7 @@ import { SECRETS } from '../support/broker-fixture.js';
 import { pkceAuthorization } from '../support/app-client.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { UserAgent, formValue } from '../support/user-agent.js';
+import { idpHop, nextHop } from '../support/idp-hops.js';
 
 /**
  * The upstream token vault and outbound token exchange (RFC 8693) end to end, on Redis, with
@@ -189,20 +190,10 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
       if (until(url)) return url;
       const ua = agents.get(url.origin);
       if (!ua) throw new Error(`unexpected hop to ${url.origin}`);
-      let res: Response;
-      if (url.origin === idpIssuer && /^\/interaction\/[^/]+$/.test(url.pathname)) {
-        const page = await (await ua.get(url)).text();
-        const prompt =
-          /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
-        res = await ua.postForm(url, prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt });
-      } else {
-        const before = store.roundTrips;
-        res = await ua.get(url);
-        if (url.pathname === '/callback/corp') callbackTrips = store.roundTrips - before;
-      }
-      const next = res.headers.get('location');
-      if (!next) throw new Error(`stopped at ${url.href} with ${res.status}: ${(await res.text()).slice(0, 300)}`);
-      url = new URL(next, url);
+      const before = store.roundTrips;
+      const res = await idpHop(ua, url, idpIssuer, account);
+      if (url.pathname === '/callback/corp') callbackTrips = store.roundTrips - before;
+      url = await nextHop(res, url);
     }
     throw new Error('too many hops');
   }

@@ -11,6 +11,7 @@ import { redisServerAvailable, waitUntilReady } from '../support/redis-server.js
 import { redisCliAvailable, startRedisCluster, startRedisSentinel } from '../support/redis-topologies.js';
 import { startRoundRobin, type RoundRobin } from '../support/round-robin.js';
 import { UserAgent } from '../support/user-agent.js';
+import { idpHop, nextHop } from '../support/idp-hops.js';
 
 /**
  * The login suite with two broker instances behind a balancer that alternates requests, on a
@@ -95,18 +96,7 @@ for (const topology of topologies) {
         const ua = agents.get(url.origin);
         if (!ua) throw new Error(`unexpected hop to ${url.origin}`);
         if (url.origin === balancer.url) brokerHops++;
-        let res: Response;
-        if (url.origin === idpIssuer && /^\/interaction\/[^/]+$/.test(url.pathname)) {
-          const page = await (await ua.get(url)).text();
-          const prompt =
-            /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
-          res = await ua.postForm(url, prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt });
-        } else {
-          res = await ua.get(url);
-        }
-        const next = res.headers.get('location');
-        if (!next) throw new Error(`stopped at ${url.href} with ${res.status}: ${(await res.text()).slice(0, 300)}`);
-        url = new URL(next, url);
+        url = await nextHop(await idpHop(ua, url, idpIssuer, account), url);
       }
       throw new Error('too many hops');
     }

@@ -8,6 +8,7 @@ import { CLIENTS, SECRETS } from '../support/broker-fixture.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { UserAgent } from '../support/user-agent.js';
 import { pkceAuthorization } from '../support/app-client.js';
+import { idpHop, nextHop } from '../support/idp-hops.js';
 
 /**
  * The whole chain on Redis: an app (openid-client) → the broker's /authorize?provider=corp →
@@ -87,18 +88,7 @@ describe.skipIf(!available)('app → broker → oidc-provider → broker → app
       if (url.origin + url.pathname === REDIRECT) return { callback: url, hops };
       const ua = agents.get(url.origin);
       if (!ua) throw new Error(`unexpected hop to ${url.origin}`);
-      let res: Response;
-      if (url.origin === idpIssuer && /^\/interaction\/[^/]+$/.test(url.pathname)) {
-        const page = await (await ua.get(url)).text();
-        const prompt =
-          /name="prompt" value="(\w+)"/.exec(page)?.[1] ?? (page.includes('name="login"') ? 'login' : 'consent');
-        res = await ua.postForm(url, prompt === 'login' ? { prompt, login: account, password: 'any' } : { prompt });
-      } else {
-        res = await ua.get(url);
-      }
-      const next = res.headers.get('location');
-      if (!next) throw new Error(`stopped at ${url.href} with ${res.status}: ${(await res.text()).slice(0, 300)}`);
-      url = new URL(next, url);
+      url = await nextHop(await idpHop(ua, url, idpIssuer, account), url);
     }
     throw new Error('too many hops');
   }
