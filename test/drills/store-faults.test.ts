@@ -98,7 +98,13 @@ describe.runIf(available)('drills: the store fails and comes back', () => {
     await sentinel.master.kill();
     await timeUntil(async () => (await sentinel.masterPort()) === sentinel.replica.port, 20_000);
     const failoverMs = Date.now() - killedAt;
-    await timeUntil(allReady(instances), 10_000);
+    await timeUntil(allReady(instances), 10_000).catch(async (err: Error) => {
+      // Say what each instance answers and logged, so a slow recovery can be told from a stuck one.
+      const statuses = await Promise.all(instances.map((a) => readyz(a.url).catch(() => 'no answer')));
+      const warnings = instances.flatMap((a) => a.logs).filter((line) => Number(line.level) >= 40);
+      console.log(`[drill] not ready: /readyz ${statuses.join(', ')}; ${JSON.stringify(warnings.slice(-5))}`);
+      throw err;
+    });
     const recoveredMs = Date.now() - killedAt;
     const before = tally.logins;
     await sleep(1500);
