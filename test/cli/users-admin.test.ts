@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Users } from '../../src/identity/users.js';
 import type { Store } from '../../src/store/index.js';
 import { startApp, type RunningApp } from '../support/app.js';
-import { ensureBuilt, MAIN, ROOT } from '../support/built.js';
+import { ensureBuilt } from '../support/built.js';
+import { usersCli } from '../support/cli.js';
 import { loginWithDev } from '../support/dev-login.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { formAction, formValue, location, UserAgent } from '../support/user-agent.js';
@@ -19,28 +19,7 @@ const WEB_SECRET = 'web-secret-0123456789abcdef';
 const WEB_REDIRECT = 'http://127.0.0.1:5000/cb';
 const dir = mkdtempSync(join(tmpdir(), 'lb-users-admin-'));
 
-type Run = { status: number | null; stdout: string; stderr: string };
-
-/** Runs `login-broker users ...` with `input` on standard input (a pipe, not a terminal). */
-function users(args: string[], configFile: string, input = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'users', ...args, '--config', configFile], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('error', reject);
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
+const users = usersCli;
 
 /** A relying party's back-channel logout endpoint: counts the logout tokens it gets. */
 function receiver(): { server: Server; received: string[]; url: () => string } {

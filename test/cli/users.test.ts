@@ -1,40 +1,17 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../support/app.js';
-import { ensureBuilt, MAIN, ROOT } from '../support/built.js';
+import { ensureBuilt } from '../support/built.js';
+import { usersCli } from '../support/cli.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 
 const SECRET = 'trusted-secret-0123456789abcdef';
 const CLIENT = { client_id: 'trusted', client_secret: SECRET, grant_types: ['password'], first_party: true };
 const dir = mkdtempSync(join(tmpdir(), 'lb-users-'));
 
-/** Runs `login-broker users ...` with `input` on standard input (a pipe, not a terminal). */
-function users(
-  args: string[],
-  input: string,
-  configFile: string,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'users', ...args, '--config', configFile], {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    child.on('error', reject);
-    child.on('exit', (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, stderr });
-    });
-    child.stdin.end(input);
-  });
-}
+const users = (args: string[], input: string, configFile: string) => usersCli(args, configFile, input);
 
 beforeAll(() => ensureBuilt());
 
