@@ -3,13 +3,13 @@ import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
-import Provider from 'oidc-provider';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../support/app.js';
 import { ROOT } from '../support/built.js';
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startUpstreamIdp, UPSTREAM_IDP_SECRET as UPSTREAM_SECRET, type UpstreamIdp } from '../support/upstream-idp.js';
 
 /**
  * Real Chromium against the real broker on Redis, with oidc-provider as the upstream identity
@@ -17,12 +17,11 @@ import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServe
  * tiny page on another port plays app two (and the third-party app).
  */
 const ARTIFACTS = `${ROOT}test-artifacts`;
-const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
 const run = chromiumAvailable() && redisServerAvailable();
 
 describe.skipIf(!run)('in a real browser', () => {
   let redis: RedisServer;
-  let idpServer: Server;
+  let idp: UpstreamIdp;
   let appServer: Server;
   let broker: RunningApp;
   let browser: Browser;
@@ -32,9 +31,8 @@ describe.skipIf(!run)('in a real browser', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     redis = await startRedisServer();
     const store = await openRedisStore(redis.url);
-    idpServer = createServer();
-    await new Promise<void>((r) => idpServer.listen(0, '127.0.0.1', r));
-    const idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
+    idp = await startUpstreamIdp({ redirectUri: () => `${broker.url}/callback/corp` });
+    const idpIssuer = idp.issuer;
     // App two: shows what arrived at its redirect URI.
     appServer = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
@@ -74,29 +72,14 @@ describe.skipIf(!run)('in a real browser', () => {
       }),
       { store },
     );
-    const idp = new Provider(idpIssuer, {
-      clients: [
-        { client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${broker.url}/callback/corp`] },
-      ],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-      features: { devInteractions: { enabled: true } },
-      pkce: { required: () => true },
-      async findAccount(_ctx, sub) {
-        return {
-          accountId: sub,
-          claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }),
-        };
-      },
-    });
-    idpServer.on('request', idp.callback());
     browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
     await broker?.close();
-    for (const server of [idpServer, appServer])
-      await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+    await idp?.close();
+    await new Promise<void>((r) => (appServer ? appServer.close(() => r()) : r()));
     await redis?.stop();
   });
 

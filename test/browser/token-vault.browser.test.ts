@@ -1,37 +1,40 @@
 /// <reference lib="dom" />
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
-import Provider from 'oidc-provider';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/index.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { chromiumAvailable, launchChromium } from '../support/chromium.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
+import { startUpstreamIdp, UPSTREAM_IDP_SECRET as UPSTREAM_SECRET, type UpstreamIdp } from '../support/upstream-idp.js';
 
 /**
  * Real Chromium on the account page: signing in at a provider with store_tokens keeps its
  * tokens; the page lists them and the apps that may read them; "forget" deletes them.
  * docs/security.md S-VAULT-04.
  */
-const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
 const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const run = chromiumAvailable() && redisServerAvailable();
 
 describe.skipIf(!run)('stored provider tokens on the account page, in a real browser', () => {
   let redis: RedisServer;
   let store: Store;
-  let idpServer: Server;
+  let idp: UpstreamIdp;
   let broker: RunningApp;
   let browser: Browser;
 
   beforeAll(async () => {
     redis = await startRedisServer();
     store = await openRedisStore(redis.url);
-    idpServer = createServer();
-    await new Promise<void>((r) => idpServer.listen(0, '127.0.0.1', r));
-    const idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
+    idp = await startUpstreamIdp({
+      redirectUri: () => `${broker.url}/callback/corp`,
+      brokerClient: { grant_types: ['authorization_code', 'refresh_token'] },
+      settings: {
+        issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
+          client.grantTypeAllowed('refresh_token'),
+      },
+    });
+    const idpIssuer = idp.issuer;
     broker = await startApp(
       {
         providers: [
@@ -60,35 +63,13 @@ describe.skipIf(!run)('stored provider tokens on the account page, in a real bro
       },
       { store },
     );
-    const idp = new Provider(idpIssuer, {
-      clients: [
-        {
-          client_id: 'broker',
-          client_secret: UPSTREAM_SECRET,
-          redirect_uris: [`${broker.url}/callback/corp`],
-          grant_types: ['authorization_code', 'refresh_token'],
-        },
-      ],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-      features: { devInteractions: { enabled: true } },
-      pkce: { required: () => true },
-      issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
-        client.grantTypeAllowed('refresh_token'),
-      async findAccount(_ctx, sub) {
-        return {
-          accountId: sub,
-          claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }),
-        };
-      },
-    });
-    idpServer.on('request', idp.callback());
     browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
     await browser?.close();
     await broker?.close();
-    await new Promise<void>((r) => (idpServer ? idpServer.close(() => r()) : r()));
+    await idp?.close();
     await redis?.stop();
   });
 

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import nock from 'nock';
-import Provider from 'oidc-provider';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { providersCommand, type CatalogueEntry } from '../../src/cli/providers.js';
 import { ensureBuilt, MAIN, ROOT } from '../support/built.js';
+import { startUpstreamIdp, type UpstreamIdp } from '../support/upstream-idp.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lb-providers-'));
 let n = 0;
@@ -228,26 +228,17 @@ describe('login-broker providers check, against nock', () => {
 });
 
 describe('login-broker providers check, against a local oidc-provider', () => {
-  let server: Server;
+  let idp: UpstreamIdp;
   let issuer: string;
   beforeAll(async () => {
-    server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const idp = new Provider(issuer, {
-      clients: [
-        {
-          client_id: 'broker',
-          client_secret: 'broker-secret-broker-secret-0123',
-          redirect_uris: ['https://login.example.com/callback/corp'],
-          token_endpoint_auth_method: 'client_secret_basic',
-        },
-      ],
-      pkce: { required: () => true },
+    idp = await startUpstreamIdp({
+      redirectUri: () => 'https://login.example.com/callback/corp',
+      clientSecret: 'broker-secret-broker-secret-0123',
+      brokerClient: { token_endpoint_auth_method: 'client_secret_basic' },
     });
-    server.on('request', idp.callback());
+    issuer = idp.issuer;
   });
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterAll(() => idp?.close());
 
   it('passes with the right secret and fails with a wrong one (invalid_client)', async () => {
     const file = configFile([

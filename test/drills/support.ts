@@ -1,17 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import Provider from 'oidc-provider';
 import type { RedisTarget } from '../../src/store/index.js';
 import { MAIN, ROOT } from '../support/built.js';
 import { CLIENTS, SECRETS } from '../support/broker-fixture.js';
 import { UserAgent } from '../support/user-agent.js';
+import { startUpstreamIdp, UPSTREAM_IDP_SECRET } from '../support/upstream-idp.js';
 
 export const REDIRECT = 'http://127.0.0.1:5000/cb';
-export const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** What a drill saw, by answer class. `other5xx` must stay 0: a fault is a 503, never a 500. */
@@ -66,36 +63,8 @@ export class Tally {
 }
 
 /** An upstream OIDC provider (oidc-provider 8) that signs anyone in; `tokenDelayMs` slows its token endpoint. */
-export async function startIdp(brokerIssuer: () => string, options: { tokenDelayMs?: number } = {}) {
-  const server: Server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  let provider: Provider | undefined;
-  const handler = () => {
-    provider ??= new Provider(issuer, {
-      clients: [
-        { client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${brokerIssuer()}/callback/corp`] },
-      ],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'] },
-      features: { devInteractions: { enabled: true } },
-      pkce: { required: () => true },
-      async findAccount(_ctx, sub) {
-        return { accountId: sub, claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true }) };
-      },
-    });
-    return provider.callback();
-  };
-  server.on('request', (req, res) => {
-    const delay = req.url?.startsWith('/token') ? (options.tokenDelayMs ?? 0) : 0;
-    setTimeout(() => handler()(req, res), delay);
-  });
-  return {
-    issuer,
-    close: () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+export function startIdp(brokerIssuer: () => string, options: { tokenDelayMs?: number } = {}) {
+  return startUpstreamIdp({ redirectUri: () => `${brokerIssuer()}/callback/corp`, tokenDelayMs: options.tokenDelayMs });
 }
 
 /** The broker configuration of a drill, as JSON (which YAML reads). */
@@ -106,7 +75,9 @@ export function brokerConfig(issuer: string, idpIssuer: string, redis: RedisTarg
     store: { redis, prefix: 'lb:', command_timeout_ms: 1000 },
     log: { level: 'warn' },
     clients: CLIENTS,
-    providers: [{ id: 'corp', use: 'oidc', issuer: idpIssuer, client_id: 'broker', client_secret: UPSTREAM_SECRET }],
+    providers: [
+      { id: 'corp', use: 'oidc', issuer: idpIssuer, client_id: 'broker', client_secret: UPSTREAM_IDP_SECRET },
+    ],
   };
 }
 

@@ -1,7 +1,6 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
-import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricsServer } from '../../src/http/metrics-server.js';
 import { startApp, type RunningApp } from '../support/app.js';
@@ -9,9 +8,9 @@ import { pkceAuthorization } from '../support/app-client.js';
 import { CLIENTS, SECRETS } from '../support/broker-fixture.js';
 import { loginWithDev } from '../support/dev-login.js';
 import { UserAgent } from '../support/user-agent.js';
+import { startUpstreamIdp, UPSTREAM_IDP_SECRET as UPSTREAM_SECRET, type UpstreamIdp } from '../support/upstream-idp.js';
 
 const REDIRECT = 'http://127.0.0.1:5000/cb';
-const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
 const DEV_AUTHORIZE = {
   client_id: 'web',
   redirect_uri: REDIRECT,
@@ -51,13 +50,12 @@ describe('GET /metrics on its own listener, from the real app', () => {
   let broker: RunningApp;
   let metrics: Server;
   let metricsUrl: string;
-  let idpServer: Server;
+  let idp: UpstreamIdp;
   let idpIssuer: string;
 
   beforeAll(async () => {
-    idpServer = createServer();
-    await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
-    idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
+    idp = await startUpstreamIdp({ redirectUri: () => `${broker.url}/callback/corp` });
+    idpIssuer = idp.issuer;
     broker = await startApp({
       clients: CLIENTS,
       providers: [
@@ -67,18 +65,6 @@ describe('GET /metrics on its own listener, from the real app', () => {
       metrics: { listen: { port: 0 } },
       rate_limits: { client_auth_failures: { limit: 3, window_s: 60 } },
     });
-    const idp = new Provider(idpIssuer, {
-      clients: [
-        { client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${broker.url}/callback/corp`] },
-      ],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'] },
-      features: { devInteractions: { enabled: true } },
-      pkce: { required: () => true },
-      async findAccount(_ctx, sub) {
-        return { accountId: sub, claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true }) };
-      },
-    });
-    idpServer.on('request', idp.callback());
     metrics = metricsServer(broker.app.metrics!.registry);
     await new Promise<void>((resolve) => metrics.listen(0, '127.0.0.1', resolve));
     metricsUrl = `http://127.0.0.1:${(metrics.address() as AddressInfo).port}/metrics`;
@@ -87,7 +73,7 @@ describe('GET /metrics on its own listener, from the real app', () => {
   afterAll(async () => {
     await broker?.close();
     await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
-    await new Promise<void>((resolve) => (idpServer ? idpServer.close(() => resolve()) : resolve()));
+    await idp?.close();
   });
 
   async function scrape(): Promise<Scrape> {

@@ -1,9 +1,6 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import * as oidc from 'openid-client';
-import Provider from 'oidc-provider';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TokenVault } from '../../src/identity/token-vault.js';
 import { Users } from '../../src/identity/users.js';
@@ -15,6 +12,7 @@ import { pkceAuthorization } from '../support/app-client.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { UserAgent, formValue } from '../support/user-agent.js';
 import { idpHop, nextHop } from '../support/idp-hops.js';
+import { startUpstreamIdp, UPSTREAM_IDP_SECRET as UPSTREAM_SECRET, type UpstreamIdp } from '../support/upstream-idp.js';
 
 /**
  * The upstream token vault and outbound token exchange (RFC 8693) end to end, on Redis, with
@@ -27,7 +25,6 @@ const EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
 const AT_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
 const OLD_KEY = { id: 'k1', secret: Buffer.alloc(32, 1).toString('base64url') };
 const NEW_KEY = { id: 'k2', secret: Buffer.alloc(32, 2).toString('base64url') };
-const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
 const TP_SECRET = 'partner-secret-0123456789abcdef';
 const NATIVE_REDIRECT = 'http://127.0.0.1:5009/native';
 const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token';
@@ -45,7 +42,6 @@ interface Answer {
 describe.skipIf(!available)('token vault and token exchange against oidc-provider, on Redis', () => {
   let redis: RedisServer;
   let raw: Redis;
-  let idpServer: Server;
   let idpIssuer: string;
   let broker: RunningApp;
   let store: Store;
@@ -53,7 +49,7 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
   let refreshes = 0;
   let upstreamDown = false;
   const revocations: string[] = [];
-  let idp: Provider;
+  let idp: UpstreamIdp;
   /** Store round trips of the last callback from corp. */
   let callbackTrips = 0;
 
@@ -124,41 +120,26 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
     redis = await startRedisServer();
     raw = new Redis(redis.url);
     store = await openRedisStore(redis.url);
-    idpServer = createServer();
-    await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
-    idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
-    broker = await startApp(brokerConfig([OLD_KEY]), { store, upstreamFetch });
-    idp = new Provider(idpIssuer, {
-      clients: [
-        {
-          client_id: 'broker',
-          client_secret: UPSTREAM_SECRET,
-          redirect_uris: [`${broker.url}/callback/corp`],
-          grant_types: ['authorization_code', 'refresh_token'],
-        },
-        // The mobile app's own client at the provider (its SDK), and some other app's.
-        ...['native-app', 'stranger'].map((client_id) => ({
-          client_id,
-          token_endpoint_auth_method: 'none',
-          redirect_uris: [NATIVE_REDIRECT],
-          grant_types: ['authorization_code'],
-        })),
-      ],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-      features: { devInteractions: { enabled: true }, revocation: { enabled: true } },
-      pkce: { required: () => true },
-      ttl: { AccessToken: 90, RefreshToken: 3600 },
-      rotateRefreshToken: true,
-      issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
-        client.grantTypeAllowed('refresh_token'),
-      async findAccount(_ctx, sub) {
-        return {
-          accountId: sub,
-          claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }),
-        };
+    idp = await startUpstreamIdp({
+      redirectUri: () => `${broker.url}/callback/corp`,
+      brokerClient: { grant_types: ['authorization_code', 'refresh_token'] },
+      // The mobile app's own client at the provider (its SDK), and some other app's.
+      otherClients: ['native-app', 'stranger'].map((client_id) => ({
+        client_id,
+        token_endpoint_auth_method: 'none',
+        redirect_uris: [NATIVE_REDIRECT],
+        grant_types: ['authorization_code'],
+      })),
+      settings: {
+        features: { revocation: { enabled: true } },
+        ttl: { AccessToken: 90, RefreshToken: 3600 },
+        rotateRefreshToken: true,
+        issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(type: string): boolean }) =>
+          client.grantTypeAllowed('refresh_token'),
       },
     });
-    idpServer.on('request', idp.callback());
+    idpIssuer = idp.issuer;
+    broker = await startApp(brokerConfig([OLD_KEY]), { store, upstreamFetch });
   });
 
   afterEach(() => {
@@ -169,7 +150,7 @@ describe.skipIf(!available)('token vault and token exchange against oidc-provide
   afterAll(async () => {
     setClock();
     await broker?.close();
-    await new Promise<void>((resolve) => (idpServer ? idpServer.close(() => resolve()) : resolve()));
+    await idp?.close();
     raw?.disconnect();
     await redis?.stop();
   });

@@ -1,7 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
-import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisStore, type RedisTarget } from '../../src/store/index.js';
 import { startApp, type RunningApp } from '../support/app.js';
@@ -12,6 +9,7 @@ import { redisCliAvailable, startRedisCluster, startRedisSentinel } from '../sup
 import { startRoundRobin, type RoundRobin } from '../support/round-robin.js';
 import { UserAgent } from '../support/user-agent.js';
 import { idpHop, nextHop } from '../support/idp-hops.js';
+import { startUpstreamIdp, UPSTREAM_IDP_SECRET as UPSTREAM_SECRET, type UpstreamIdp } from '../support/upstream-idp.js';
 
 /**
  * The login suite with two broker instances behind a balancer that alternates requests, on a
@@ -21,7 +19,6 @@ import { idpHop, nextHop } from '../support/idp-hops.js';
  * through the store.
  */
 const REDIRECT = 'http://127.0.0.1:5000/cb';
-const UPSTREAM_SECRET = 'upstream-secret-0123456789abcdef';
 const available = redisServerAvailable() && redisCliAvailable();
 
 const topologies: { name: string; start: () => Promise<{ target: RedisTarget; stop(): Promise<void> }> }[] = [
@@ -32,16 +29,15 @@ const topologies: { name: string; start: () => Promise<{ target: RedisTarget; st
 for (const topology of topologies) {
   describe.runIf(available)(`two broker instances on ${topology.name}`, () => {
     let redis: { target: RedisTarget; stop(): Promise<void> };
-    let idpServer: Server;
+    let idp: UpstreamIdp;
     let idpIssuer: string;
     let balancer: RoundRobin;
     const instances: RunningApp[] = [];
 
     beforeAll(async () => {
       redis = await topology.start();
-      idpServer = createServer();
-      await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
-      idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
+      idp = await startUpstreamIdp({ redirectUri: () => `${balancer.url}/callback/corp` });
+      idpIssuer = idp.issuer;
       balancer = await startRoundRobin([]);
       const config = {
         issuer: balancer.url,
@@ -59,27 +55,12 @@ for (const topology of topologies) {
       }
       balancer.backends.push(...instances.map((app) => app.url));
       balancer.served.push(0, 0);
-      const idp = new Provider(idpIssuer, {
-        clients: [
-          { client_id: 'broker', client_secret: UPSTREAM_SECRET, redirect_uris: [`${balancer.url}/callback/corp`] },
-        ],
-        claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-        features: { devInteractions: { enabled: true } },
-        pkce: { required: () => true },
-        async findAccount(_ctx, sub) {
-          return {
-            accountId: sub,
-            claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }),
-          };
-        },
-      });
-      idpServer.on('request', idp.callback());
     }, 90_000);
 
     afterAll(async () => {
       await Promise.all(instances.map((app) => app.close()));
       await balancer?.close();
-      await new Promise<void>((resolve) => (idpServer ? idpServer.close(() => resolve()) : resolve()));
+      await idp?.close();
       await redis?.stop();
     });
 

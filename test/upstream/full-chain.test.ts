@@ -1,7 +1,4 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
-import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type RunningApp } from '../support/app.js';
 import { CLIENTS, SECRETS } from '../support/broker-fixture.js';
@@ -9,6 +6,7 @@ import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServe
 import { UserAgent } from '../support/user-agent.js';
 import { pkceAuthorization } from '../support/app-client.js';
 import { idpHop, nextHop } from '../support/idp-hops.js';
+import { startUpstreamIdp, UPSTREAM_IDP_SECRET, type UpstreamIdp } from '../support/upstream-idp.js';
 
 /**
  * The whole chain on Redis: an app (openid-client) → the broker's /authorize?provider=corp →
@@ -20,17 +18,15 @@ const available = redisServerAvailable();
 
 describe.skipIf(!available)('app → broker → oidc-provider → broker → app tokens, on Redis', () => {
   let redis: RedisServer;
-  let idpServer: Server;
+  let idp: UpstreamIdp;
   let idpIssuer: string;
   let broker: RunningApp;
-  let upstreamTokenRequests = 0;
 
   beforeAll(async () => {
     redis = await startRedisServer();
     const store = await openRedisStore(redis.url);
-    idpServer = createServer();
-    await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
-    idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
+    idp = await startUpstreamIdp({ redirectUri: () => `${broker.url}/callback/corp` });
+    idpIssuer = idp.issuer;
     broker = await startApp(
       {
         clients: CLIENTS,
@@ -40,38 +36,18 @@ describe.skipIf(!available)('app → broker → oidc-provider → broker → app
             use: 'oidc',
             issuer: idpIssuer,
             client_id: 'broker',
-            client_secret: 'upstream-secret-0123456789abcdef',
+            client_secret: UPSTREAM_IDP_SECRET,
             name: 'Corp SSO',
           },
         ],
       },
       { store },
     );
-    const idp = new Provider(idpIssuer, {
-      clients: [
-        {
-          client_id: 'broker',
-          client_secret: 'upstream-secret-0123456789abcdef',
-          redirect_uris: [`${broker.url}/callback/corp`],
-        },
-      ],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-      features: { devInteractions: { enabled: true } },
-      pkce: { required: () => true },
-      async findAccount(_ctx, sub) {
-        return {
-          accountId: sub,
-          claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `Corp ${sub}` }),
-        };
-      },
-    });
-    idp.on('grant.success', () => upstreamTokenRequests++);
-    idpServer.on('request', idp.callback());
   });
 
   afterAll(async () => {
     await broker?.close();
-    await new Promise<void>((resolve) => (idpServer ? idpServer.close(() => resolve()) : resolve()));
+    await idp?.close();
     await redis?.stop();
   });
 
@@ -107,7 +83,7 @@ describe.skipIf(!available)('app → broker → oidc-provider → broker → app
     // provider=corp went straight to the upstream, and the upstream answered our callback.
     expect(hops.some((u) => u.origin === idpIssuer)).toBe(true);
     expect(hops.some((u) => u.href.startsWith(`${broker.url}/callback/corp?`))).toBe(true);
-    expect(upstreamTokenRequests).toBe(1);
+    expect(idp.tokenRequests).toBe(1);
 
     const tokens = await oidc.authorizationCodeGrant(config, callback, {
       pkceCodeVerifier: verifier,

@@ -1,11 +1,9 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RedisStore } from '../../src/store/index.js';
 import { openRedisStore, redisServerAvailable, startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startHarness, type Harness } from './harness.js';
 import { UserAgent } from '../support/user-agent.js';
+import { startUpstreamIdp, type UpstreamIdp } from '../support/upstream-idp.js';
 
 /**
  * End to end against a real OpenID Provider (node-oidc-provider 8) on loopback, as the generic
@@ -18,19 +16,20 @@ const available = redisServerAvailable();
 describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', () => {
   let redis: RedisServer;
   let store: RedisStore;
-  let idpServer: Server;
+  let idp: UpstreamIdp;
   let idpIssuer: string;
   let h: Harness;
-  let tokenHits = 0;
 
   beforeAll(async () => {
     redis = await startRedisServer();
     store = await openRedisStore(redis.url, { prefix: 'e2e:' });
-    idpServer = createServer();
-    await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
-    idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
-
-    // The broker's address is needed for the IdP's client registration, so reserve it first.
+    idp = await startUpstreamIdp({
+      redirectUri: () => `${h.issuer}/callback/corp`,
+      clientSecret: 'broker-secret-broker-secret-0123',
+      brokerClient: { token_endpoint_auth_method: 'client_secret_basic' },
+      name: (sub) => `User ${sub}`,
+    });
+    idpIssuer = idp.issuer;
     h = await startHarness(
       [
         {
@@ -43,32 +42,11 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
       ],
       { store },
     );
-    const idp = new Provider(idpIssuer, {
-      clients: [
-        {
-          client_id: 'broker',
-          client_secret: 'broker-secret-broker-secret-0123',
-          redirect_uris: [`${h.issuer}/callback/corp`],
-          token_endpoint_auth_method: 'client_secret_basic',
-        },
-      ],
-      claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['name'] },
-      features: { devInteractions: { enabled: true } },
-      pkce: { required: () => true },
-      async findAccount(_ctx, sub) {
-        return {
-          accountId: sub,
-          claims: async () => ({ sub, email: `${sub}@corp.example`, email_verified: true, name: `User ${sub}` }),
-        };
-      },
-    });
-    idp.on('grant.success', () => tokenHits++);
-    idpServer.on('request', idp.callback());
   });
 
   afterAll(async () => {
     await h?.close();
-    await new Promise<void>((resolve) => (idpServer ? idpServer.close(() => resolve()) : resolve()));
+    await idp?.close();
     await store?.close();
     await redis?.stop();
   });
@@ -127,7 +105,7 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
       email_verified: true,
       name: 'User alice',
     });
-    expect(tokenHits).toBe(1);
+    expect(idp.tokenRequests).toBe(1);
 
     // The transaction is gone from Redis: the same callback again is a 400 page.
     const replay = await browser.fetch(back.href);
@@ -139,12 +117,12 @@ describe.skipIf(!available)('upstream oidc against oidc-provider 8, on Redis', (
     const attacker = new UserAgent();
     const authUrl = await h.begin(attacker, 'corp');
     const back = await idpLogin(authUrl, 'mallory');
-    const hits = tokenHits;
+    const hits = idp.tokenRequests;
     const victim = new UserAgent();
     await victim.fetch(`${h.issuer}/upstream/none`); // the victim's own browser cookie
     const response = await victim.fetch(back.href);
     expect(response.status).toBe(400);
-    expect(tokenHits).toBe(hits);
+    expect(idp.tokenRequests).toBe(hits);
     expect(h.finish).toHaveBeenCalledTimes(1); // only the first test's login
   });
 
