@@ -49,6 +49,20 @@ describe.runIf(available)('drills: broker instances die and restart', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  /**
+   * /readyz after a SIGTERM, polled until it stops answering 200 (the signal lands whenever the
+   * process gets to it, later on a loaded machine): draining must show as 503 while the listener
+   * is still open (drain_ms 600), never go straight to a refused connection (-1).
+   */
+  async function firstNotReady(url: string, boundMs = 3000): Promise<number> {
+    const started = Date.now();
+    for (;;) {
+      const status = await readyz(url).catch(() => -1);
+      if (status !== 200 || Date.now() - started > boundMs) return status;
+      await sleep(20);
+    }
+  }
+
   async function instance(name: string): Promise<BrokerProcess> {
     const port = await freePort();
     const broker = await spawnBroker(dir, name, brokerConfig(balancer.url, idp.issuer, redis.url, port, 600));
@@ -93,8 +107,7 @@ describe.runIf(available)('drills: broker instances die and restart', () => {
       const old = current[round]!;
       expect(await readyz(old.url)).toBe(200);
       old.child.kill('SIGTERM');
-      await sleep(50);
-      readyWhileDraining.push(await readyz(old.url).catch(() => -1));
+      readyWhileDraining.push(await firstNotReady(old.url));
       expect(await old.exited).toBe(0);
       const fresh = await instance(`n${round}`);
       balancer.backends[round] = fresh.url;
