@@ -65,6 +65,9 @@ const { values: opts } = parseArgs({
     store: { type: 'string' },
     // The login rows also with this many broker instances behind the driver, round-robin.
     instances: { type: 'string' },
+    // Override the mode's number and length of the alternating repetitions (to study steadiness).
+    reps: { type: 'string' },
+    'rep-ms': { type: 'string' },
   },
   strict: true,
 });
@@ -87,11 +90,14 @@ const withLimits = !(opts['no-rate-limits'] || process.env.npm_config_no_rate_li
 
 // Many short repetitions, broker and reference in turn (b r r b b r ...): a pair of neighbours
 // sees the same machine, so the median of the per-pair ratios holds when other work comes and
-// goes. halfLoad: the login rows' open-loop repetitions at half of each side's peak.
+// goes. The warm-up is counted in the server's own CPU time (warmupCpuMs, in steps of at most
+// 250 ms, for at most warmupMaxMs): on a busy machine a warm-up by the clock does too little work
+// for the JIT to settle. halfLoad: the login rows' open-loop repetitions at half of each side's peak.
 const MODE = quick
   ? {
       name: 'quick',
-      warmupMs: 300,
+      warmupCpuMs: 400,
+      warmupMaxMs: 1500,
       repMs: 400,
       reps: 4,
       halfLoad: { fraction: 0.5, repMs: 1000, reps: 1 },
@@ -101,7 +107,8 @@ const MODE = quick
     }
   : {
       name: 'full',
-      warmupMs: 1500,
+      warmupCpuMs: 2500,
+      warmupMaxMs: 8000,
       repMs: 1250,
       reps: 12,
       halfLoad: { fraction: 0.5, repMs: 2000, reps: 2 },
@@ -109,6 +116,19 @@ const MODE = quick
       ceilingMs: 2000,
       budgetMs: 600_000,
     };
+for (const [flag, key, min] of [
+  ['reps', 'reps', 2],
+  ['rep-ms', 'repMs', 100],
+]) {
+  const raw = opts[flag] ?? process.env[`npm_config_${flag.replace('-', '_')}`];
+  if (raw === undefined) continue;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    process.stderr.write(`[bench] --${flag} must be a whole number of at least ${min}, not "${raw}"\n`);
+    process.exit(2);
+  }
+  MODE[key] = value;
+}
 // The paced run's virtual browsers: far more than the logins in flight at half load (rate × latency).
 const CONCURRENCY = { request: 16, login: 8, paced: 16 };
 const RATE_LIMITS = [
@@ -560,6 +580,8 @@ async function main() {
       log(`${row.label}: setup, warm-up, ${MODE.reps} × ${MODE.repMs} ms on each of ${sides.length}, alternating`);
       const out = { id: row.id, label: row.label, unit: row.unit, concurrency, sides };
       const reps = Object.fromEntries(sides.map((s) => [s, []]));
+      const warmUps = {};
+      out.warmUp = warmUps;
       for (const [side, target] of Object.entries(targets)) {
         const spec = {
           key: `${row.id}/${side}`,
@@ -569,8 +591,18 @@ async function main() {
           target: { kind: target.kind, url: target.url, instances: target.instances },
         };
         await driver.call('setup', { spec }, 120_000);
-        const warm = await driver.call('run', { key: spec.key, durationMs: MODE.warmupMs });
-        if (warm.errors) log(`  ${side} warm-up: ${warm.errors} errors, e.g. ${warm.errorSamples[0]}`);
+        const cpu0 = procCpus(target.pids, ticks);
+        const t0 = Date.now();
+        let warmErrors = 0;
+        let warmSample;
+        do {
+          const step = Math.min(250, MODE.warmupMaxMs - (Date.now() - t0));
+          const warm = await driver.call('run', { key: spec.key, durationMs: Math.max(50, step) });
+          warmErrors += warm.errors;
+          warmSample ??= warm.errorSamples[0];
+        } while (procCpus(target.pids, ticks) - cpu0 < MODE.warmupCpuMs && Date.now() - t0 < MODE.warmupMaxMs);
+        warmUps[side] = { cpuMs: procCpus(target.pids, ticks) - cpu0, wallMs: Date.now() - t0 };
+        if (warmErrors) log(`  ${side} warm-up: ${warmErrors} errors, e.g. ${warmSample}`);
       }
       for (let i = 0; i < MODE.reps; i++) {
         for (const side of i % 2 ? [...sides].reverse() : sides) {

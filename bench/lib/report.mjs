@@ -86,7 +86,8 @@ export function printReport(report) {
   lines.push(`login-broker vs oidc-provider 8 — ${report.mode.name} run, ${report.date}`);
   lines.push(
     `machine: ${m.nproc} cores, ${m.cpu}, ${m.memory_gb ?? '?'} GB, Node ${m.node}; ` +
-      `${report.mode.reps} reps × ${report.mode.repMs} ms after ${report.mode.warmupMs} ms warm-up; ` +
+      `${report.mode.reps} reps × ${report.mode.repMs} ms after a warm-up of ` +
+      `${report.mode.warmupCpuMs ?? report.mode.warmupMs} ms of server CPU; ` +
       `connections: ${report.concurrency.request} (requests), ${report.concurrency.login} (logins)`,
   );
   if (m.loadavg)
