@@ -11,7 +11,7 @@
 // broker on one Redis, in the same alternating repetitions (lib/variants.mjs).
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -40,6 +40,8 @@ import {
   foreignCores,
   Histogram,
   pairedRatios,
+  warmedUp,
+  rateOnMachine,
   parseRedisInfo,
   readEventsPerFlow,
   summarize,
@@ -90,14 +92,16 @@ const withLimits = !(opts['no-rate-limits'] || process.env.npm_config_no_rate_li
 
 // Many short repetitions, broker and reference in turn (b r r b b r ...): a pair of neighbours
 // sees the same machine, so the median of the per-pair ratios holds when other work comes and
-// goes. The warm-up is counted in the server's own CPU time (warmupCpuMs, in steps of at most
-// 250 ms, for at most warmupMaxMs): on a busy machine a warm-up by the clock does too little work
-// for the JIT to settle. halfLoad: the login rows' open-loop repetitions at half of each side's peak.
+// goes. The warm-up is counted in the server's own CPU time (at least warmupCpuMs, in steps of
+// warmupStepMs, then on until a step's CPU per operation no longer improves on the best before it
+// by 5% — lib/stats.mjs warmedUp —, for at most warmupMaxMs): on a busy machine a warm-up by the
+// clock does too little work for the JIT to settle, and a fresh server needs more than a warm one. halfLoad: the login rows' open-loop repetitions at half of each side's peak.
 const MODE = quick
   ? {
       name: 'quick',
       warmupCpuMs: 400,
-      warmupMaxMs: 1500,
+      warmupMaxMs: 1000,
+      warmupStepMs: 200,
       repMs: 400,
       reps: 4,
       halfLoad: { fraction: 0.5, repMs: 1000, reps: 1 },
@@ -108,7 +112,8 @@ const MODE = quick
   : {
       name: 'full',
       warmupCpuMs: 2500,
-      warmupMaxMs: 8000,
+      warmupMaxMs: 10_000,
+      warmupStepMs: 400,
       repMs: 1250,
       reps: 12,
       halfLoad: { fraction: 0.5, repMs: 2000, reps: 2 },
@@ -335,6 +340,7 @@ async function main() {
   tmp = mkdtempSync(join(tmpdir(), 'lb-bench-'));
   mkdirSync(RESULTS, { recursive: true });
   const ticks = clockTicks();
+  const cores = machine().nproc ?? availableParallelism();
   const loadBefore = loadavg();
 
   log(
@@ -595,13 +601,26 @@ async function main() {
         const t0 = Date.now();
         let warmErrors = 0;
         let warmSample;
-        do {
-          const step = Math.min(250, MODE.warmupMaxMs - (Date.now() - t0));
-          const warm = await driver.call('run', { key: spec.key, durationMs: Math.max(50, step) });
+        const steps = [];
+        for (;;) {
+          const c0 = procCpus(target.pids, ticks);
+          const left = MODE.warmupMaxMs - (Date.now() - t0);
+          const warm = await driver.call('run', {
+            key: spec.key,
+            durationMs: Math.max(50, Math.min(MODE.warmupStepMs, left)),
+          });
+          const c1 = procCpus(target.pids, ticks);
           warmErrors += warm.errors;
           warmSample ??= warm.errorSamples[0];
-        } while (procCpus(target.pids, ticks) - cpu0 < MODE.warmupCpuMs && Date.now() - t0 < MODE.warmupMaxMs);
-        warmUps[side] = { cpuMs: procCpus(target.pids, ticks) - cpu0, wallMs: Date.now() - t0 };
+          steps.push(warm.completed ? (c1 - c0) / warm.completed : NaN);
+          if (Date.now() - t0 >= MODE.warmupMaxMs) break;
+          if (c1 - cpu0 >= MODE.warmupCpuMs && warmedUp(steps)) break;
+        }
+        warmUps[side] = {
+          cpuMs: procCpus(target.pids, ticks) - cpu0,
+          wallMs: Date.now() - t0,
+          cpuMsPerFlowBySteps: steps,
+        };
         if (warmErrors) log(`  ${side} warm-up: ${warmErrors} errors, e.g. ${warmSample}`);
       }
       for (let i = 0; i < MODE.reps; i++) {
@@ -628,16 +647,18 @@ async function main() {
           const cpu = Object.fromEntries(Object.keys(rest0).map((k) => [k, cpu1[k] - cpu0[k]]));
           // Each instance's share of the side's server CPU: round-robin should split it evenly.
           const perInstance = inst0.map((c, j) => cpu1.instances[j] - c);
+          const foreign = foreignCores({
+            machineBusyMs: busy1 - busy0,
+            ownMs: own1 - own0,
+            elapsedMs: r.elapsedMs,
+          });
           reps[side].push({
             ...r,
+            rateOnMachine: rateOnMachine(r.rate, foreign, cores),
             cpuMs: cpu,
             cpuMsPerFlow: r.completed ? cpu.server / r.completed : NaN,
             // Cores other work on the machine took meanwhile (not the bench's own processes).
-            foreignCores: foreignCores({
-              machineBusyMs: busy1 - busy0,
-              ownMs: own1 - own0,
-              elapsedMs: r.elapsedMs,
-            }),
+            foreignCores: foreign,
             instanceCpuMs: perInstance,
             redisMemoryDelta: infoAfter.usedMemory - infoBefore.usedMemory,
             redisCommands: diffCalls(infoBefore.calls, infoAfter.calls),
@@ -659,6 +680,8 @@ async function main() {
         const completed = list.reduce((s, r) => s + r.completed, 0);
         out[side] = {
           rate,
+          // The rate scaled to the whole machine (lib/stats.mjs rateOnMachine).
+          rateOnMachine: summarize(list.map((r) => r.rateOnMachine)),
           p50: summarize(list.map((r) => r.latency.p50)),
           p99: summarize(list.map((r) => r.latency.p99)),
           cpuMsPerFlow: summarize(list.map((r) => r.cpuMsPerFlow)),
@@ -713,6 +736,7 @@ async function main() {
             completed: r.completed,
             errors: r.errors,
             rate: r.rate,
+            rateOnMachine: r.rateOnMachine,
             cpuMsPerFlow: r.cpuMsPerFlow,
             foreignCores: r.foreignCores,
             p50: r.latency.p50,
@@ -724,8 +748,14 @@ async function main() {
         };
       }
       // Per pair of neighbouring repetitions (rep i of each side ran back to back): broker / reference.
+      // The rate ratio from the rates scaled to the whole machine: a pair whose two repetitions met
+      // different amounts of other work keeps its ratio (rateRaw: from the rates as measured).
       out.ratios = {
         rate: pairedRatios(
+          reps.broker.map((r) => r.rateOnMachine),
+          reps.reference.map((r) => r.rateOnMachine),
+        ),
+        rateRaw: pairedRatios(
           reps.broker.map((r) => r.rate),
           reps.reference.map((r) => r.rate),
         ),

@@ -152,8 +152,9 @@ export function printReport(report) {
   lines.push(
     '(Medians of the repetitions; "!" marks one whose 95% interval is wider than ±10%. "b/r" = the median of ' +
       'the per-pair ratios',
-    ' broker / reference (each pair ran back to back), ± the half-width of its 95% interval. "% ceiling" = rate ×' +
-      ' signatures per response / signing ceiling;',
+    ' broker / reference (each pair ran back to back), ± the half-width of its 95% interval; "rate b/r" from each' +
+      " repetition's rate × cores / (cores − other work's cores),",
+    ' as measured under "spread". "% ceiling" = rate × signatures per response / signing ceiling;',
   );
   lines.push(
     ' "sign/CPU" = the share of the server\'s own CPU time spent signing, at the ceiling\'s cost per signature.)',
@@ -306,7 +307,11 @@ export function spreadLines(report) {
   for (const r of report.rows) {
     const parts = [];
     if (r.ratios)
-      parts.push(`rate b/r ${steadiness(r.ratios.rate, 2)}`, `CPU b/r ${steadiness(r.ratios.cpuMsPerFlow, 2)}`);
+      parts.push(
+        `rate b/r ${steadiness(r.ratios.rate, 2)}`,
+        ...(r.ratios.rateRaw ? [`as measured ${steadiness(r.ratios.rateRaw, 2)}`] : []),
+        `CPU b/r ${steadiness(r.ratios.cpuMsPerFlow, 2)}`,
+      );
     for (const side of r.sides ?? ['broker', 'reference'])
       parts.push(
         `${side} rate ${steadiness(r[side].rate, 0)}`,

@@ -67,3 +67,5 @@ export interface SparseHistogram {
 export declare function parseSchedstat(text: string): number;
 export declare function parseMachineStat(text: string): number;
 export declare function foreignCores(window: { machineBusyMs: number; ownMs: number; elapsedMs: number }): number;
+export declare function rateOnMachine(rate: number, foreign: number, cores: number): number;
+export declare function warmedUp(steps: number[], gain?: number): boolean;

@@ -197,6 +197,30 @@ export function foreignCores({ machineBusyMs, ownMs, elapsedMs }) {
   return Math.max(0, machineBusyMs - ownMs) / elapsedMs;
 }
 
+/**
+ * A repetition's rate scaled to the whole machine: × cores / (cores − the cores other work took
+ * meanwhile). On a machine the bench saturates, its throughput follows the cores left to it, so
+ * this takes out what other work that comes and goes did to the rate. The cores left are taken
+ * as at least a tenth of the machine, so a repetition that got almost nothing cannot blow up.
+ * With no measure of other work (NaN) the rate is left as it is.
+ */
+export function rateOnMachine(rate, foreign, cores) {
+  if (!Number.isFinite(foreign)) return rate;
+  return (rate * cores) / Math.max(cores - foreign, 0.1 * cores);
+}
+
+/**
+ * Whether a warm-up has settled: its last step's CPU per operation is no more than `gain` below
+ * the best of the steps before it (a server still warming gets cheaper step by step). Steps with
+ * no completed operation (NaN) are left out; fewer than two steps are not settled.
+ */
+export function warmedUp(steps, gain = 0.05) {
+  const finite = steps.filter(Number.isFinite);
+  if (finite.length < 2) return false;
+  const last = finite[finite.length - 1];
+  return last >= (1 - gain) * Math.min(...finite.slice(0, -1));
+}
+
 /** Parses Redis INFO text into { section: { key: value } } with numbers where they are numbers. */
 export function parseRedisInfo(text) {
   const out = {};

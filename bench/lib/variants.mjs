@@ -56,7 +56,8 @@ const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a
  * of the medians.
  */
 function figureRatio(v, base, key) {
-  if (v.reps?.length && v.reps.length === base.reps?.length)
+  const has = (side) => side.reps?.every((r) => Number.isFinite(r[key]));
+  if (v.reps?.length && v.reps.length === base.reps?.length && has(v) && has(base))
     return pairedRatios(
       v.reps.map((r) => r[key]),
       base.reps.map((r) => r[key]),
@@ -73,7 +74,9 @@ export function compareVariant(row, variant) {
   const base = row[variant.compareTo];
   if (!v || !base) throw new Error(`row ${row.id} lacks ${v ? variant.compareTo : variant.id}`);
   return {
-    rate: figureRatio(v, base, 'rate'),
+    // Per pair from the rates scaled to the whole machine where the reps have them (lib/stats.mjs).
+    rate:
+      v.reps?.[0]?.rateOnMachine !== undefined ? figureRatio(v, base, 'rateOnMachine') : figureRatio(v, base, 'rate'),
     cpuMsPerFlow: figureRatio(v, base, 'cpuMsPerFlow'),
     storeRoundTrips: v.storeRoundTripsPerFlow - base.storeRoundTripsPerFlow,
   };

@@ -7,8 +7,11 @@ import {
   pairedRatios,
   parseMachineStat,
   parseSchedstat,
+  rateOnMachine,
   summarize,
+  warmedUp,
 } from '../../bench/lib/stats.mjs';
+import { evaluateTargets, halfLoadTable, spreadLines } from '../../bench/lib/report.mjs';
 import { compareVariant, planVariants } from '../../bench/lib/variants.mjs';
 
 /** The bench's method (issue 12): the paced driver's schedule, per-pair ratios, their spread. */
@@ -155,5 +158,100 @@ describe('bench CPU accounting', () => {
     expect(foreignCores({ machineBusyMs: 1800, ownMs: 1200, elapsedMs: 1000 })).toBeCloseTo(0.6);
     expect(foreignCores({ machineBusyMs: 1190, ownMs: 1200, elapsedMs: 1000 })).toBe(0);
     expect(foreignCores({ machineBusyMs: 1, ownMs: 0, elapsedMs: 0 })).toBeNaN();
+  });
+});
+
+describe('bench report of the half-load run and the spread', () => {
+  const summary = (values: number[]) => summarize(values);
+  const side = (rate: number[], cpu: number[]) => ({ rate: summary(rate), cpuMsPerFlow: summary(cpu) });
+  const hist = (p50: number, p99: number) => ({ count: 100, p50, p99, max: p99 + 1 });
+  const report = (ownCallbackP99: number) => ({
+    mode: { reps: 4 },
+    rows: [
+      {
+        id: 'cold_login',
+        label: 'cold login',
+        sides: ['broker', 'reference'],
+        broker: side([100, 110, 90, 105], [4, 4.2, 3.9, 4.1]),
+        reference: side([120, 125, 118, 130], [3.8, 3.9, 3.7, 4]),
+        ratios: { rate: pairedRatios([100, 110], [120, 125]), cpuMsPerFlow: pairedRatios([4, 4.2], [3.8, 3.9]) },
+        foreignCores: summary([0.2, 0.4, 0.3, 0.5]),
+        halfLoad: {
+          fraction: 0.5,
+          repMs: 1000,
+          reps: 1,
+          sides: ['broker', 'reference'],
+          broker: {
+            targetRate: 50,
+            achievedRate: 50,
+            poolWaits: 0,
+            login: hist(10, 20),
+            startLag: hist(0.1, 1),
+            hops: { authorize: hist(2, 4), upstream: hist(1, 2), callback: hist(4, 9), token: hist(2, 4.5) },
+            own: { authorize: hist(2, 4), callback: hist(3, ownCallbackP99), token: hist(2, 4.5) },
+            upstreamTokenMs: hist(1, 2),
+          },
+          reference: {
+            targetRate: 60,
+            achievedRate: 60,
+            poolWaits: 0,
+            login: hist(9, 18),
+            startLag: hist(0.1, 1),
+            hops: { authorize: hist(2, 4), interaction: hist(2, 4), resume: hist(2, 4), token: hist(2, 4) },
+          },
+        },
+      },
+    ],
+  });
+
+  it("meets the per-hop target only when every one of the broker's own hops is under 5 ms at p99", () => {
+    const find = (r: ReturnType<typeof report>) =>
+      evaluateTargets(r).find((t) => t.target.startsWith('cold_login: p99 the broker adds'))!;
+    expect(find(report(4.9))).toMatchObject({ ok: true, measured: 'authorize 4.0 ms, callback 4.9 ms, token 4.5 ms' });
+    expect(find(report(7))).toMatchObject({ ok: false });
+    // The CPU target reads the median of the per-pair ratios.
+    const cpu = evaluateTargets(report(1)).find((t) => t.target.startsWith('broker CPU'))!;
+    expect(cpu.measured).toContain(`${pairedRatios([4, 4.2], [3.8, 3.9]).median.toFixed(2)}×`);
+  });
+
+  it('prints each side with its hops in browser order, the broker’s own line, and the spread with other work', () => {
+    const lines = halfLoadTable(report(4.9)).join('\n');
+    const header = lines.split('\n').find((l) => l.startsWith('login row'))!;
+    expect(header.indexOf('authorize')).toBeLessThan(header.indexOf('upstream'));
+    expect(header.indexOf('callback')).toBeLessThan(header.indexOf('interaction'));
+    expect(header.indexOf('resume')).toBeLessThan(header.indexOf('token'));
+    expect(lines).toMatch(/cold_login · broker's own .*3\.0 \/ 4\.9/);
+    expect(lines).toMatch(/cold_login · reference +60 +60 +9\.0 \/ 18\.0/);
+    const spread = spreadLines(report(4.9)).join('\n');
+    expect(spread).toContain('rate b/r');
+    expect(spread).toContain('other work on the machine 0.35 cores');
+  });
+});
+
+describe('bench rates scaled to the whole machine', () => {
+  it('scales a repetition’s rate by the cores other work left to the bench', () => {
+    expect(rateOnMachine(100, 0, 2)).toBe(100);
+    expect(rateOnMachine(60, 0.8, 2)).toBeCloseTo(100, 10);
+    // Never more than ×10: a repetition that got almost nothing is not blown up.
+    expect(rateOnMachine(5, 2, 2)).toBe(50);
+    expect(rateOnMachine(5, 3, 2)).toBe(50);
+    expect(rateOnMachine(70, Number.NaN, 2)).toBe(70);
+    // Two repetitions of a pair that met different loads: their ratio comes back to the servers' own.
+    const broker = rateOnMachine((80 * (2 - 0.4)) / 2, 0.4, 2);
+    const reference = rateOnMachine((100 * (2 - 1.2)) / 2, 1.2, 2);
+    expect(broker / reference).toBeCloseTo(0.8, 10);
+  });
+});
+
+describe('bench warm-up', () => {
+  it('goes on while each step is still more than 5% cheaper than the best before it', () => {
+    expect(warmedUp([])).toBe(false);
+    expect(warmedUp([1])).toBe(false);
+    expect(warmedUp([1, 0.8])).toBe(false);
+    expect(warmedUp([1, 0.8, 0.7])).toBe(false);
+    expect(warmedUp([1, 0.8, 0.7, 0.68])).toBe(true);
+    // A noisy step that costs more does not mean "still warming".
+    expect(warmedUp([1, 0.7, 0.75])).toBe(true);
+    expect(warmedUp([1, Number.NaN, 0.98])).toBe(true);
   });
 });
