@@ -209,6 +209,10 @@ describe('bench report of the half-load run and the spread', () => {
       evaluateTargets(r).find((t) => t.target.startsWith('cold_login: p99 the broker adds'))!;
     expect(find(report(4.9))).toMatchObject({ ok: true, measured: 'authorize 4.0 ms, callback 4.9 ms, token 4.5 ms' });
     expect(find(report(7))).toMatchObject({ ok: false });
+    // A driver that could not keep to the schedule says so next to the figures.
+    const busy = report(4.9);
+    busy.rows[0]!.halfLoad.broker.startLag = hist(3, 40);
+    expect(find(busy).measured).toContain('busy machine: the driver started logins up to 40.0 ms late at p99');
     // The CPU target reads the median of the per-pair ratios.
     const cpu = evaluateTargets(report(1)).find((t) => t.target.startsWith('broker CPU'))!;
     expect(cpu.measured).toContain(`${pairedRatios([4, 4.2], [3.8, 3.9]).median.toFixed(2)}×`);
