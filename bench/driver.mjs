@@ -2,11 +2,14 @@
 // fixed number of virtual users, each looping over one flow (a request, or a multi-hop login
 // with its own cookie jar) until the deadline; requests in flight at the deadline are finished
 // and counted, so the runner's CPU window covers exactly the completed work.
+// A paced run (`paced`) is open-loop instead: logins arrive at a constant rate from a pool of
+// virtual browsers, and each is timed from its scheduled start (lib/pacing.mjs).
 import { createHash, randomBytes } from 'node:crypto';
 import { agent, basic, form, Jar, request } from './lib/http.mjs';
 import { APP, MACHINE } from './lib/clients.mjs';
 import { roundRobin } from './lib/balance.mjs';
 import { Histogram, hopReadEvents } from './lib/stats.mjs';
+import { arrivalCount, dueCount, hopLatencies, ownLatencies, scheduledAt } from './lib/pacing.mjs';
 import { Redis } from 'ioredis';
 
 const MAX_ITERATIONS = 10_000_000;
@@ -16,6 +19,11 @@ function agentFor(url, size) {
   if (!a) {
     a = agent(size);
     agents.set(url.origin, a);
+  }
+  // One agent per origin, shared by the scenarios: a larger pool (a paced run's) widens it.
+  if (a.maxSockets < size) {
+    a.maxSockets = size;
+    a.maxFreeSockets = size;
   }
   return a;
 }
@@ -97,7 +105,10 @@ function scenario(spec) {
     const r0 = probes.length ? await reads() : [];
     const t0 = performance.now();
     const out = await fn();
-    timer(hop, performance.now() - t0);
+    const t1 = performance.now();
+    timer(hop, t1 - t0);
+    // A paced run's per-login timer keeps each hop's start and end (lib/pacing.mjs hopLatencies).
+    timer.events?.push([hop, t0, t1]);
     if (probes.length) timer.roundTrips?.(hop, hopReadEvents(r0, await reads()));
     return out;
   };
@@ -139,6 +150,8 @@ function scenario(spec) {
       res = await timed(timer, label, () => get(here, jar));
       expect(res.status === 302 || res.status === 303, `${label} answered ${res.status}: ${res.body.slice(0, 160)}`);
       next = new URL(res.headers.location, here);
+      // The code the upstream issued: the stub reports its own time for the token request with it.
+      if (label === 'upstream') timer.upstreamCode = next.searchParams.get('code') ?? undefined;
     }
     expect(next.origin + next.pathname === APP.redirect_uri, `never reached the app: ${next}`);
     expect(next.searchParams.get('state') === state, 'state not echoed');
@@ -323,6 +336,118 @@ async function run({ key, durationMs, count }) {
   };
 }
 
+/** The upstream's own handling time of the token request of each code (the stub keeps them). */
+async function upstreamTimes(upstreamUrl, codes) {
+  if (!upstreamUrl || !codes.length) return [];
+  const res = await fetch(new URL('/bench/token-times', upstreamUrl), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(codes),
+    signal: AbortSignal.timeout(10_000),
+  });
+  if (!res.ok) throw new Error(`stub upstream answered ${res.status} for its token times`);
+  return res.json();
+}
+
+/**
+ * Open loop: `rate` logins per second for `durationMs`, each started at its scheduled time on a
+ * free virtual browser of the pool (waiting for one when all are busy), whatever the server's
+ * answers do; then the ones in flight finish. Latencies run from the scheduled start; the
+ * broker's own time per hop takes off the upstream's time for its token request (`upstreamUrl`).
+ * Histograms go back sparse, so the runner can merge repetitions.
+ */
+async function paced({ key, rate, durationMs, upstreamUrl }) {
+  const entry = prepared.get(key);
+  if (!entry) throw new Error(`scenario ${key} was not set up`);
+  const { built, vus } = entry;
+  const free = [...vus];
+  const waiting = [];
+  const acquire = () => (free.length ? free.pop() : new Promise((resolve) => waiting.push(resolve)));
+  const release = (vu) => {
+    const next = waiting.shift();
+    if (next) next(vu);
+    else free.push(vu);
+  };
+  const hist = (map, name) => {
+    let h = map.get(name);
+    if (!h) {
+      h = new Histogram();
+      map.set(name, h);
+    }
+    return h;
+  };
+  const hops = new Map();
+  const total = new Histogram();
+  const lag = new Histogram();
+  const logins = []; // per login with an upstream leg: its code and its hops, for the own times
+  let completed = 0;
+  let errors = 0;
+  let poolWaits = 0;
+  const samples = [];
+  const count = arrivalCount(rate, durationMs);
+  const flights = [];
+  const launch = async (scheduled) => {
+    lag.record(performance.now() - scheduled);
+    if (!free.length) poolWaits++;
+    const vu = await acquire();
+    const timer = () => {};
+    timer.events = [];
+    try {
+      await built.flow(vu, timer);
+      const { hops: ms, total: all } = hopLatencies(scheduled, timer.events);
+      for (const [name, v] of Object.entries(ms)) hist(hops, name).record(v);
+      total.record(all);
+      completed++;
+      logins.push({ code: timer.upstreamCode, hops: ms });
+    } catch (err) {
+      errors++;
+      if (samples.length < 3) samples.push(err.message);
+    } finally {
+      release(vu);
+    }
+  };
+  const t0 = performance.now() + 5;
+  let next = 0;
+  while (next < count) {
+    const due = dueCount(performance.now() - t0, rate, count);
+    for (; next < due; next++) flights.push(launch(t0 + scheduledAt(next, rate)));
+    if (next < count)
+      await new Promise((r) => setTimeout(r, Math.max(0, t0 + scheduledAt(next, rate) - performance.now())));
+  }
+  await Promise.all(flights);
+  const elapsedMs = performance.now() - t0;
+  // Logins with an upstream leg (cold brokered logins): the stub's own time for each one's token
+  // request comes off its callback; a login whose code the stub no longer knew is left out.
+  const codes = upstreamUrl ? logins.filter((l) => l.code).map((l) => l.code) : [];
+  const times = new Map((await upstreamTimes(upstreamUrl, codes)).map((ms, i) => [codes[i], ms]));
+  const own = new Map();
+  const upstreamMs = new Histogram();
+  for (const login of logins) {
+    const up = login.code && upstreamUrl ? times.get(login.code) : undefined;
+    if (login.code && upstreamUrl && typeof up !== 'number') continue;
+    if (up !== undefined) upstreamMs.record(up);
+    for (const [name, v] of Object.entries(ownLatencies(login.hops, up !== undefined ? { callback: up } : {})))
+      hist(own, name).record(v);
+  }
+  const sparse = (map) => Object.fromEntries([...map].map(([k, h]) => [k, h.toSparse()]));
+  return {
+    rate,
+    scheduled: count,
+    completed,
+    errors,
+    errorSamples: samples,
+    elapsedMs,
+    achievedRate: (completed / elapsedMs) * 1000,
+    poolSize: vus.length,
+    poolWaits,
+    startLag: lag.toSparse(),
+    latency: total.toSparse(),
+    hops: sparse(hops),
+    own: sparse(own),
+    upstreamTokenMs: upstreamMs.toSparse(),
+  };
+}
+
 process.on('message', async (msg) => {
   try {
     if (msg.cmd === 'setup') {
@@ -330,6 +455,8 @@ process.on('message', async (msg) => {
       process.send({ id: msg.id, ok: true });
     } else if (msg.cmd === 'run') {
       process.send({ id: msg.id, ok: true, result: await run(msg) });
+    } else if (msg.cmd === 'paced') {
+      process.send({ id: msg.id, ok: true, result: await paced(msg) });
     } else if (msg.cmd === 'drop') {
       prepared.get(msg.key)?.built.close?.();
       prepared.delete(msg.key);

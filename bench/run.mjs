@@ -3,13 +3,15 @@
 // Starts a throwaway Redis per server, the broker (dist/, NODE_ENV=production) as its own
 // process, the reference (oidc-provider 8) as its own process, the stub upstream IdP, and the
 // load driver; measures each scenario on the broker and the reference in alternating
-// repetitions; prints one table and writes bench/results/latest.json.
+// repetitions (each pair of neighbouring repetitions gives one broker/reference ratio); then
+// each login row once more, open loop at half of each side's peak rate, for its latency per hop
+// (lib/pacing.mjs); prints one table and writes bench/results/latest.json.
 // With --store and/or --instances, the login rows are also measured on that topology (Redis Cluster
 // or Sentinel, started here) and/or with several broker instances behind the driver, next to the
 // broker on one Redis, in the same alternating repetitions (lib/variants.mjs).
 import { fork } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,7 +24,9 @@ import {
   killAll,
   killAllSync,
   machine,
-  procCpu,
+  machineBusyMs,
+  ownCpuMs,
+  procCpuMs,
   redisAvailable,
   startNode,
   startRedis,
@@ -32,8 +36,12 @@ import {
   combineInfos,
   cpuShares,
   counterValue,
-  cpuMs,
   diffCalls,
+  foreignCores,
+  Histogram,
+  pairedRatios,
+  warmedUp,
+  rateOnMachine,
   parseRedisInfo,
   readEventsPerFlow,
   summarize,
@@ -59,6 +67,9 @@ const { values: opts } = parseArgs({
     store: { type: 'string' },
     // The login rows also with this many broker instances behind the driver, round-robin.
     instances: { type: 'string' },
+    // Override the mode's number and length of the alternating repetitions (to study steadiness).
+    reps: { type: 'string' },
+    'rep-ms': { type: 'string' },
   },
   strict: true,
 });
@@ -79,10 +90,52 @@ const variants = (() => {
 const withMetrics = opts.metrics || process.env.npm_config_metrics === 'true' || variants.length > 0;
 const withLimits = !(opts['no-rate-limits'] || process.env.npm_config_no_rate_limits === 'true');
 
+// Many short repetitions, broker and reference in turn (b r r b b r ...): a pair of neighbours
+// sees the same machine, so the median of the per-pair ratios holds when other work comes and
+// goes. The warm-up is counted in the server's own CPU time (at least warmupCpuMs, in steps of
+// warmupStepMs, then on until a step's CPU per operation no longer improves on the best before it
+// by 5% — lib/stats.mjs warmedUp —, for at most warmupMaxMs): on a busy machine a warm-up by the
+// clock does too little work for the JIT to settle, and a fresh server needs more than a warm one. halfLoad: the login rows' open-loop repetitions at half of each side's peak.
 const MODE = quick
-  ? { name: 'quick', warmupMs: 300, repMs: 500, reps: 3, seqLogins: 20, ceilingMs: 600, budgetMs: 180_000 }
-  : { name: 'full', warmupMs: 2000, repMs: 3000, reps: 5, seqLogins: 100, ceilingMs: 2000, budgetMs: 600_000 };
-const CONCURRENCY = { request: 16, login: 8 };
+  ? {
+      name: 'quick',
+      warmupCpuMs: 400,
+      warmupMaxMs: 1000,
+      warmupStepMs: 200,
+      repMs: 350,
+      reps: 4,
+      halfLoad: { fraction: 0.5, repMs: 800, reps: 1 },
+      seqLogins: 20,
+      ceilingMs: 600,
+      budgetMs: 180_000,
+    }
+  : {
+      name: 'full',
+      warmupCpuMs: 2500,
+      warmupMaxMs: 10_000,
+      warmupStepMs: 400,
+      repMs: 1250,
+      reps: 12,
+      halfLoad: { fraction: 0.5, repMs: 2000, reps: 2 },
+      seqLogins: 100,
+      ceilingMs: 2000,
+      budgetMs: 600_000,
+    };
+for (const [flag, key, min] of [
+  ['reps', 'reps', 2],
+  ['rep-ms', 'repMs', 100],
+]) {
+  const raw = opts[flag] ?? process.env[`npm_config_${flag.replace('-', '_')}`];
+  if (raw === undefined) continue;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min) {
+    process.stderr.write(`[bench] --${flag} must be a whole number of at least ${min}, not "${raw}"\n`);
+    process.exit(2);
+  }
+  MODE[key] = value;
+}
+// The paced run's virtual browsers: far more than the logins in flight at half load (rate × latency).
+const CONCURRENCY = { request: 16, login: 8, paced: 16 };
 const RATE_LIMITS = [
   'authorize',
   'callback',
@@ -230,9 +283,9 @@ async function redisInfos(clients) {
   return combineInfos(await Promise.all(clients.map(async (c) => parseRedisInfo(await c.info('all')))));
 }
 
-/** utime + stime summed over several processes (the instances of a side, a topology's nodes). */
-function procCpus(pids) {
-  return pids.map(procCpu).reduce((a, b) => ({ utime: a.utime + b.utime, stime: a.stime + b.stime }));
+/** CPU ms so far summed over several processes (the instances of a side, a topology's nodes). */
+function procCpus(pids, ticks) {
+  return pids.reduce((sum, pid) => sum + procCpuMs(pid, ticks), 0);
 }
 
 /** The store round trips the brokers counted so far (login_broker_store_round_trips_total). */
@@ -287,6 +340,8 @@ async function main() {
   tmp = mkdtempSync(join(tmpdir(), 'lb-bench-'));
   mkdirSync(RESULTS, { recursive: true });
   const ticks = clockTicks();
+  const cores = machine().nproc ?? availableParallelism();
+  const loadBefore = loadavg();
 
   log(
     `mode ${MODE.name}${withMetrics ? ', metrics on' : ''}${withLimits ? '' : ', rate limits off'}: ` +
@@ -423,6 +478,102 @@ async function main() {
     for (const alg of ['RS256', 'ES256'])
       ceilings[alg] = await signingCeiling(alg, { durationMs: MODE.ceilingMs, warmupMs: 300 });
 
+    /**
+     * The login row again, open loop at half of each side's peak (the median rate just measured),
+     * in alternating repetitions; histograms of the repetitions merged. Latency per hop from the
+     * scheduled start; the broker's own time per hop without the upstream's handling of its token
+     * request (the stub reports it by code).
+     */
+    const halfLoad = async (row, targets, out) => {
+      const { fraction, repMs, reps: n } = MODE.halfLoad;
+      const sides = Object.keys(targets);
+      log(`${row.label}: half load, open loop at ${fraction * 100}% of each side's peak, ${n} × ${repMs} ms each`);
+      const acc = {};
+      for (const [side, target] of Object.entries(targets)) {
+        const key = `${row.id}/${side}/paced`;
+        await driver.call(
+          'setup',
+          {
+            spec: {
+              key,
+              name: row.scenario,
+              alg: row.alg,
+              concurrency: CONCURRENCY.paced,
+              target: { kind: target.kind, url: target.url, instances: target.instances },
+            },
+          },
+          120_000,
+        );
+        acc[side] = { rate: fraction * out[side].rate.median, reps: [], hist: {} };
+      }
+      const merge = (a, name, sparse) => {
+        a.hist[name] ??= new Histogram();
+        a.hist[name].merge(sparse);
+      };
+      for (let i = 0; i < n; i++) {
+        for (const side of i % 2 ? [...sides].reverse() : sides) {
+          const a = acc[side];
+          const r = await driver.call(
+            'paced',
+            {
+              key: `${row.id}/${side}/paced`,
+              rate: a.rate,
+              durationMs: repMs,
+              upstreamUrl: targets[side].kind === 'broker' ? stubUrl : undefined,
+            },
+            repMs + 60_000,
+          );
+          if (r.errors) log(`  ${side} half load rep ${i + 1}: ${r.errors} errors, e.g. ${r.errorSamples[0]}`);
+          merge(a, 'login', r.latency);
+          merge(a, 'startLag', r.startLag);
+          merge(a, 'upstreamToken', r.upstreamTokenMs);
+          for (const [hop, h] of Object.entries(r.hops)) merge(a, `hop:${hop}`, h);
+          for (const [hop, h] of Object.entries(r.own)) merge(a, `own:${hop}`, h);
+          a.reps.push({
+            scheduled: r.scheduled,
+            completed: r.completed,
+            errors: r.errors,
+            errorSamples: r.errorSamples,
+            achievedRate: r.achievedRate,
+            poolWaits: r.poolWaits,
+            hopsP99: Object.fromEntries(
+              Object.entries(r.hops).map(([k, h]) => [k, Histogram.fromSparse(h).percentile(99)]),
+            ),
+          });
+        }
+      }
+      for (const side of sides) await driver.call('drop', { key: `${row.id}/${side}/paced` });
+      const pick = (a, prefix) =>
+        Object.fromEntries(
+          Object.entries(a.hist)
+            .filter(([k]) => k.startsWith(prefix))
+            .map(([k, h]) => [k.slice(prefix.length), h.toJSON()]),
+        );
+      const result = { fraction, repMs, reps: n, sides };
+      for (const side of sides) {
+        const a = acc[side];
+        const completed = a.reps.reduce((s, r) => s + r.completed, 0);
+        result[side] = {
+          targetRate: a.rate,
+          achievedRate: summarize(a.reps.map((r) => r.achievedRate)).median,
+          scheduled: a.reps.reduce((s, r) => s + r.scheduled, 0),
+          completed,
+          errors: a.reps.reduce((s, r) => s + r.errors, 0),
+          errorSamples: [...new Set(a.reps.flatMap((r) => r.errorSamples))].slice(0, 3),
+          poolWaits: a.reps.reduce((s, r) => s + r.poolWaits, 0),
+          login: a.hist.login?.toJSON(),
+          startLag: a.hist.startLag?.toJSON(),
+          hops: pick(a, 'hop:'),
+          // The broker's own time per hop (its hops less the upstream's handling of its requests).
+          own: targets[side].kind === 'broker' ? pick(a, 'own:') : undefined,
+          upstreamTokenMs: a.hist.upstreamToken?.count ? a.hist.upstreamToken.toJSON() : undefined,
+          // Each repetition's p99 per hop, to see how far one repetition's figure moves.
+          repHopsP99: a.reps.map((r) => r.hopsP99),
+        };
+      }
+      return result;
+    };
+
     const results = [];
     for (const row of rows) {
       const targets = {
@@ -435,6 +586,8 @@ async function main() {
       log(`${row.label}: setup, warm-up, ${MODE.reps} × ${MODE.repMs} ms on each of ${sides.length}, alternating`);
       const out = { id: row.id, label: row.label, unit: row.unit, concurrency, sides };
       const reps = Object.fromEntries(sides.map((s) => [s, []]));
+      const warmUps = {};
+      out.warmUp = warmUps;
       for (const [side, target] of Object.entries(targets)) {
         const spec = {
           key: `${row.id}/${side}`,
@@ -444,8 +597,31 @@ async function main() {
           target: { kind: target.kind, url: target.url, instances: target.instances },
         };
         await driver.call('setup', { spec }, 120_000);
-        const warm = await driver.call('run', { key: spec.key, durationMs: MODE.warmupMs });
-        if (warm.errors) log(`  ${side} warm-up: ${warm.errors} errors, e.g. ${warm.errorSamples[0]}`);
+        const cpu0 = procCpus(target.pids, ticks);
+        const t0 = Date.now();
+        let warmErrors = 0;
+        let warmSample;
+        const steps = [];
+        for (;;) {
+          const c0 = procCpus(target.pids, ticks);
+          const left = MODE.warmupMaxMs - (Date.now() - t0);
+          const warm = await driver.call('run', {
+            key: spec.key,
+            durationMs: Math.max(50, Math.min(MODE.warmupStepMs, left)),
+          });
+          const c1 = procCpus(target.pids, ticks);
+          warmErrors += warm.errors;
+          warmSample ??= warm.errorSamples[0];
+          steps.push(warm.completed ? (c1 - c0) / warm.completed : NaN);
+          if (Date.now() - t0 >= MODE.warmupMaxMs) break;
+          if (c1 - cpu0 >= MODE.warmupCpuMs && warmedUp(steps)) break;
+        }
+        warmUps[side] = {
+          cpuMs: procCpus(target.pids, ticks) - cpu0,
+          wallMs: Date.now() - t0,
+          cpuMsPerFlowBySteps: steps,
+        };
+        if (warmErrors) log(`  ${side} warm-up: ${warmErrors} errors, e.g. ${warmSample}`);
       }
       for (let i = 0; i < MODE.reps; i++) {
         for (const side of i % 2 ? [...sides].reverse() : sides) {
@@ -453,24 +629,36 @@ async function main() {
           const redis = target.redis;
           const infoBefore = await redisInfos(redis.clients);
           const sample = () => ({
-            server: procCpus(target.pids),
-            instances: target.pids.map(procCpu),
-            stub: procCpu(stub.pid),
-            redis: procCpus(redis.pids),
-            driver: procCpu(driver.child.pid),
+            server: procCpus(target.pids, ticks),
+            instances: target.pids.map((pid) => procCpuMs(pid, ticks)),
+            stub: procCpuMs(stub.pid, ticks),
+            redis: procCpus(redis.pids, ticks),
+            driver: procCpuMs(driver.child.pid, ticks),
           });
           const cpu0 = sample();
+          const busy0 = machineBusyMs(ticks);
+          const own0 = ownCpuMs(ticks);
           const r = await driver.call('run', { key: `${row.id}/${side}`, durationMs: MODE.repMs });
+          const busy1 = machineBusyMs(ticks);
+          const own1 = ownCpuMs(ticks);
           const cpu1 = sample();
           const infoAfter = await redisInfos(redis.clients);
           const { instances: inst0, ...rest0 } = cpu0;
-          const cpu = Object.fromEntries(Object.keys(rest0).map((k) => [k, cpuMs(cpu0[k], cpu1[k], ticks)]));
+          const cpu = Object.fromEntries(Object.keys(rest0).map((k) => [k, cpu1[k] - cpu0[k]]));
           // Each instance's share of the side's server CPU: round-robin should split it evenly.
-          const perInstance = inst0.map((c, j) => cpuMs(c, cpu1.instances[j], ticks));
+          const perInstance = inst0.map((c, j) => cpu1.instances[j] - c);
+          const foreign = foreignCores({
+            machineBusyMs: busy1 - busy0,
+            ownMs: own1 - own0,
+            elapsedMs: r.elapsedMs,
+          });
           reps[side].push({
             ...r,
+            rateOnMachine: rateOnMachine(r.rate, foreign, cores),
             cpuMs: cpu,
             cpuMsPerFlow: r.completed ? cpu.server / r.completed : NaN,
+            // Cores other work on the machine took meanwhile (not the bench's own processes).
+            foreignCores: foreign,
             instanceCpuMs: perInstance,
             redisMemoryDelta: infoAfter.usedMemory - infoBefore.usedMemory,
             redisCommands: diffCalls(infoBefore.calls, infoAfter.calls),
@@ -492,6 +680,8 @@ async function main() {
         const completed = list.reduce((s, r) => s + r.completed, 0);
         out[side] = {
           rate,
+          // The rate scaled to the whole machine (lib/stats.mjs rateOnMachine).
+          rateOnMachine: summarize(list.map((r) => r.rateOnMachine)),
           p50: summarize(list.map((r) => r.latency.p50)),
           p99: summarize(list.map((r) => r.latency.p99)),
           cpuMsPerFlow: summarize(list.map((r) => r.cpuMsPerFlow)),
@@ -546,6 +736,9 @@ async function main() {
             completed: r.completed,
             errors: r.errors,
             rate: r.rate,
+            rateOnMachine: r.rateOnMachine,
+            cpuMsPerFlow: r.cpuMsPerFlow,
+            foreignCores: r.foreignCores,
             p50: r.latency.p50,
             p99: r.latency.p99,
             cpuMs: r.cpuMs,
@@ -554,8 +747,28 @@ async function main() {
           })),
         };
       }
-      out.ratio = out.broker.rate.median / out.reference.rate.median;
+      // Per pair of neighbouring repetitions (rep i of each side ran back to back): broker / reference.
+      // The rate ratio from the rates scaled to the whole machine: a pair whose two repetitions met
+      // different amounts of other work keeps its ratio (rateRaw: from the rates as measured).
+      out.ratios = {
+        rate: pairedRatios(
+          reps.broker.map((r) => r.rateOnMachine),
+          reps.reference.map((r) => r.rateOnMachine),
+        ),
+        rateRaw: pairedRatios(
+          reps.broker.map((r) => r.rate),
+          reps.reference.map((r) => r.rate),
+        ),
+        cpuMsPerFlow: pairedRatios(
+          reps.broker.map((r) => r.cpuMsPerFlow),
+          reps.reference.map((r) => r.cpuMsPerFlow),
+        ),
+      };
+      out.ratio = out.ratios.rate.median;
+      out.foreignCores = summarize(sides.flatMap((side) => reps[side].map((r) => r.foreignCores)));
       for (const side of sides) await driver.call('drop', { key: `${row.id}/${side}` });
+
+      if (row.login) out.halfLoad = await halfLoad(row, { broker: targets.broker, reference: targets.reference }, out);
 
       if (row.login) {
         // Round trips: one login at a time, so every Redis read event is one request's round trip.
@@ -624,7 +837,7 @@ async function main() {
       metrics: withMetrics,
       rateLimits: withLimits,
       concurrency: CONCURRENCY,
-      machine: machine(),
+      machine: { ...machine(), loadavg: { start: loadBefore, end: loadavg() } },
       ceilings,
       rows: results,
       store: topology ? { kind: topology.kind, nodes: topology.describe } : { kind: 'single' },
@@ -646,9 +859,11 @@ async function main() {
     log(`wrote bench/results/latest.json (${report.durationS} s)`);
     finished = true;
     // Numbers from flows that failed are not numbers: a broken scenario fails the run.
-    const broken = results.flatMap((r) =>
-      r.sides.filter((s) => r[s].completed === 0 || r[s].errors > 0.01 * r[s].completed).map((s) => `${r.id} ${s}`),
-    );
+    const failing = (x) => x.completed === 0 || x.errors > 0.01 * x.completed;
+    const broken = results.flatMap((r) => [
+      ...r.sides.filter((s) => failing(r[s])).map((s) => `${r.id} ${s}`),
+      ...(r.halfLoad?.sides ?? []).filter((s) => failing(r.halfLoad[s])).map((s) => `${r.id} ${s} (half load)`),
+    ]);
     if (broken.length) {
       log(`failed flows in: ${broken.join(', ')}`);
       process.exitCode = 1;

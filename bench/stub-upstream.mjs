@@ -2,6 +2,9 @@
 // it costs the shared machine little. Discovery, JWKS, an authorization endpoint that approves
 // at once (code + state + iss, RFC 9207), and a token endpoint that checks the client, the code,
 // the redirect URI and PKCE, and returns an RS256 ID token with the nonce it was given.
+// For the bench's half-load run it also keeps its own handling time of each token request, by
+// code (POST /bench/token-times with a JSON list of codes answers them), so the broker's own time
+// in a callback can be told from the upstream's.
 // Usage: node bench/stub-upstream.mjs PORT CLIENT_ID CLIENT_SECRET
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
@@ -43,6 +46,10 @@ function sweep(now) {
     codes.delete(code);
   }
 }
+
+// Handling time (ms, from the request event to the end of the response) of recent token requests.
+const MAX_TIMES = 200_000;
+const tokenTimes = new Map();
 
 function send(res, status, body, type = 'application/json') {
   res.writeHead(status, {
@@ -108,6 +115,7 @@ async function token(req, res) {
   if (id !== clientId || !secret || !sameSecret(secret, clientSecret)) return oauthError(res, 401, 'invalid_client');
   if (form.get('grant_type') !== 'authorization_code') return oauthError(res, 400, 'unsupported_grant_type');
   const code = form.get('code') ?? '';
+  res.benchCode = code;
   const entry = codes.get(code);
   codes.delete(code);
   if (!entry || entry.expires < Date.now() || entry.redirectUri !== form.get('redirect_uri'))
@@ -151,14 +159,43 @@ const server = http.createServer((req, res) => {
   if (route === 'GET /jwks') return send(res, 200, jwks);
   if (route === 'GET /authorize') return authorize(url, res);
   if (route === 'POST /token') {
+    const t0 = performance.now();
+    res.once('finish', () => {
+      if (!res.benchCode) return;
+      if (tokenTimes.size >= MAX_TIMES) tokenTimes.clear();
+      tokenTimes.set(res.benchCode, performance.now() - t0);
+    });
     token(req, res).catch(() => {
       if (!res.headersSent) oauthError(res, 500, 'server_error');
       else res.destroy();
     });
     return;
   }
+  if (route === 'POST /bench/token-times') {
+    tokenTimesOf(req, res).catch(() => oauthError(res, 400, 'invalid_request'));
+    return;
+  }
   send(res, 404, JSON.stringify({ error: 'not_found' }));
 });
+
+/** POST /bench/token-times: a JSON list of codes → their token requests' handling times (or null). */
+async function tokenTimesOf(req, res) {
+  let body = '';
+  for await (const chunk of req) body += chunk;
+  const codes = JSON.parse(body);
+  if (!Array.isArray(codes)) return oauthError(res, 400, 'invalid_request');
+  send(
+    res,
+    200,
+    JSON.stringify(
+      codes.map((c) => {
+        const ms = tokenTimes.get(String(c));
+        tokenTimes.delete(String(c));
+        return ms ?? null;
+      }),
+    ),
+  );
+}
 server.keepAliveTimeout = 30_000;
 server.listen(port, '127.0.0.1');
 for (const signal of ['SIGTERM', 'SIGINT']) process.on(signal, () => process.exit(0));

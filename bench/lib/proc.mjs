@@ -1,9 +1,9 @@
 // Processes for the benchmark: a throwaway redis-server, child Node processes, CPU sampling.
 // Everything started here is registered and killed by killAll() (also on SIGINT/SIGTERM/exit).
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { parseProcStat } from './stats.mjs';
+import { parseMachineStat, parseProcStat, parseSchedstat } from './stats.mjs';
 
 const children = new Set();
 
@@ -163,6 +163,60 @@ export async function startNode(name, args, { env = {}, readyUrl, timeoutMs = 20
 /** utime + stime of a process so far, in clock ticks (see getconf CLK_TCK). */
 export function procCpu(pid) {
   return parseProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+}
+
+let schedstat;
+/** Whether /proc/<pid>/task/<tid>/schedstat is there (Linux with schedstats): CPU time in ns. */
+function hasSchedstat() {
+  if (schedstat === undefined) {
+    try {
+      parseSchedstat(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8'));
+      schedstat = true;
+    } catch {
+      schedstat = false;
+    }
+  }
+  return schedstat;
+}
+
+/**
+ * CPU time of a process so far, in ms: the sum over its threads of the time each spent on a CPU
+ * (schedstat, nanoseconds), or else utime + stime from /proc/<pid>/stat (clock ticks, 10 ms
+ * steps, too coarse for repetitions of a second or less). Threads that already exited are not in
+ * the schedstat sum: the servers here keep theirs (libuv's pool, Redis's background threads).
+ */
+export function procCpuMs(pid, ticksPerSecond = 100) {
+  if (hasSchedstat()) {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += parseSchedstat(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8'));
+      } catch {
+        /* the thread ended since the listing */
+      }
+    }
+    return ns / 1e6;
+  }
+  const { utime, stime } = procCpu(pid);
+  return ((utime + stime) * 1000) / ticksPerSecond;
+}
+
+/** The machine's busy CPU time so far (every core, steal included), in ms. */
+export function machineBusyMs(ticksPerSecond = 100) {
+  return (parseMachineStat(readFileSync('/proc/stat', 'utf8')) * 1000) / ticksPerSecond;
+}
+
+/** CPU ms so far of the bench's own processes: this one and every child it started. */
+export function ownCpuMs(ticksPerSecond = 100) {
+  let ms = procCpuMs(process.pid, ticksPerSecond);
+  for (const child of children) {
+    try {
+      ms += procCpuMs(child.pid, ticksPerSecond);
+    } catch {
+      /* ended */
+    }
+  }
+  return ms;
 }
 
 export function clockTicks() {

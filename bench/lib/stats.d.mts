@@ -2,16 +2,16 @@
 export declare function percentile(values: number[], p: number): number;
 export declare function median(values: number[]): number;
 export declare function spread(values: number[]): number;
-export declare function summarize(
-  values: number[],
-  maxSpread?: number,
-): { median: number; spread: number; values: number[]; unstable: boolean };
+export declare function summarize(values: number[], maxSpread?: number): Summary;
 export declare class Histogram {
   count: number;
   max: number;
   record(ms: number): void;
   percentile(p: number): number;
   toJSON(): { count: number; p50: number; p99: number; max: number };
+  toSparse(): SparseHistogram;
+  merge(other: Histogram | SparseHistogram): this;
+  static fromSparse(sparse: SparseHistogram): Histogram;
 }
 export interface ProcStat {
   utime: number;
@@ -42,3 +42,30 @@ export declare function readEventsPerFlow(pass: {
 }): number;
 export declare function counterValue(text: string, name: string): number;
 export declare function cpuShares(reps: number[][]): number[];
+export interface Interval {
+  lo: number;
+  hi: number;
+  coverage: number;
+  halfWidth: number;
+}
+export declare function medianInterval(values: number[], confidence?: number): Interval;
+export interface Summary {
+  median: number;
+  spread: number;
+  values: number[];
+  unstable: boolean;
+  ci: { lo: number; hi: number; coverage: number };
+  halfWidth: number;
+}
+export declare function pairedRatios(a: number[], b: number[], maxSpread?: number): Summary;
+export interface SparseHistogram {
+  count: number;
+  max: number;
+  fine: [number, number][];
+  coarse: [number, number][];
+}
+export declare function parseSchedstat(text: string): number;
+export declare function parseMachineStat(text: string): number;
+export declare function foreignCores(window: { machineBusyMs: number; ownMs: number; elapsedMs: number }): number;
+export declare function rateOnMachine(rate: number, foreign: number, cores: number): number;
+export declare function warmedUp(steps: number[], gain?: number): boolean;

@@ -24,10 +24,67 @@ export function spread(values) {
   return (Math.max(...values) - Math.min(...values)) / Math.abs(m);
 }
 
-/** Summary of repeated measurements of one figure: median, spread, whether the spread is too wide. */
+/**
+ * A distribution-free confidence interval for the median: the order statistics x(k) and x(n+1-k)
+ * (1-based, on the sorted finite values) with the largest k whose two-sided coverage,
+ * 1 - 2·P(Binomial(n, 1/2) < k), is still at least `confidence`. Too few values for that
+ * (n < 6 at 95%) give the whole range [min, max] and its lower coverage, 1 - 2^(1-n).
+ * `halfWidth` is (hi - lo) / 2 / |median|: "±halfWidth" is how far another run's median may
+ * fall, at that coverage, if the repetitions are independent draws from the same machine.
+ */
+export function medianInterval(values, confidence = 0.95) {
+  const sorted = Float64Array.from(values.filter(Number.isFinite)).sort();
+  const n = sorted.length;
+  if (!n) return { lo: NaN, hi: NaN, coverage: NaN, halfWidth: NaN };
+  // k = 1 is the whole range; k + 1 is taken while 1 - 2·P(X <= k) still reaches the confidence,
+  // X ~ Binomial(n, 1/2), with C(n, j) kept in log space so that no large n overflows.
+  let k = 1;
+  let logC = 0; // log C(n, j)
+  let below = Math.exp(-n * Math.LN2); // P(X < k) = P(X <= k - 1)
+  for (let j = 1; j < Math.ceil(n / 2); j++) {
+    logC += Math.log(n - j + 1) - Math.log(j);
+    const next = below + Math.exp(logC - n * Math.LN2); // P(X < j + 1)
+    if (1 - 2 * next < confidence) break;
+    below = next;
+    k = j + 1;
+  }
+  const lo = sorted[k - 1];
+  const hi = sorted[n - k];
+  const m = median(sorted);
+  const coverage = Math.max(0, 1 - 2 * below);
+  return { lo, hi, coverage, halfWidth: m === 0 ? 0 : (hi - lo) / 2 / Math.abs(m) };
+}
+
+/**
+ * Summary of repeated measurements of one figure: median, spread ((max - min) / median), whether
+ * the spread is too wide, and a 95% interval for the median with its relative half-width.
+ */
 export function summarize(values, maxSpread = 0.15) {
   const s = spread(values);
-  return { median: median(values), spread: s, values: [...values], unstable: Number.isFinite(s) && s > maxSpread };
+  const { lo, hi, coverage, halfWidth } = medianInterval(values);
+  return {
+    median: median(values),
+    spread: s,
+    values: [...values],
+    unstable: Number.isFinite(s) && s > maxSpread,
+    ci: { lo, hi, coverage },
+    halfWidth,
+  };
+}
+
+/**
+ * Per-pair ratios of two sides measured in alternating repetitions: a[i] / b[i] for each
+ * repetition i (the two ran next to each other, so a noisy neighbour slows both), summarised as
+ * above. Its median is steadier than median(a) / median(b) when the machine's load drifts.
+ * Pairs where either value is not a finite number, or b is 0, are left out.
+ */
+export function pairedRatios(a, b, maxSpread = 0.1) {
+  if (a.length !== b.length)
+    throw new Error(`paired ratios need as many values on each side (${a.length} ≠ ${b.length})`);
+  const ratios = [];
+  for (let i = 0; i < a.length; i++)
+    if (Number.isFinite(a[i]) && Number.isFinite(b[i]) && b[i] !== 0) ratios.push(a[i] / b[i]);
+  return summarize(ratios, maxSpread);
 }
 
 /**
@@ -68,6 +125,30 @@ export class Histogram {
   toJSON() {
     return { count: this.count, p50: this.percentile(50), p99: this.percentile(99), max: this.max };
   }
+
+  /** The non-empty buckets, small enough to cross the driver's IPC: { count, max, fine, coarse }. */
+  toSparse() {
+    const pairs = (a) => {
+      const out = [];
+      for (let i = 0; i < a.length; i++) if (a[i]) out.push([i, a[i]]);
+      return out;
+    };
+    return { count: this.count, max: this.max, fine: pairs(this.fine), coarse: pairs(this.coarse) };
+  }
+
+  /** Adds another histogram's samples (a Histogram or its toSparse() form) to this one. */
+  merge(other) {
+    const sparse = other instanceof Histogram ? other.toSparse() : other;
+    for (const [i, c] of sparse.fine) this.fine[i] += c;
+    for (const [i, c] of sparse.coarse) this.coarse[i] += c;
+    this.count += sparse.count;
+    if (sparse.max > this.max) this.max = sparse.max;
+    return this;
+  }
+
+  static fromSparse(sparse) {
+    return new Histogram().merge(sparse);
+  }
 }
 
 /** CPU milliseconds from two /proc/<pid>/stat samples (utime + stime, in clock ticks). */
@@ -85,6 +166,59 @@ export function parseProcStat(text) {
     .split(/\s+/);
   // Field 3 (state) is fields[0]; utime is field 14 and stime field 15 (proc(5)).
   return { utime: Number(fields[11]), stime: Number(fields[12]) };
+}
+
+/** CPU time in ns from /proc/<pid>/task/<tid>/schedstat text (its first field: time spent on a CPU). */
+export function parseSchedstat(text) {
+  const first = text.trim().split(/\s+/)[0];
+  if (!/^\d+$/.test(first)) throw new Error('not a schedstat line');
+  return Number(first);
+}
+
+/**
+ * The machine's busy CPU time so far, in clock ticks, from the first line of /proc/stat: user,
+ * nice, system, irq, softirq and steal (the time a hypervisor gave to other guests); idle and
+ * iowait left out, guest time already within user.
+ */
+export function parseMachineStat(text) {
+  const line = text.split('\n').find((l) => l.startsWith('cpu '));
+  if (!line) throw new Error('no cpu line in /proc/stat');
+  const [user, nice, system, , , irq, softirq, steal = 0] = line.trim().split(/\s+/).slice(1).map(Number);
+  return user + nice + system + irq + softirq + steal;
+}
+
+/**
+ * How many cores other work took during a window: the machine's busy time less what the bench's
+ * own processes used (both in ms), over the window's length; never below 0 (the machine's count
+ * moves in clock ticks, ours in nanoseconds).
+ */
+export function foreignCores({ machineBusyMs, ownMs, elapsedMs }) {
+  if (!(elapsedMs > 0)) return NaN;
+  return Math.max(0, machineBusyMs - ownMs) / elapsedMs;
+}
+
+/**
+ * A repetition's rate scaled to the whole machine: × cores / (cores − the cores other work took
+ * meanwhile). On a machine the bench saturates, its throughput follows the cores left to it, so
+ * this takes out what other work that comes and goes did to the rate. The cores left are taken
+ * as at least a tenth of the machine, so a repetition that got almost nothing cannot blow up.
+ * With no measure of other work (NaN) the rate is left as it is.
+ */
+export function rateOnMachine(rate, foreign, cores) {
+  if (!Number.isFinite(foreign)) return rate;
+  return (rate * cores) / Math.max(cores - foreign, 0.1 * cores);
+}
+
+/**
+ * Whether a warm-up has settled: its last step's CPU per operation is no more than `gain` below
+ * the best of the steps before it (a server still warming gets cheaper step by step). Steps with
+ * no completed operation (NaN) are left out; fewer than two steps are not settled.
+ */
+export function warmedUp(steps, gain = 0.05) {
+  const finite = steps.filter(Number.isFinite);
+  if (finite.length < 2) return false;
+  const last = finite[finite.length - 1];
+  return last >= (1 - gain) * Math.min(...finite.slice(0, -1));
 }
 
 /** Parses Redis INFO text into { section: { key: value } } with numbers where they are numbers. */

@@ -13,6 +13,8 @@ interface Side {
   rate: { median: number };
   cpuMsPerFlow: { median: number };
   storeRoundTripsPerFlow: number;
+  /** Per repetition, in the order they ran: when both sides have as many, ratios are per pair. */
+  reps?: { rate: number; cpuMsPerFlow: number }[];
 }
 export declare function compareVariant(
   row: { id: string } & Record<string, unknown>,

@@ -1,5 +1,6 @@
 // The scale-out variants of the login rows: the broker on Redis Cluster or Sentinel, with
 // wait_replicas, or as several instances behind the driver; each compared with its baseline.
+import { pairedRatios } from './stats.mjs';
 
 export const STORES = ['single', 'cluster', 'sentinel'];
 const STORE_LABEL = { single: 'one Redis', cluster: 'Redis Cluster', sentinel: 'Redis Sentinel' };
@@ -50,6 +51,21 @@ export function planVariants(store, instanceCount) {
 const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN);
 
 /**
+ * variant / baseline for one figure: the median of the per-repetition ratios when both sides have
+ * as many repetitions (they alternate, so repetition i of each ran back to back), else the ratio
+ * of the medians.
+ */
+function figureRatio(v, base, key) {
+  const has = (side) => side.reps?.every((r) => Number.isFinite(r[key]));
+  if (v.reps?.length && v.reps.length === base.reps?.length && has(v) && has(base))
+    return pairedRatios(
+      v.reps.map((r) => r[key]),
+      base.reps.map((r) => r[key]),
+    ).median;
+  return ratio(v[key].median, base[key].median);
+}
+
+/**
  * One variant of a measured row against the side it is compared with: rate, CPU per login (all
  * its broker processes) and store round trips per login, each as variant / baseline.
  */
@@ -58,8 +74,10 @@ export function compareVariant(row, variant) {
   const base = row[variant.compareTo];
   if (!v || !base) throw new Error(`row ${row.id} lacks ${v ? variant.compareTo : variant.id}`);
   return {
-    rate: ratio(v.rate.median, base.rate.median),
-    cpuMsPerFlow: ratio(v.cpuMsPerFlow.median, base.cpuMsPerFlow.median),
+    // Per pair from the rates scaled to the whole machine where the reps have them (lib/stats.mjs).
+    rate:
+      v.reps?.[0]?.rateOnMachine !== undefined ? figureRatio(v, base, 'rateOnMachine') : figureRatio(v, base, 'rate'),
+    cpuMsPerFlow: figureRatio(v, base, 'cpuMsPerFlow'),
     storeRoundTrips: v.storeRoundTripsPerFlow - base.storeRoundTripsPerFlow,
   };
 }
