@@ -5,6 +5,7 @@ import session from 'koa-session';
 import type { SessionConfig } from '../config/tokens.js';
 import type { Store, StoreOp } from '../store/index.js';
 import { batchPerSlot, getAcrossSlots } from '../store/index.js';
+import type { UnitOfWork } from '../store/unit-of-work.js';
 import { nowS } from '../lib/clock.js';
 
 /** The browser's SSO session: who logged in, when, and with which provider. */
@@ -27,6 +28,28 @@ const storeKey = (id: string) => `sess:${id}`;
  * round trip. Ended or expired sessions linger as members until the set expires with the last.
  */
 const userSessionsKey = (uid: string) => `user-sessions:{${uid}}`;
+
+/** Requests whose session writes go into their unit of work instead (only while startSession saves). */
+const deferred = new WeakMap<object, UnitOfWork>();
+/**
+ * What a request already wrote for its session (by key): koa-session saves again at the end of
+ * the request (its hash still dates from the read), and that save of the same data is skipped.
+ */
+const written = new WeakMap<object, { key: string; data: string }>();
+
+/** The session's data without koa-session's own expiry fields, to compare two saves. */
+function sessionData(value: unknown): string {
+  const { _expire: _e, _maxAge: _m, ...data } = (value ?? {}) as Record<string, unknown>;
+  return JSON.stringify(data);
+}
+
+/** The writes of one session save: its record and, when signed in, its user's index (another slot). */
+function sessionOps(key: string, value: unknown, ttl: number): StoreOp[] {
+  const put: StoreOp = { op: 'put', key: storeKey(key), value: JSON.stringify(value), ttl };
+  const uid = (value as Partial<SsoSession> | null)?.uid;
+  if (typeof uid !== 'string') return [put];
+  return [put, { op: 'sadd', key: userSessionsKey(uid), members: [key], ttl }];
+}
 
 /**
  * koa-session with the store as its external store: the cookie holds only a random 256-bit id,
@@ -57,15 +80,23 @@ export function sessionMiddleware(
           const text = await store.get(storeKey(key));
           return text ? JSON.parse(text) : undefined;
         },
-        set: async (key: string, value: unknown, maxAge: number) => {
+        set: async (key: string, value: unknown, maxAge: number, options?: { ctx?: Context }) => {
           const ttl = Math.max(1, Math.ceil(maxAge / 1000));
-          const put: StoreOp = { op: 'put', key: storeKey(key), value: JSON.stringify(value), ttl };
-          const uid = (value as Partial<SsoSession> | null)?.uid;
-          if (typeof uid !== 'string') return void (await store.put(put.key, put.value, ttl));
-          await store.batches([[put], [{ op: 'sadd', key: userSessionsKey(uid), members: [key], ttl }]]);
+          const ctx = options?.ctx;
+          const data = sessionData(value);
+          const before = ctx && written.get(ctx);
+          if (before?.key === key && before.data === data) return;
+          const ops = sessionOps(key, value, ttl);
+          const work = ctx && deferred.get(ctx);
+          if (work) work.add(...ops);
+          else if (ops.length === 1) await store.put(storeKey(key), (ops[0] as { value: string }).value, ttl);
+          else await store.batches(ops.map((op) => [op]));
+          if (ctx) written.set(ctx, { key, data });
         },
-        destroy: async (key: string) => {
-          await store.del(storeKey(key));
+        destroy: async (key: string, options?: { ctx?: Context }) => {
+          const work = options?.ctx && deferred.get(options.ctx);
+          if (work) work.add({ op: 'del', key: storeKey(key) });
+          else await store.del(storeKey(key));
         },
       },
     },
@@ -81,10 +112,16 @@ export function currentSession(ctx: Context, config: SessionConfig): SsoSession 
   return data as SsoSession;
 }
 
-/** Starts a fresh session for a login: a new cookie id every time (no session fixation). */
+/**
+ * Starts a fresh session for a login: a new cookie id every time (no session fixation). With
+ * `work` (not yet committed), the session's writes (the old record's removal, the new record and
+ * its user's index) go into that unit of work, so they land in the request's one commit;
+ * otherwise they are written here. Either way koa-session does not write them again.
+ */
 export async function startSession(
   ctx: Context,
   data: Omit<SsoSession, 'sid' | 'created'> & { sid?: string },
+  options: { work?: UnitOfWork } = {},
 ): Promise<SsoSession> {
   const now = nowS();
   const previous = ctx.session as unknown as Partial<SsoSession> | null;
@@ -95,8 +132,14 @@ export async function startSession(
   const next: SsoSession = { uid: data.uid, sid, auth_time: data.auth_time, created, provider: data.provider };
   const current = ctx.session!;
   Object.assign(current, next);
-  // A fresh session already has an id made for it; an existing one gets a new id (no fixation).
-  if (!current.isNew) await current.regenerate();
+  if (options.work && !options.work.committed) deferred.set(ctx, options.work);
+  try {
+    // A fresh session already has an id made for it; an existing one gets a new id (no fixation).
+    if (current.isNew) await current.save();
+    else await current.regenerate();
+  } finally {
+    deferred.delete(ctx);
+  }
   return next;
 }
 
