@@ -6,6 +6,10 @@ import { connectRedis, describeTarget, isCluster, type RedisClient, type RedisTa
 import {
   checkBatchIf,
   checkKey,
+  checkSpend,
+  spendKeys,
+  type SpendRequest,
+  type SpendResult,
   checkOp,
   checkTtl,
   type BatchIfResult,
@@ -114,6 +118,36 @@ for _, op in ipairs(ops) do
 end
 return {1, unpack(current)}`;
 
+// Store.spend. KEYS: the value, its marker, the blocker, then (with a companion) from, to, index.
+// ARGV: marker value, marker ttl ms, then (with a companion) the extra fields as a JSON object,
+// its ttl ms, the index member, the index ttl ms. Replies {value, marker before, blocked, moved}.
+// The companion gets the extra fields by text: its closing brace gives way to them.
+const SPEND = `if #KEYS > 3 then
+  -- A script is not rolled back: a wrong type must fail before the first write.
+  local kind = redis.call('TYPE', KEYS[6]).ok
+  if kind ~= 'set' and kind ~= 'none' then
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+  end
+end
+local value = redis.call('GETDEL', KEYS[1])
+local before = redis.call('GET', KEYS[2])
+if not value then return {false, before, 0, 0} end
+if not before then redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {value, before, 1, 0} end
+if #KEYS < 4 then return {value, before, 0, 0} end
+local waiting = redis.call('GET', KEYS[4])
+if not waiting or string.sub(waiting, 1, 1) ~= '{' or string.sub(waiting, -1) ~= '}' then
+  return {value, before, 0, 0}
+end
+if ARGV[3] ~= '{}' then
+  if waiting == '{}' then waiting = ARGV[3] else waiting = string.sub(waiting, 1, -2) .. ',' .. string.sub(ARGV[3], 2) end
+end
+redis.call('DEL', KEYS[4])
+redis.call('SET', KEYS[5], waiting, 'PX', ARGV[4])
+redis.call('SADD', KEYS[6], ARGV[5])
+redis.call('PEXPIRE', KEYS[6], ARGV[6])
+return {value, before, 0, 1}`;
+
 // Compare-and-set (ARGV: expected absent?, expected, delete?, value); 1 when it wrote.
 const COMPARE_AND_SET = `local current = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
@@ -149,7 +183,9 @@ type Scripts = {
   lbIncr(key: string, ttlMs: number): Promise<number>;
   lbBatchIf(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, ...(string | null)[]]>;
   lbCas(...args: CasArgs): Promise<number>;
+  lbSpend(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<SpendReply>;
 };
+type SpendReply = [value: string | null, marker: string | null, blocked: number, moved: number];
 type WindowScript = { lbWindow(key: string, points: number, windowS: number): unknown };
 type ScriptedRedis = RedisClient & Scripts;
 type Multi = ReturnType<RedisClient['multi']>;
@@ -198,6 +234,7 @@ export class RedisStore implements Store {
     // No numberOfKeys: each call passes its own count first.
     redis.defineCommand('lbBatchIf', { lua: BATCH_IF });
     redis.defineCommand('lbCas', { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    redis.defineCommand('lbSpend', { lua: SPEND });
     redis.defineCommand('lbWindow', { numberOfKeys: 1, lua: RATE_WINDOW });
     // Without an error listener an unreachable Redis would crash the process.
     redis.on('error', (err: Error) => {
@@ -517,6 +554,26 @@ export class RedisStore implements Store {
       const [applied, ...current] = reply as [number, ...(string | null)[]];
       return { applied: applied === 1, current: current.map((value) => value ?? null) };
     }, conditions.length + ops.length);
+  }
+
+  async spend(request: SpendRequest): Promise<SpendResult> {
+    checkSpend(request);
+    this.#oneSlot('spend', spendKeys(request));
+    const { key, marker, blocker, companion } = request;
+    const keys = [key, marker.key, blocker];
+    const args: (string | number)[] = [marker.value, toMs(marker.ttl)];
+    if (companion) {
+      keys.push(companion.from, companion.to, companion.index);
+      args.push(JSON.stringify(companion.extra), toMs(companion.ttl), companion.member, toMs(companion.indexTtl));
+    }
+    return this.#run(async () => {
+      const [[, reply] = [null, null]] = await this.#transact(
+        (multi) => (multi as unknown as Pick<Scripts, 'lbSpend'>).lbSpend(keys.length, ...keys, ...args),
+        () => this.#redis.lbSpend(keys.length, ...keys, ...args),
+      );
+      const [value, before, blocked, moved] = reply as SpendReply;
+      return { value: value ?? null, marker: before ?? null, blocked: blocked === 1, moved: moved === 1 };
+    }, keys.length);
   }
 
   /** On a cluster, every master must answer: a slot without a master is an outage. */
