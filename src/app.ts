@@ -18,7 +18,7 @@ import { PasswordSourceUnavailable, type PasswordSource } from './identity/passw
 import { createOAuth, deviceLoginHandler, hostRootMetadataRouter, oauthRouter, signInHandler } from './oauth/index.js';
 import { TokenVault } from './identity/token-vault.js';
 import { nowS } from './lib/clock.js';
-import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
+import { cookieSecrets, sessionMiddleware, withoutSessionCookie } from './session/sessions.js';
 import type { Store } from './store/index.js';
 import { unitOfWork } from './request-state.js';
 import { createUpstream, UpstreamFailure, type Fetch, type Upstream } from './upstream/index.js';
@@ -216,7 +216,9 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.use(methodGuard([always, hostRoot, areas]));
   app.use(always.routes());
   app.use(hostRoot.routes());
-  app.use(browserRateLimits(ops.browserLimits, base));
+  // Without a session cookie there is no session read for a count to ride with: the authorize's
+  // and the callback's counts wait for the route's first store step.
+  app.use(browserRateLimits(ops.browserLimits, base, { noSession: (ctx) => withoutSessionCookie(ctx, https) }));
   app.use(async (_ctx, next) => {
     await app.ready();
     await next();

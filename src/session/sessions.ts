@@ -51,6 +51,13 @@ function sessionOps(key: string, value: unknown, ttl: number): StoreOp[] {
   return [put, { op: 'sadd', key: userSessionsKey(uid), members: [key], ttl }];
 }
 
+/** The session cookie's name. */
+export const sessionCookieName = (https: boolean): string => (https ? '__Host-lb_session' : 'lb_session');
+
+/** Whether the request carries no session cookie at all (then the session middleware reads nothing). */
+export const withoutSessionCookie = (ctx: Context, https: boolean): boolean =>
+  !ctx.cookies.get(sessionCookieName(https));
+
 /**
  * koa-session with the store as its external store: the cookie holds only a random 256-bit id,
  * signed; the data lives in the store with the idle TTL. `__Host-` prefixed, HttpOnly and Secure
@@ -64,7 +71,7 @@ export function sessionMiddleware(
 ): Middleware {
   return session(
     {
-      key: options.https ? '__Host-lb_session' : 'lb_session',
+      key: sessionCookieName(options.https),
       maxAge: config.idle_ttl_s * 1000,
       rolling: false,
       // Re-save only when half the idle time has passed: no store write on every request.

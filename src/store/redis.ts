@@ -174,6 +174,8 @@ interface Rider {
   key: string;
   points: number;
   windowS: number;
+  /** Waits for the next command of any turn (or `flushWindows`), instead of going alone at the end of this one. */
+  held: boolean;
   resolve(count: [consumed: number, msLeft: number]): void;
   reject(err: Error): void;
 }
@@ -214,6 +216,7 @@ export class RedisStore implements Store {
   #wait: { replicas: number; timeoutMs: number } | undefined;
   #closing = false;
   #riders: Rider[] = [];
+  #aloneSoon = false;
   readonly stats = new StoreStats();
 
   constructor(options: RedisStoreOptions) {
@@ -272,6 +275,9 @@ export class RedisStore implements Store {
    * wait_replicas, a WAIT follows in the same round trip, on the same node (the keys share a slot).
    */
   async #transact(fill: (multi: Multi) => unknown, alone?: () => Promise<unknown>): Promise<Replies> {
+    // Rate-window counts waiting for a command ride with this one (not on a cluster, where a
+    // pipeline must stay on one node, nor with WAIT).
+    if (this.#riders.length > 0 && !this.#cluster && !this.#wait) return this.#transactWithRiders(fill);
     // One command needs no transaction unless a WAIT must follow it.
     if (!this.#wait && alone) return [[null, await alone()]];
     if (!this.#wait) {
@@ -290,9 +296,7 @@ export class RedisStore implements Store {
     if (failed?.[0]) throw failed[0];
     const exec = replies[replies.length - 2]?.[1];
     if (!Array.isArray(exec)) throw new Error('transaction aborted');
-    const answers: Replies = exec.map((value: unknown) => (value instanceof Error ? [value, null] : [null, value]));
-    const refused = answers.find(([err]) => err);
-    if (refused?.[0]) throw refused[0];
+    const answers = execAnswers(exec);
     const acknowledged = Number(replies[replies.length - 1]?.[1] ?? 0);
     if (acknowledged < this.#wait.replicas) {
       throw new StoreUnavailable(
@@ -301,6 +305,20 @@ export class RedisStore implements Store {
       );
     }
     return answers;
+  }
+
+  /** The waiting counts, then MULTI … EXEC, in one pipeline: one write, one round trip. */
+  async #transactWithRiders(fill: (multi: Multi) => unknown): Promise<Replies> {
+    const riders = this.#riders.splice(0);
+    const replies = await this.#sendWindows(riders, (pipeline) => {
+      (pipeline as unknown as { multi(): void }).multi();
+      fill(pipeline);
+      pipeline.exec();
+    });
+    const [err, exec] = replies[replies.length - 1] ?? [new Error('no reply'), null];
+    if (err) throw err;
+    if (!Array.isArray(exec)) throw new Error('transaction aborted');
+    return execAnswers(exec);
   }
 
   #oneSlot(what: string, keys: string[]): void {
@@ -380,19 +398,40 @@ export class RedisStore implements Store {
    * on its own at the end of the turn, counted as a limiter round trip. Refuses at once while
    * Redis is not ready.
    */
-  consumeWindow(key: string, points: number, windowS: number): Promise<[consumed: number, msLeft: number]> {
+  consumeWindow(
+    key: string,
+    points: number,
+    windowS: number,
+    options: { held?: boolean } = {},
+  ): Promise<[consumed: number, msLeft: number]> {
     checkKey(key);
     if (!this.isUp()) return Promise.reject(new StoreUnavailable('redis is not ready'));
+    const held = options.held === true;
     return new Promise((resolve, reject) => {
-      this.#riders.push({ key, points, windowS, resolve, reject });
-      if (this.#riders.length === 1) setImmediate(() => this.#sendRidersAlone());
+      this.#riders.push({ key, points, windowS, held, resolve, reject });
+      if (!held && !this.#aloneSoon) {
+        this.#aloneSoon = true;
+        setImmediate(() => this.#sendRidersAlone(false));
+      }
     });
   }
 
-  #sendRidersAlone(): void {
-    const riders = this.#riders.splice(0);
+  /**
+   * Sends the counts still waiting that were `held` for a later command (a request that ended
+   * without one), on their own, counted as limiter round trips.
+   */
+  flushWindows(): void {
+    this.#sendRidersAlone(true);
+  }
+
+  /** Sends the waiting counts (the held ones only with `held`) on their own. */
+  #sendRidersAlone(held: boolean): void {
+    if (!held) this.#aloneSoon = false;
+    const riders = this.#riders.filter((r) => held || !r.held);
+    if (riders.length === 0) return;
+    this.#riders = this.#riders.filter((r) => !riders.includes(r));
     // On a cluster a pipeline must stay in one slot: there each count goes on its own.
-    for (const group of this.#cluster ? riders.map((r) => [r]) : riders.length ? [riders] : []) {
+    for (const group of this.#cluster ? riders.map((r) => [r]) : [riders]) {
       this.stats.limiterRoundTrips++;
       this.#sendWindows(group).catch(() => undefined);
     }
@@ -657,6 +696,14 @@ function queue(multi: Multi, ops: StoreOp[]): number[] {
 }
 
 type Replies = [error: Error | null, result: unknown][];
+
+/** EXEC's answers, one per queued command; the first refused one is thrown. */
+function execAnswers(exec: unknown[]): Replies {
+  const answers: Replies = exec.map((value: unknown) => (value instanceof Error ? [value, null] : [null, value]));
+  const refused = answers.find(([err]) => err);
+  if (refused?.[0]) throw refused[0];
+  return answers;
+}
 
 async function execute(multi: Multi): Promise<Replies> {
   const replies = await multi.exec();
