@@ -17,6 +17,7 @@ import { LocalAccounts } from './identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from './identity/password-source.js';
 import { createOAuth, deviceLoginHandler, hostRootMetadataRouter, oauthRouter, signInHandler } from './oauth/index.js';
 import { TokenVault } from './identity/token-vault.js';
+import { userKey } from './identity/user-records.js';
 import { nowS } from './lib/clock.js';
 import { cookieSecrets, sessionMiddleware, withoutSessionCookie } from './session/sessions.js';
 import type { Store } from './store/index.js';
@@ -224,7 +225,8 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     await next();
   });
   app.use(browserId({ https, path: base || '/' }));
-  app.use(sessionMiddleware(app, store, config.session, { https }));
+  // The session's user is read with the session, in one round trip (their keys share a hash tag).
+  app.use(sessionMiddleware(app, store, config.session, { https, alsoRead: userKey }));
   app.use(browserRateLimitVerdict);
   app.use(unitOfWork(store));
   app.use(areas.routes());

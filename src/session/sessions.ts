@@ -21,7 +21,33 @@ export interface SsoSession {
   provider: string;
 }
 
-const storeKey = (id: string) => `sess:${id}`;
+/**
+ * A signed-in session's id is `<user id>.<random>`, and its record lives under the user's hash
+ * tag, so the session and its user are read in one round trip (one slot on a cluster too). Ids
+ * made before that (the random part alone) still work, under their old key.
+ */
+function idParts(id: string): { uid?: string; random: string } {
+  const dot = id.lastIndexOf('.');
+  return dot > 0 ? { uid: id.slice(0, dot), random: id.slice(dot + 1) } : { random: id };
+}
+const storeKey = (id: string) => {
+  const { uid, random } = idParts(id);
+  return uid ? `sess:{${uid}}:${random}` : `sess:${id}`;
+};
+
+/** Sessions being started: the user whose id the next session id carries. */
+const signingIn = new WeakMap<object, string>();
+/** What the session read also read: the record of the session's user (`alsoRead`). */
+const alsoReadBy = new WeakMap<object, { uid: string; value: string | null }>();
+
+/**
+ * The raw record `alsoRead` read with this request's session, when it is `uid`'s: a string, or
+ * null when the key was absent; undefined when nothing was read for this user.
+ */
+export function readWithSession(ctx: Context, uid: string): string | null | undefined {
+  const read = alsoReadBy.get(ctx);
+  return read?.uid === uid ? read.value : undefined;
+}
 /**
  * The store ids of a user's sessions, so an administrator can end them all (`users sessions
  * revoke`). The user's hash tag; written in its own batch alongside the session, in the same
@@ -37,6 +63,27 @@ const deferred = new WeakMap<object, UnitOfWork>();
  */
 const written = new WeakMap<object, { key: string; data: string }>();
 
+/**
+ * What is stored: the session without what its key already says (the user id) and without
+ * koa-session's `_maxAge` (always the configured idle time, restored on read).
+ */
+function storedValue(key: string, value: unknown): string {
+  const { _maxAge: _m, ...data } = (value ?? {}) as Record<string, unknown>;
+  const { uid } = idParts(key);
+  if (uid !== undefined && data.uid === uid) delete data.uid;
+  return JSON.stringify(data);
+}
+
+/** A stored session's data, with what `storedValue` left out put back. */
+function readValue(key: string, text: string, maxAgeMs: number): Record<string, unknown> | undefined {
+  const data = JSON.parse(text) as Record<string, unknown> | null;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { uid } = idParts(key);
+  if (uid !== undefined && data.uid === undefined) data.uid = uid;
+  if (data._expire !== undefined && data._maxAge === undefined) data._maxAge = maxAgeMs;
+  return data;
+}
+
 /** The session's data without koa-session's own expiry fields, to compare two saves. */
 function sessionData(value: unknown): string {
   const { _expire: _e, _maxAge: _m, ...data } = (value ?? {}) as Record<string, unknown>;
@@ -45,7 +92,7 @@ function sessionData(value: unknown): string {
 
 /** The writes of one session save: its record and, when signed in, its user's index (another slot). */
 function sessionOps(key: string, value: unknown, ttl: number): StoreOp[] {
-  const put: StoreOp = { op: 'put', key: storeKey(key), value: JSON.stringify(value), ttl };
+  const put: StoreOp = { op: 'put', key: storeKey(key), value: storedValue(key, value), ttl };
   const uid = (value as Partial<SsoSession> | null)?.uid;
   if (typeof uid !== 'string') return [put];
   return [put, { op: 'sadd', key: userSessionsKey(uid), members: [key], ttl }];
@@ -67,12 +114,13 @@ export function sessionMiddleware(
   app: Koa,
   store: Store,
   config: SessionConfig,
-  options: { https: boolean },
+  options: { https: boolean; alsoRead?: (uid: string) => string },
 ): Middleware {
+  const maxAge = config.idle_ttl_s * 1000;
   return session(
     {
       key: sessionCookieName(options.https),
-      maxAge: config.idle_ttl_s * 1000,
+      maxAge,
       rolling: false,
       // Re-save only when half the idle time has passed: no store write on every request.
       renew: true,
@@ -81,11 +129,23 @@ export function sessionMiddleware(
       secure: options.https,
       sameSite: 'lax',
       overwrite: true,
-      genid: () => randomBytes(32).toString('base64url'),
+      genid: (ctx?: Context) => {
+        const random = randomBytes(32).toString('base64url');
+        const uid = ctx && signingIn.get(ctx);
+        return uid ? `${uid}.${random}` : random;
+      },
       store: {
-        get: async (key: string) => {
-          const text = await store.get(storeKey(key));
-          return text ? JSON.parse(text) : undefined;
+        get: async (key: string, _maxAge: unknown, context?: { ctx?: Context }) => {
+          const { uid } = idParts(key);
+          const also = uid !== undefined && options.alsoRead ? options.alsoRead(uid) : undefined;
+          let text: string | null;
+          if (also === undefined) text = await store.get(storeKey(key));
+          else {
+            let value: string | null | undefined;
+            [text = null, value = null] = await store.getMany([storeKey(key), also]);
+            if (context?.ctx) alsoReadBy.set(context.ctx, { uid: uid!, value });
+          }
+          return text ? readValue(key, text, maxAge) : undefined;
         },
         set: async (key: string, value: unknown, maxAge: number, options?: { ctx?: Context }) => {
           const ttl = Math.max(1, Math.ceil(maxAge / 1000));
@@ -140,12 +200,13 @@ export async function startSession(
   const current = ctx.session!;
   Object.assign(current, next);
   if (options.work && !options.work.committed) deferred.set(ctx, options.work);
+  signingIn.set(ctx, next.uid);
   try {
-    // A fresh session already has an id made for it; an existing one gets a new id (no fixation).
-    if (current.isNew) await current.save();
-    else await current.regenerate();
+    // A new id every time (no fixation), carrying the user's id (their hash tag).
+    await current.regenerate();
   } finally {
     deferred.delete(ctx);
+    signingIn.delete(ctx);
   }
   return next;
 }
@@ -174,7 +235,7 @@ async function indexedSessions(store: Store, uid: string) {
   const values = ids.length ? await getAcrossSlots(store, ids.map(storeKey)) : [];
   const live: { id: string; session: SsoSession }[] = [];
   ids.forEach((id, i) => {
-    const session = parseSession(values[i] ?? null);
+    const session = parseSession(id, values[i] ?? null);
     if (session?.uid === uid) live.push({ id, session });
   });
   return { ids, live };
@@ -194,10 +255,11 @@ export async function endUserSessions(store: Store, uid: string): Promise<SsoSes
   return live.map((s) => s.session);
 }
 
-function parseSession(text: string | null): SsoSession | undefined {
+function parseSession(id: string, text: string | null): SsoSession | undefined {
   if (!text) return undefined;
   try {
-    const data = JSON.parse(text) as Partial<SsoSession>;
+    const data = readValue(id, text, 0) as Partial<SsoSession> | undefined;
+    if (!data) return undefined;
     return typeof data.uid === 'string' && typeof data.sid === 'string' ? (data as SsoSession) : undefined;
   } catch {
     return undefined;

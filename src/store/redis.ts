@@ -376,27 +376,27 @@ export class RedisStore implements Store {
   }
 
   /** One command, with the rate-window counts waiting in this turn (consumeWindow) when there are. */
-  #withRiders(queue: (pipeline: Multi) => unknown, alone: () => Promise<string | null>): Promise<string | null> {
+  #withRiders<T>(queue: (pipeline: Multi) => unknown, alone: () => Promise<T>, commands = 1): Promise<T> {
     // On a cluster a pipeline must stay on one node: counts waiting there go on their own.
-    if (this.#riders.length === 0 || this.#cluster) return this.#run(alone);
+    if (this.#riders.length === 0 || this.#cluster) return this.#run(alone, commands);
     return this.#run(async () => {
       // Taken only once the command is sent: a store refusing first leaves them to go alone.
       const riders = this.#riders.splice(0);
       const replies = await this.#sendWindows(riders, queue);
       const [err, value] = replies[riders.length] ?? [new Error('no reply'), null];
       if (err) throw err;
-      return value as string | null;
-    });
+      return value as T;
+    }, commands);
   }
 
   /**
    * Counts `points` in the rate window at `key` (it starts with its first point and lasts
    * `windowS`); resolves to [points consumed in this window, ms until it ends]. The count is sent
-   * with the next `get` or `take` made in the same turn of the event loop, in one write and one round trip
-   * (the session read, or the callback's take, that follows a browser route's rate limit:
-   * src/http/rate-limit.ts), or else
-   * on its own at the end of the turn, counted as a limiter round trip. Refuses at once while
-   * Redis is not ready.
+   * with the next `get`, `getMany`, `take` or transaction made in the same turn of the event loop,
+   * in one write and one round trip (the session read, or the callback's take, that follows a
+   * browser route's rate limit: src/http/rate-limit.ts), or else on its own at the end of the
+   * turn, counted as a limiter round trip. A `held` count waits for the next such command however
+   * late (or `flushWindows`). Refuses at once while Redis is not ready.
    */
   consumeWindow(
     key: string,
@@ -465,7 +465,11 @@ export class RedisStore implements Store {
     keys.forEach(checkKey);
     this.#oneSlot('getMany', keys);
     if (keys.length === 0) return Promise.resolve([]);
-    return this.#run(() => this.#redis.mget(keys), keys.length);
+    return this.#withRiders(
+      (pipeline) => pipeline.mget(keys),
+      () => this.#redis.mget(keys),
+      keys.length,
+    );
   }
 
   async take(key: string): Promise<string | null> {
