@@ -9,8 +9,8 @@ export interface WindowCounter {
     points?: number,
     options?: { held?: boolean },
   ): Promise<{ allowed: boolean; consumed: number; msBeforeNext: number }>;
-  /** Sends counts that were `held` and still wait (src/store/rate-window.ts). */
-  flush?(): void;
+  /** Sends the key's counts that were `held` and still wait (src/store/rate-window.ts). */
+  flush?(key: string): void;
 }
 
 interface LimitLog {
@@ -123,9 +123,9 @@ export class Limit {
     this.#refuse(retryAfter);
   }
 
-  /** Sends this limit's held counts that still wait (a request that ended without a store command). */
-  flush(): void {
-    this.counter.flush?.();
+  /** Sends the key's held counts that still wait (a request decided without a store command). */
+  flush(key: string): void {
+    this.counter.flush?.(digest(key));
   }
 
   #refuse(seconds: number): never {
@@ -219,7 +219,7 @@ export function browserRateLimits(
       verdict.catch(() => undefined);
       ctx.state.rateLimitVerdict = verdict;
       ctx.state.rateLimitByRoute = held || (limit === limits.callback && ctx.method === 'GET');
-      if (held) ctx.state.rateLimitFlush = () => limit.flush();
+      if (held) ctx.state.rateLimitFlush = () => limit.flush(ctx.ip);
     }
     await next();
   };
@@ -252,5 +252,7 @@ export const browserRateLimitVerdict: Middleware = async (ctx, next) => {
  * right after the first store step, before anything else is done or written.
  */
 export async function rateLimitVerdict(ctx: Context): Promise<void> {
+  // A held count that found no command to ride with (on a cluster, with WAIT) goes now.
+  ctx.state.rateLimitFlush?.();
   await ctx.state.rateLimitVerdict;
 }

@@ -81,7 +81,8 @@ export class TokenRecords {
     const absolute = this.ttl.refreshAbsolute;
     const spent = await this.store.spend({
       key: k.code(grantId, hash),
-      marker: { key: k.codeUsed(grantId, hash), value: grantId, ttl: USED_CODE_MEMORY_S },
+      // The marker's key names the grant already: its value is a mere '1' (older ones: the grant id).
+      marker: { key: k.codeUsed(grantId, hash), value: '1', ttl: USED_CODE_MEMORY_S },
       blocker: k.grantRevoked(grantId),
       companion: {
         from: k.rtNext(grantId),
@@ -98,7 +99,7 @@ export class TokenRecords {
       if (spent.blocked) return { status: 'revoked' };
       return { status: 'ok', record: taken, ...(spent.moved ? { refreshToken } : {}) };
     }
-    if (spent.value === null && spent.marker !== null) return { status: 'replayed', grantId: spent.marker };
+    if (spent.value === null && spent.marker !== null) return { status: 'replayed', grantId };
     return { status: 'unknown' };
   }
 

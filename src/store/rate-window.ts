@@ -20,8 +20,8 @@ export interface RateWindow {
    * late, instead of going alone at the end of this turn: call `flush` when none may follow.
    */
   consume(key: string, points?: number, options?: { held?: boolean }): Promise<WindowCount>;
-  /** Sends the held counts still waiting, on their own. */
-  flush(): void;
+  /** Sends the key's held counts still waiting, on their own. */
+  flush(key: string): void;
 }
 
 /**
@@ -33,7 +33,7 @@ export function openRateWindow(store: Store, name: string, limit: number, window
   const stats = store.stats;
   if (store instanceof RedisStore) {
     return {
-      flush: () => store.flushWindows(),
+      flush: (key) => store.flushWindows(`rl:${name}:${key}`),
       async consume(key, points = 1, options = {}) {
         let count: [number, number];
         try {

@@ -406,28 +406,29 @@ export class RedisStore implements Store {
   ): Promise<[consumed: number, msLeft: number]> {
     checkKey(key);
     if (!this.isUp()) return Promise.reject(new StoreUnavailable('redis is not ready'));
-    const held = options.held === true;
+    // On a cluster (or with WAIT) nothing rides with a transaction: a held count would only wait.
+    const held = options.held === true && !this.#cluster && !this.#wait;
     return new Promise((resolve, reject) => {
       this.#riders.push({ key, points, windowS, held, resolve, reject });
       if (!held && !this.#aloneSoon) {
         this.#aloneSoon = true;
-        setImmediate(() => this.#sendRidersAlone(false));
+        setImmediate(() => this.#sendRidersAlone());
       }
     });
   }
 
   /**
-   * Sends the counts still waiting that were `held` for a later command (a request that ended
-   * without one), on their own, counted as limiter round trips.
+   * Sends the counts at `key` still waiting that were `held` for a later command (a request that
+   * is about to be decided, or ended without one), on their own, counted as limiter round trips.
    */
-  flushWindows(): void {
-    this.#sendRidersAlone(true);
+  flushWindows(key: string): void {
+    this.#sendRidersAlone(key);
   }
 
-  /** Sends the waiting counts (the held ones only with `held`) on their own. */
-  #sendRidersAlone(held: boolean): void {
-    if (!held) this.#aloneSoon = false;
-    const riders = this.#riders.filter((r) => held || !r.held);
+  /** Sends the waiting counts on their own: those not held, or (with `heldAt`) the held ones at that key. */
+  #sendRidersAlone(heldAt?: string): void {
+    if (heldAt === undefined) this.#aloneSoon = false;
+    const riders = this.#riders.filter((r) => (heldAt === undefined ? !r.held : r.held && r.key === heldAt));
     if (riders.length === 0) return;
     this.#riders = this.#riders.filter((r) => !riders.includes(r));
     // On a cluster a pipeline must stay in one slot: there each count goes on its own.
