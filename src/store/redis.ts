@@ -638,6 +638,11 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    // Held counts still waiting for a command get none now: refused, never left waiting (the
+    // others go alone at the end of this turn, and are refused there).
+    const held = this.#riders.filter((r) => r.held);
+    this.#riders = this.#riders.filter((r) => !r.held);
+    for (const r of held) r.reject(new StoreUnavailable('redis store is closed'));
     try {
       if (this.#redis.status === 'ready') await this.#redis.quit();
       else this.#redis.disconnect();
