@@ -17,8 +17,9 @@ import { LocalAccounts } from './identity/local-accounts.js';
 import { PasswordSourceUnavailable, type PasswordSource } from './identity/password-source.js';
 import { createOAuth, deviceLoginHandler, hostRootMetadataRouter, oauthRouter, signInHandler } from './oauth/index.js';
 import { TokenVault } from './identity/token-vault.js';
+import { userKey } from './identity/user-records.js';
 import { nowS } from './lib/clock.js';
-import { cookieSecrets, sessionMiddleware } from './session/sessions.js';
+import { cookieSecrets, sessionMiddleware, withoutSessionCookie } from './session/sessions.js';
 import type { Store } from './store/index.js';
 import { unitOfWork } from './request-state.js';
 import { createUpstream, UpstreamFailure, type Fetch, type Upstream } from './upstream/index.js';
@@ -216,13 +217,16 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.use(methodGuard([always, hostRoot, areas]));
   app.use(always.routes());
   app.use(hostRoot.routes());
-  app.use(browserRateLimits(ops.browserLimits, base));
+  // Without a session cookie there is no session read for a count to ride with: the authorize's
+  // and the callback's counts wait for the route's first store step.
+  app.use(browserRateLimits(ops.browserLimits, base, { noSession: (ctx) => withoutSessionCookie(ctx, https) }));
   app.use(async (_ctx, next) => {
     await app.ready();
     await next();
   });
   app.use(browserId({ https, path: base || '/' }));
-  app.use(sessionMiddleware(app, store, config.session, { https }));
+  // The session's user is read with the session, in one round trip (their keys share a hash tag).
+  app.use(sessionMiddleware(app, store, config.session, { https, alsoRead: userKey }));
   app.use(browserRateLimitVerdict);
   app.use(unitOfWork(store));
   app.use(areas.routes());

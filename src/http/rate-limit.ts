@@ -4,7 +4,13 @@ import { BrokerError } from './broker-error.js';
 
 /** A fixed-window counter in the store (src/store/rate-window.ts has this shape). */
 export interface WindowCounter {
-  consume(key: string, points?: number): Promise<{ allowed: boolean; consumed: number; msBeforeNext: number }>;
+  consume(
+    key: string,
+    points?: number,
+    options?: { held?: boolean },
+  ): Promise<{ allowed: boolean; consumed: number; msBeforeNext: number }>;
+  /** Sends the key's counts that were `held` and still wait (src/store/rate-window.ts). */
+  flush?(key: string): void;
 }
 
 interface LimitLog {
@@ -73,8 +79,11 @@ export class Limit {
     if (wait > 0) this.#refuse(wait);
   }
 
-  /** Counts one request for the key; throws RateLimited when it goes over the limit. */
-  async take(key: string, context: object = {}): Promise<void> {
+  /**
+   * Counts one request for the key; throws RateLimited when it goes over the limit. With `held`,
+   * the count waits for the request's next store command (call `flush` when the request ends).
+   */
+  async take(key: string, context: object = {}, options: { held?: boolean } = {}): Promise<void> {
     const hashed = digest(key);
     const now = Date.now();
     const wait = this.#blockedFor(hashed, now);
@@ -89,7 +98,7 @@ export class Limit {
     }
     let count;
     try {
-      count = await this.counter.consume(hashed, lease);
+      count = await this.counter.consume(hashed, lease, options);
     } catch (err) {
       if (!this.#storeFailing) {
         this.#storeFailing = true;
@@ -112,6 +121,11 @@ export class Limit {
       'rate limit reached: refusing until the window ends',
     );
     this.#refuse(retryAfter);
+  }
+
+  /** Sends the key's held counts that still wait (a request decided without a store command). */
+  flush(key: string): void {
+    this.counter.flush?.(digest(key));
   }
 
   #refuse(seconds: number): never {
@@ -183,20 +197,29 @@ export function browserLimitFor(
  * the session's read in one round trip (RedisStore.consumeWindow) and a refused request reaches
  * no route. A GET on a provider's callback is decided by the route itself, right after its first
  * store step (the transaction's take, which the count rides with; see `rateLimitVerdict`), and
- * at the latest when the route ends. Refusals render as the error page (these routes are pages:
- * app.ts ROUTE_KINDS).
+ * at the latest when the route ends. So is an authorize or callback request of a browser
+ * `without a session` (`noSession`: there is no session read to ride with): its count is held
+ * for the route's first store step (the authorize's one commit, the callback's take), or sent
+ * alone when the route ends without one. Refusals render as the error page (these routes are
+ * pages: app.ts ROUTE_KINDS).
  */
-export function browserRateLimits(limits: BrowserLimits, base: string): Middleware {
+export function browserRateLimits(
+  limits: BrowserLimits,
+  base: string,
+  options: { noSession?: (ctx: Context) => boolean } = {},
+): Middleware {
   const prefix = base.toLowerCase();
   return async (ctx, next) => {
     const limit = browserLimitFor(limits, prefix, ctx.method, ctx.path);
     if (limit) {
       limit.check(ctx.ip);
-      const verdict = limit.take(ctx.ip, { ip: ctx.ip });
+      const held = (limit === limits.authorize || limit === limits.callback) && options.noSession?.(ctx) === true;
+      const verdict = limit.take(ctx.ip, { ip: ctx.ip }, { held });
       // Awaited later (browserRateLimitVerdict); a request that fails before must not leave it unhandled.
       verdict.catch(() => undefined);
       ctx.state.rateLimitVerdict = verdict;
-      ctx.state.rateLimitByRoute = limit === limits.callback && ctx.method === 'GET';
+      ctx.state.rateLimitByRoute = held || (limit === limits.callback && ctx.method === 'GET');
+      if (held) ctx.state.rateLimitFlush = () => limit.flush(ctx.ip);
     }
     await next();
   };
@@ -212,16 +235,24 @@ export const browserRateLimitVerdict: Middleware = async (ctx, next) => {
   try {
     await next();
   } finally {
-    // A route that never asked is decided now: a refusal replaces its answer (or its error).
-    await verdict;
+    // A held count the route never sent goes now, alone.
+    ctx.state.rateLimitFlush?.();
+    // A route that never asked is decided now: a refusal replaces its answer (or its error),
+    // redirect included.
+    await verdict?.catch((err: unknown) => {
+      ctx.remove('Location');
+      throw err;
+    });
   }
 };
 
 /**
- * For a route the limit lets decide (a provider's GET callback): waits for this request's
- * count, and throws RateLimited when it is over the limit. Call it right after the first store
- * step, before anything else is done or written.
+ * For a route the limit lets decide (a provider's callback; an authorize without a session):
+ * waits for this request's count, and throws RateLimited when it is over the limit. Call it
+ * right after the first store step, before anything else is done or written.
  */
 export async function rateLimitVerdict(ctx: Context): Promise<void> {
+  // A held count that found no command to ride with (on a cluster, with WAIT) goes now.
+  ctx.state.rateLimitFlush?.();
   await ctx.state.rateLimitVerdict;
 }

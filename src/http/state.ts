@@ -15,6 +15,8 @@ declare module 'koa' {
     rateLimitVerdict?: Promise<void>;
     /** Set by browserRateLimits: the route itself waits for the verdict (rateLimitVerdict). */
     rateLimitByRoute?: boolean;
+    /** Set by browserRateLimits for a held count: sends it alone if the route made no store command. */
+    rateLimitFlush?: () => void;
     /** Set by browserId: the hash of this browser's id cookie (made on first read). */
     browserBinding: string;
   }

@@ -9,6 +9,7 @@ import {
   linkKey,
   loadUser,
   newClaim,
+  parseUser,
   publicUser,
   sameIdentity,
   writeUser,
@@ -186,9 +187,13 @@ type Change = { user: StoredUser; ops?: StoreOp[] } | undefined;
 export class Users {
   constructor(private readonly store: Store) {}
 
-  /** The user; an unlink under way is finished first, so what is listed has its link row. */
-  async get(id: string): Promise<User | undefined> {
-    let record = await loadUser(this.store, id);
+  /**
+   * The user; an unlink under way is finished first, so what is listed has its link row.
+   * `read`: the user's record as already read in this request (with the session,
+   * `readWithSession`), so no round trip is made for it; null or undefined: read it here.
+   */
+  async get(id: string, read?: string | null): Promise<User | undefined> {
+    let record = typeof read === 'string' ? { user: parseUser(read), raw: read } : await loadUser(this.store, id);
     const pending = record?.user.unlinking ?? [];
     if (record && pending.length) record = await this.#finishUnlinks(record, pending);
     return record && publicUser(record.user);

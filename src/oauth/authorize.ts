@@ -1,5 +1,5 @@
 import type { Context } from 'koa';
-import { currentSession } from '../session/sessions.js';
+import { currentSession, readWithSession } from '../session/sessions.js';
 import { authorizationRedirect } from './authorization-response.js';
 import { AuthorizationError, validateAuthorizationRequest } from './authorize-request.js';
 import type { OAuthContext } from './context.js';
@@ -45,7 +45,9 @@ export function authorizeEndpoint(oauth: OAuthContext) {
       }
       // A session answers only for a user who still exists, is not disabled, and whose tokens were
       // not invalidated after this session's login (users disable, sessions revoke).
-      const user = session && !loginNeeded ? await oauth.users.get(session.uid) : undefined;
+      // The user's record was read with the session (one round trip), when it could be.
+      const user =
+        session && !loginNeeded ? await oauth.users.get(session.uid, readWithSession(ctx, session.uid)) : undefined;
       const signedIn = session && user && userTokensAllowed(user, session.auth_time) ? user : undefined;
       if (request.prompt.includes('none') && !signedIn) {
         throw new AuthorizationError(

@@ -13,6 +13,8 @@ export const recordKeys = {
   code: (grantId: string, hash: string) => `code:${g(grantId)}:${hash}`,
   codeUsed: (grantId: string, hash: string) => `code-used:${g(grantId)}:${hash}`,
   rt: (grantId: string, hash: string) => `rt:${g(grantId)}:${hash}`,
+  /** The first refresh token's record, written with the code and moved into place when it is spent. */
+  rtNext: (grantId: string) => `rt-next:${g(grantId)}`,
   rtUsed: (grantId: string, hash: string) => `rt-used:${g(grantId)}:${hash}`,
   grantTokens: (grantId: string) => `grant:${g(grantId)}:rts`,
   grantRevoked: (grantId: string) => `grant-revoked:${g(grantId)}`,

@@ -11,6 +11,7 @@ import {
 import { grantOf, mintToken as mint, newGrantId, recordKeys as k } from './record-keys.js';
 import { RefreshRotation, type RefreshLookup, type RotationOutcome } from './refresh-rotation.js';
 import { nowS } from '../lib/clock.js';
+import { scopeSet } from './params.js';
 
 export { newGrantId };
 
@@ -18,7 +19,7 @@ export { newGrantId };
 const USED_CODE_MEMORY_S = 86_400;
 
 export type TakeResult<T> =
-  | { status: 'ok'; record: T }
+  | { status: 'ok'; record: T; refreshToken?: string }
   | { status: 'replayed'; grantId: string }
   | { status: 'revoked' }
   | { status: 'unknown' };
@@ -39,27 +40,78 @@ export class TokenRecords {
     this.#rotation = new RefreshRotation(store, ttl.refreshIdle);
   }
 
-  newCode(record: CodeRecord): { code: string; op: StoreOp } {
+  /**
+   * The writes that issue a code. A code that may bring a refresh token also brings that token's
+   * record, waiting under the grant's tag (without its expiry, set when the code is spent), and
+   * the grant's place in its session's index (a logout meanwhile revokes what the code would
+   * issue); `takeCode` moves the record into place in the same atomic step that spends the code.
+   */
+  newCode(record: CodeRecord): { code: string; ops: StoreOp[] } {
     const code = mint(record.grantId);
     const value = serializeRecord(codeCodec, record);
-    return { code, op: { op: 'put', key: k.code(record.grantId, tokenHash(code)), value, ttl: this.ttl.code } };
+    const ops: StoreOp[] = [{ op: 'put', key: k.code(record.grantId, tokenHash(code)), value, ttl: this.ttl.code }];
+    if (!record.refresh) return { code, ops };
+    const { grantId, clientId, userId, scope, authTime, sid, resource } = record;
+    const offline = scopeSet(scope).includes('offline_access');
+    // expiresAt is left out here: the chain's lifetime starts when the code is spent.
+    const waiting = { grantId, clientId, userId, scope, authTime, sid, resource, offline } as RefreshRecord;
+    ops.push({ op: 'put', key: k.rtNext(grantId), value: serializeRecord(refreshCodec, waiting), ttl: this.ttl.code });
+    if (sid && !offline) {
+      const ttl = this.ttl.refreshAbsolute + this.ttl.code;
+      ops.push({ op: 'sadd', key: k.sessionGrants(sid), members: [grantId], ttl });
+    }
+    return { code, ops };
   }
 
-  /** Single use by atomic take (RFC 6749 §4.1.2). A second use reports the grant to revoke. */
+  /**
+   * Single use by atomic take (RFC 6749 §4.1.2), in one round trip: the same step leaves the
+   * "used" marker and, when the code may bring a refresh token and its grant is not revoked,
+   * moves the waiting refresh record into place under a new token (returned as `refreshToken`).
+   * A second use reports the grant to revoke; a code whose grant was revoked meanwhile (a logout)
+   * is spent and reported revoked. A caller that refuses the code after all (PKCE, client,
+   * redirect URI) drops that token with `dropRefreshToken`: it was never handed out.
+   */
   async takeCode(code: string): Promise<TakeResult<CodeRecord>> {
     const grantId = grantOf(code);
     if (!grantId) return { status: 'unknown' };
     const hash = tokenHash(code);
-    const [record, used] = await this.store.batch([
-      { op: 'take', key: k.code(grantId, hash) },
-      { op: 'get', key: k.codeUsed(grantId, hash) },
-      { op: 'putIfAbsent', key: k.codeUsed(grantId, hash), value: grantId, ttl: USED_CODE_MEMORY_S },
-    ]);
-    const taken = typeof record === 'string' ? parseRecord(codeCodec, record) : undefined;
-    if (taken) return { status: 'ok', record: taken };
-    if (typeof used === 'string') return { status: 'replayed', grantId: used };
-    await this.store.del(k.codeUsed(grantId, hash));
+    const refreshToken = mint(grantId);
+    const refreshHash = tokenHash(refreshToken);
+    const now = nowS();
+    const absolute = this.ttl.refreshAbsolute;
+    const spent = await this.store.spend({
+      key: k.code(grantId, hash),
+      // The marker's key names the grant already: its value is a mere '1' (older ones: the grant id).
+      marker: { key: k.codeUsed(grantId, hash), value: '1', ttl: USED_CODE_MEMORY_S },
+      blocker: k.grantRevoked(grantId),
+      companion: {
+        from: k.rtNext(grantId),
+        to: k.rt(grantId, refreshHash),
+        ttl: Math.min(this.ttl.refreshIdle, absolute),
+        extra: refreshCodec.encode({ expiresAt: now + absolute } as RefreshRecord) as Record<string, number>,
+        index: k.grantTokens(grantId),
+        member: refreshHash,
+        indexTtl: absolute,
+      },
+    });
+    const taken = parseRecord(codeCodec, spent.value);
+    if (taken) {
+      if (spent.blocked) return { status: 'revoked' };
+      return { status: 'ok', record: taken, ...(spent.moved ? { refreshToken } : {}) };
+    }
+    if (spent.value === null && spent.marker !== null) return { status: 'replayed', grantId };
     return { status: 'unknown' };
+  }
+
+  /** Removes a refresh token `takeCode` moved into place for a code that was refused after all. */
+  async dropRefreshToken(token: string): Promise<void> {
+    const grantId = grantOf(token);
+    if (!grantId) return;
+    const hash = tokenHash(token);
+    await this.store.batch([
+      { op: 'del', key: k.rt(grantId, hash) },
+      { op: 'srem', key: k.grantTokens(grantId), members: [hash] },
+    ]);
   }
 
   newRefreshToken(record: RefreshRecord): { token: string; ops: StoreOp[] } {

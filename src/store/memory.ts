@@ -4,6 +4,11 @@ import { StoreStats } from './stats.js';
 import {
   checkBatchIf,
   checkKey,
+  checkSpend,
+  spendKeys,
+  withExtra,
+  type SpendRequest,
+  type SpendResult,
   checkOp,
   checkTtl,
   type BatchIfResult,
@@ -289,6 +294,29 @@ export class MemoryStore implements Store {
     for (const op of ops) if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
     for (const op of ops) this.#apply(op);
     return { applied: true, current };
+  }
+
+  async spend(request: SpendRequest): Promise<SpendResult> {
+    checkSpend(request);
+    checkOneSlot('spend', this.#prefix, spendKeys(request));
+    this.#begin(3);
+    const { key, marker, blocker, companion } = request;
+    // As in batch: type errors surface before anything is written.
+    if (companion) this.#set(companion.index);
+    const value = this.#string(key);
+    const before = this.#string(marker.key);
+    if (value === null) return { value, marker: before, blocked: false, moved: false };
+    const blocked = this.#live(blocker) !== undefined;
+    const waiting = companion && !blocked ? this.#string(companion.from) : null;
+    const moved = waiting === null ? undefined : withExtra(waiting, companion!.extra);
+    this.#entries.delete(this.#prefix + key);
+    if (before === null) this.#write(marker.key, marker.value, marker.ttl);
+    if (companion && moved !== undefined) {
+      this.#entries.delete(this.#prefix + companion.from);
+      this.#write(companion.to, moved, companion.ttl);
+      this.#apply({ op: 'sadd', key: companion.index, members: [companion.member], ttl: companion.indexTtl });
+    }
+    return { value, marker: before, blocked, moved: moved !== undefined };
   }
 
   async ping(): Promise<void> {

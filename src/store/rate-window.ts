@@ -14,8 +14,14 @@ export interface WindowCount {
 
 /** A fixed-window counter shared by every broker process that shares the store. */
 export interface RateWindow {
-  /** Counts `points` for the key; throws StoreUnavailable when the store does not answer. */
-  consume(key: string, points?: number): Promise<WindowCount>;
+  /**
+   * Counts `points` for the key; throws StoreUnavailable when the store does not answer. With
+   * `held`, on Redis the count waits for the next store command (of any request), however
+   * late, instead of going alone at the end of this turn: call `flush` when none may follow.
+   */
+  consume(key: string, points?: number, options?: { held?: boolean }): Promise<WindowCount>;
+  /** Sends the key's held counts still waiting, on their own. */
+  flush(key: string): void;
 }
 
 /**
@@ -27,10 +33,11 @@ export function openRateWindow(store: Store, name: string, limit: number, window
   const stats = store.stats;
   if (store instanceof RedisStore) {
     return {
-      async consume(key, points = 1) {
+      flush: (key) => store.flushWindows(`rl:${name}:${key}`),
+      async consume(key, points = 1, options = {}) {
         let count: [number, number];
         try {
-          count = await store.consumeWindow(`rl:${name}:${key}`, points, windowS);
+          count = await store.consumeWindow(`rl:${name}:${key}`, points, windowS, options);
         } catch (err) {
           stats.unavailable++;
           const message = err instanceof Error ? err.message : String(err);
@@ -43,6 +50,7 @@ export function openRateWindow(store: Store, name: string, limit: number, window
   }
   const limiter = new RateLimiterMemory({ keyPrefix: `rl:${name}`, points: limit, duration: windowS });
   return {
+    flush() {},
     async consume(key, points = 1) {
       try {
         const res = await limiter.consume(key, points);

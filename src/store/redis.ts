@@ -6,6 +6,10 @@ import { connectRedis, describeTarget, isCluster, type RedisClient, type RedisTa
 import {
   checkBatchIf,
   checkKey,
+  checkSpend,
+  spendKeys,
+  type SpendRequest,
+  type SpendResult,
   checkOp,
   checkTtl,
   type BatchIfResult,
@@ -114,6 +118,36 @@ for _, op in ipairs(ops) do
 end
 return {1, unpack(current)}`;
 
+// Store.spend. KEYS: the value, its marker, the blocker, then (with a companion) from, to, index.
+// ARGV: marker value, marker ttl ms, then (with a companion) the extra fields as a JSON object,
+// its ttl ms, the index member, the index ttl ms. Replies {value, marker before, blocked, moved}.
+// The companion gets the extra fields by text: its closing brace gives way to them.
+const SPEND = `if #KEYS > 3 then
+  -- A script is not rolled back: a wrong type must fail before the first write.
+  local kind = redis.call('TYPE', KEYS[6]).ok
+  if kind ~= 'set' and kind ~= 'none' then
+    return redis.error_reply('WRONGTYPE Operation against a key holding the wrong kind of value')
+  end
+end
+local value = redis.call('GETDEL', KEYS[1])
+local before = redis.call('GET', KEYS[2])
+if not value then return {false, before, 0, 0} end
+if not before then redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2]) end
+if redis.call('EXISTS', KEYS[3]) == 1 then return {value, before, 1, 0} end
+if #KEYS < 4 then return {value, before, 0, 0} end
+local waiting = redis.call('GET', KEYS[4])
+if not waiting or string.sub(waiting, 1, 1) ~= '{' or string.sub(waiting, -1) ~= '}' then
+  return {value, before, 0, 0}
+end
+if ARGV[3] ~= '{}' then
+  if waiting == '{}' then waiting = ARGV[3] else waiting = string.sub(waiting, 1, -2) .. ',' .. string.sub(ARGV[3], 2) end
+end
+redis.call('DEL', KEYS[4])
+redis.call('SET', KEYS[5], waiting, 'PX', ARGV[4])
+redis.call('SADD', KEYS[6], ARGV[5])
+redis.call('PEXPIRE', KEYS[6], ARGV[6])
+return {value, before, 0, 1}`;
+
 // Compare-and-set (ARGV: expected absent?, expected, delete?, value); 1 when it wrote.
 const COMPARE_AND_SET = `local current = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
@@ -140,6 +174,8 @@ interface Rider {
   key: string;
   points: number;
   windowS: number;
+  /** Waits for the next command of any turn (or `flushWindows`), instead of going alone at the end of this one. */
+  held: boolean;
   resolve(count: [consumed: number, msLeft: number]): void;
   reject(err: Error): void;
 }
@@ -149,7 +185,9 @@ type Scripts = {
   lbIncr(key: string, ttlMs: number): Promise<number>;
   lbBatchIf(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<[number, ...(string | null)[]]>;
   lbCas(...args: CasArgs): Promise<number>;
+  lbSpend(numberOfKeys: number, ...keysThenArgs: (string | number)[]): Promise<SpendReply>;
 };
+type SpendReply = [value: string | null, marker: string | null, blocked: number, moved: number];
 type WindowScript = { lbWindow(key: string, points: number, windowS: number): unknown };
 type ScriptedRedis = RedisClient & Scripts;
 type Multi = ReturnType<RedisClient['multi']>;
@@ -178,6 +216,7 @@ export class RedisStore implements Store {
   #wait: { replicas: number; timeoutMs: number } | undefined;
   #closing = false;
   #riders: Rider[] = [];
+  #aloneSoon = false;
   readonly stats = new StoreStats();
 
   constructor(options: RedisStoreOptions) {
@@ -198,6 +237,7 @@ export class RedisStore implements Store {
     // No numberOfKeys: each call passes its own count first.
     redis.defineCommand('lbBatchIf', { lua: BATCH_IF });
     redis.defineCommand('lbCas', { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    redis.defineCommand('lbSpend', { lua: SPEND });
     redis.defineCommand('lbWindow', { numberOfKeys: 1, lua: RATE_WINDOW });
     // Without an error listener an unreachable Redis would crash the process.
     redis.on('error', (err: Error) => {
@@ -235,6 +275,9 @@ export class RedisStore implements Store {
    * wait_replicas, a WAIT follows in the same round trip, on the same node (the keys share a slot).
    */
   async #transact(fill: (multi: Multi) => unknown, alone?: () => Promise<unknown>): Promise<Replies> {
+    // Rate-window counts waiting for a command ride with this one (not on a cluster, where a
+    // pipeline must stay on one node, nor with WAIT).
+    if (this.#riders.length > 0 && !this.#cluster && !this.#wait) return this.#transactWithRiders(fill);
     // One command needs no transaction unless a WAIT must follow it.
     if (!this.#wait && alone) return [[null, await alone()]];
     if (!this.#wait) {
@@ -253,9 +296,7 @@ export class RedisStore implements Store {
     if (failed?.[0]) throw failed[0];
     const exec = replies[replies.length - 2]?.[1];
     if (!Array.isArray(exec)) throw new Error('transaction aborted');
-    const answers: Replies = exec.map((value: unknown) => (value instanceof Error ? [value, null] : [null, value]));
-    const refused = answers.find(([err]) => err);
-    if (refused?.[0]) throw refused[0];
+    const answers = execAnswers(exec);
     const acknowledged = Number(replies[replies.length - 1]?.[1] ?? 0);
     if (acknowledged < this.#wait.replicas) {
       throw new StoreUnavailable(
@@ -264,6 +305,20 @@ export class RedisStore implements Store {
       );
     }
     return answers;
+  }
+
+  /** The waiting counts, then MULTI … EXEC, in one pipeline: one write, one round trip. */
+  async #transactWithRiders(fill: (multi: Multi) => unknown): Promise<Replies> {
+    const riders = this.#riders.splice(0);
+    const replies = await this.#sendWindows(riders, (pipeline) => {
+      (pipeline as unknown as { multi(): void }).multi();
+      fill(pipeline);
+      pipeline.exec();
+    });
+    const [err, exec] = replies[replies.length - 1] ?? [new Error('no reply'), null];
+    if (err) throw err;
+    if (!Array.isArray(exec)) throw new Error('transaction aborted');
+    return execAnswers(exec);
   }
 
   #oneSlot(what: string, keys: string[]): void {
@@ -321,41 +376,63 @@ export class RedisStore implements Store {
   }
 
   /** One command, with the rate-window counts waiting in this turn (consumeWindow) when there are. */
-  #withRiders(queue: (pipeline: Multi) => unknown, alone: () => Promise<string | null>): Promise<string | null> {
+  #withRiders<T>(queue: (pipeline: Multi) => unknown, alone: () => Promise<T>, commands = 1): Promise<T> {
     // On a cluster a pipeline must stay on one node: counts waiting there go on their own.
-    if (this.#riders.length === 0 || this.#cluster) return this.#run(alone);
+    if (this.#riders.length === 0 || this.#cluster) return this.#run(alone, commands);
     return this.#run(async () => {
       // Taken only once the command is sent: a store refusing first leaves them to go alone.
       const riders = this.#riders.splice(0);
       const replies = await this.#sendWindows(riders, queue);
       const [err, value] = replies[riders.length] ?? [new Error('no reply'), null];
       if (err) throw err;
-      return value as string | null;
-    });
+      return value as T;
+    }, commands);
   }
 
   /**
    * Counts `points` in the rate window at `key` (it starts with its first point and lasts
    * `windowS`); resolves to [points consumed in this window, ms until it ends]. The count is sent
-   * with the next `get` or `take` made in the same turn of the event loop, in one write and one round trip
-   * (the session read, or the callback's take, that follows a browser route's rate limit:
-   * src/http/rate-limit.ts), or else
-   * on its own at the end of the turn, counted as a limiter round trip. Refuses at once while
-   * Redis is not ready.
+   * with the next `get`, `getMany`, `take` or transaction made in the same turn of the event loop,
+   * in one write and one round trip (the session read, or the callback's take, that follows a
+   * browser route's rate limit: src/http/rate-limit.ts), or else on its own at the end of the
+   * turn, counted as a limiter round trip. A `held` count waits for the next such command however
+   * late (or `flushWindows`). Refuses at once while Redis is not ready.
    */
-  consumeWindow(key: string, points: number, windowS: number): Promise<[consumed: number, msLeft: number]> {
+  consumeWindow(
+    key: string,
+    points: number,
+    windowS: number,
+    options: { held?: boolean } = {},
+  ): Promise<[consumed: number, msLeft: number]> {
     checkKey(key);
     if (!this.isUp()) return Promise.reject(new StoreUnavailable('redis is not ready'));
+    // On a cluster (or with WAIT) nothing rides with a transaction: a held count would only wait.
+    const held = options.held === true && !this.#cluster && !this.#wait;
     return new Promise((resolve, reject) => {
-      this.#riders.push({ key, points, windowS, resolve, reject });
-      if (this.#riders.length === 1) setImmediate(() => this.#sendRidersAlone());
+      this.#riders.push({ key, points, windowS, held, resolve, reject });
+      if (!held && !this.#aloneSoon) {
+        this.#aloneSoon = true;
+        setImmediate(() => this.#sendRidersAlone());
+      }
     });
   }
 
-  #sendRidersAlone(): void {
-    const riders = this.#riders.splice(0);
+  /**
+   * Sends the counts at `key` still waiting that were `held` for a later command (a request that
+   * is about to be decided, or ended without one), on their own, counted as limiter round trips.
+   */
+  flushWindows(key: string): void {
+    this.#sendRidersAlone(key);
+  }
+
+  /** Sends the waiting counts on their own: those not held, or (with `heldAt`) the held ones at that key. */
+  #sendRidersAlone(heldAt?: string): void {
+    if (heldAt === undefined) this.#aloneSoon = false;
+    const riders = this.#riders.filter((r) => (heldAt === undefined ? !r.held : r.held && r.key === heldAt));
+    if (riders.length === 0) return;
+    this.#riders = this.#riders.filter((r) => !riders.includes(r));
     // On a cluster a pipeline must stay in one slot: there each count goes on its own.
-    for (const group of this.#cluster ? riders.map((r) => [r]) : riders.length ? [riders] : []) {
+    for (const group of this.#cluster ? riders.map((r) => [r]) : [riders]) {
       this.stats.limiterRoundTrips++;
       this.#sendWindows(group).catch(() => undefined);
     }
@@ -389,7 +466,11 @@ export class RedisStore implements Store {
     keys.forEach(checkKey);
     this.#oneSlot('getMany', keys);
     if (keys.length === 0) return Promise.resolve([]);
-    return this.#run(() => this.#redis.mget(keys), keys.length);
+    return this.#withRiders(
+      (pipeline) => pipeline.mget(keys),
+      () => this.#redis.mget(keys),
+      keys.length,
+    );
   }
 
   async take(key: string): Promise<string | null> {
@@ -519,6 +600,26 @@ export class RedisStore implements Store {
     }, conditions.length + ops.length);
   }
 
+  async spend(request: SpendRequest): Promise<SpendResult> {
+    checkSpend(request);
+    this.#oneSlot('spend', spendKeys(request));
+    const { key, marker, blocker, companion } = request;
+    const keys = [key, marker.key, blocker];
+    const args: (string | number)[] = [marker.value, toMs(marker.ttl)];
+    if (companion) {
+      keys.push(companion.from, companion.to, companion.index);
+      args.push(JSON.stringify(companion.extra), toMs(companion.ttl), companion.member, toMs(companion.indexTtl));
+    }
+    return this.#run(async () => {
+      const [[, reply] = [null, null]] = await this.#transact(
+        (multi) => (multi as unknown as Pick<Scripts, 'lbSpend'>).lbSpend(keys.length, ...keys, ...args),
+        () => this.#redis.lbSpend(keys.length, ...keys, ...args),
+      );
+      const [value, before, blocked, moved] = reply as SpendReply;
+      return { value: value ?? null, marker: before ?? null, blocked: blocked === 1, moved: moved === 1 };
+    }, keys.length);
+  }
+
   /** On a cluster, every master must answer: a slot without a master is an outage. */
   async ping(): Promise<void> {
     return this.#run(async () => {
@@ -537,6 +638,11 @@ export class RedisStore implements Store {
   async close(): Promise<void> {
     if (this.#closing) return;
     this.#closing = true;
+    // Held counts still waiting for a command get none now: refused, never left waiting (the
+    // others go alone at the end of this turn, and are refused there).
+    const held = this.#riders.filter((r) => r.held);
+    this.#riders = this.#riders.filter((r) => !r.held);
+    for (const r of held) r.reject(new StoreUnavailable('redis store is closed'));
     try {
       if (this.#redis.status === 'ready') await this.#redis.quit();
       else this.#redis.disconnect();
@@ -600,6 +706,14 @@ function queue(multi: Multi, ops: StoreOp[]): number[] {
 }
 
 type Replies = [error: Error | null, result: unknown][];
+
+/** EXEC's answers, one per queued command; the first refused one is thrown. */
+function execAnswers(exec: unknown[]): Replies {
+  const answers: Replies = exec.map((value: unknown) => (value instanceof Error ? [value, null] : [null, value]));
+  const refused = answers.find(([err]) => err);
+  if (refused?.[0]) throw refused[0];
+  return answers;
+}
 
 async function execute(multi: Multi): Promise<Replies> {
   const replies = await multi.exec();

@@ -37,6 +37,65 @@ export interface BatchIfResult {
 }
 
 /**
+ * `spend`: a single-use value taken in one atomic step with what goes with its first use. Every
+ * key in one slot.
+ */
+export interface SpendRequest {
+  /** The single-use value: taken (get-and-delete). */
+  key: string;
+  /** Left when the value is taken (unless already there), and read first: a second use finds it. */
+  marker: { key: string; value: string; ttl: number };
+  /** When this key exists, the value is still taken but nothing else is moved (e.g. a revocation). */
+  blocker: string;
+  /**
+   * A JSON object waiting at `from`, moved to `to` (ttl `ttl`) when the value is taken and not
+   * blocked, with the fields of the JSON object `extra` added; `member` is then added to the set
+   * `index` (ttl `indexTtl`). Nothing happens when `from` is absent.
+   */
+  companion?: {
+    from: string;
+    to: string;
+    ttl: number;
+    extra: Record<string, string | number | boolean>;
+    index: string;
+    member: string;
+    indexTtl: number;
+  };
+}
+
+/** What `spend` found: the value (null when absent), the marker before it, and what it did. */
+export interface SpendResult {
+  value: string | null;
+  marker: string | null;
+  blocked: boolean;
+  moved: boolean;
+}
+
+/** The keys of a spend, to check that they share one slot. */
+export function spendKeys(request: SpendRequest): string[] {
+  const { key, marker, blocker, companion } = request;
+  return [key, marker.key, blocker, ...(companion ? [companion.from, companion.to, companion.index] : [])];
+}
+
+/** Checks a spend's arguments before anything is read or written. */
+export function checkSpend(request: SpendRequest): void {
+  spendKeys(request).forEach(checkKey);
+  checkTtl(request.marker.ttl);
+  if (request.companion) {
+    checkTtl(request.companion.ttl);
+    checkTtl(request.companion.indexTtl);
+  }
+}
+
+/** The companion with `extra`'s fields added (both JSON objects); undefined when it is not one. */
+export function withExtra(companion: string, extra: Record<string, unknown>): string | undefined {
+  const fields = JSON.stringify(extra);
+  if (!companion.startsWith('{') || !companion.endsWith('}')) return undefined;
+  if (fields === '{}') return companion;
+  return companion === '{}' ? fields : `${companion.slice(0, -1)},${fields.slice(1)}`;
+}
+
+/**
  * Every atomic step (batch, batchIf) and every multi-key command (getMany, del of several keys)
  * must touch keys of one Redis Cluster slot: build such keys with one hash tag (slots.ts). Both
  * stores refuse a step across slots with CrossSlotError (a TypeError), so a step that would fail
@@ -87,6 +146,13 @@ export interface Store {
    * can decide again without another read.
    */
   batchIf(conditions: StoreCondition[], ops: StoreWriteOp[]): Promise<BatchIfResult>;
+  /**
+   * Spends a single-use value in one atomic round trip (a Lua script on Redis): takes `key`; when
+   * it was there, leaves `marker` (unless present) and, unless `blocker` exists, moves the
+   * companion into place (SpendRequest). When it was not there, writes nothing. Returns what it
+   * found (SpendResult), so a replay is told from an unknown value without another read.
+   */
+  spend(request: SpendRequest): Promise<SpendResult>;
   /** Resolves when the store answers; throws StoreUnavailable otherwise. */
   ping(): Promise<void>;
   close(): Promise<void>;

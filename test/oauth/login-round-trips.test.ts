@@ -62,15 +62,19 @@ describe.runIf(redisServerAvailable())('store round trips per login (Redis)', ()
   it('cold, then SSO: each hop makes no more round trips than pinned here', async () => {
     const ua = new UserAgent();
     const cold = await login(ua);
-    expect(cold.authorize).toMatchObject({ store: 1, limiter: 1 });
+    // No session to read: the rate limit's count rides with the authorize's one commit.
+    expect(cold.authorize).toMatchObject({ store: 1, limiter: 0 });
     // The interaction travels in the transaction: one take, not two.
-    expect(cold.callback).toMatchObject({ store: 5, limiter: 1 });
-    expect(cold.token.store).toBe(2);
+    // The session is written in the callback's one commit, with the user and the code.
+    expect(cold.callback).toMatchObject({ store: 4, limiter: 0 });
+    // The code is spent and the refresh token moved into place in one atomic step.
+    expect(cold.token.store).toBe(1);
     const sso = await login(ua);
     expect(sso.callback).toBeUndefined();
     // The authorize limit's count rides with the session's read: no round trip of its own.
-    expect(sso.authorize).toMatchObject({ store: 3, limiter: 0 });
-    expect(sso.token).toMatchObject({ store: 2, limiter: 0 });
+    // The session and its user are read together (one hash tag), and the code is the one write.
+    expect(sso.authorize).toMatchObject({ store: 2, limiter: 0 });
+    expect(sso.token).toMatchObject({ store: 1, limiter: 0 });
   });
 });
 

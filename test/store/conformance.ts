@@ -252,6 +252,92 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(await store.smembers('family')).toEqual(['next']);
     });
 
+    it('spend takes a value once, leaves its marker and moves its companion, in one round trip', async () => {
+      await store.put('code', 'record', 30);
+      await store.put('waiting', '{"g":"grant","o":false}', 30);
+      const request = {
+        key: 'code',
+        marker: { key: 'code-used', value: 'grant', ttl: 60 },
+        blocker: 'revoked',
+        companion: {
+          from: 'waiting',
+          to: 'rt',
+          ttl: 90,
+          extra: { x: 123 },
+          index: 'tokens',
+          member: 'h1',
+          indexTtl: 120,
+        },
+      };
+      const before = store.roundTrips;
+      expect(await store.spend(request)).toEqual({ value: 'record', marker: null, blocked: false, moved: true });
+      expect(store.roundTrips - before).toBe(1);
+      expect(await store.getMany(['code', 'waiting', 'code-used'])).toEqual([null, null, 'grant']);
+      expect(JSON.parse((await store.get('rt'))!)).toEqual({ g: 'grant', o: false, x: 123 });
+      expect(await store.ttl('rt')).toBeGreaterThan(89);
+      expect(await store.ttl('code-used')).toBeGreaterThan(59);
+      expect(await store.smembers('tokens')).toEqual(['h1']);
+      expect(await store.ttl('tokens')).toBeGreaterThan(119);
+      // A second use finds the marker only, and writes nothing.
+      expect(await store.spend({ ...request, companion: { ...request.companion, to: 'rt2' } })).toEqual({
+        value: null,
+        marker: 'grant',
+        blocked: false,
+        moved: false,
+      });
+      expect(await store.get('rt2')).toBeNull();
+      // An unknown value leaves no marker behind.
+      expect(await store.spend({ ...request, key: 'nothing', marker: { ...request.marker, key: 'n-used' } })).toEqual({
+        value: null,
+        marker: null,
+        blocked: false,
+        moved: false,
+      });
+      expect(await store.get('n-used')).toBeNull();
+    });
+
+    it('spend with its blocker present still takes the value, but moves nothing; without a companion only takes', async () => {
+      await store.put('code', 'record', 30);
+      await store.put('waiting', '{"g":"grant"}', 30);
+      await store.put('revoked', '1', 30);
+      const request = {
+        key: 'code',
+        marker: { key: 'code-used', value: 'grant', ttl: 60 },
+        blocker: 'revoked',
+        companion: { from: 'waiting', to: 'rt', ttl: 90, extra: {}, index: 'tokens', member: 'h1', indexTtl: 120 },
+      };
+      expect(await store.spend(request)).toEqual({ value: 'record', marker: null, blocked: true, moved: false });
+      expect(await store.getMany(['code', 'waiting', 'rt', 'code-used'])).toEqual([
+        null,
+        '{"g":"grant"}',
+        null,
+        'grant',
+      ]);
+      expect(await store.smembers('tokens')).toEqual([]);
+      await store.put('code2', 'r2', 30);
+      const plain = { key: 'code2', marker: { key: 'used2', value: 'g', ttl: 60 }, blocker: 'none' };
+      expect(await store.spend(plain)).toEqual({ value: 'r2', marker: null, blocked: false, moved: false });
+      expect(await store.get('used2')).toBe('g');
+      // A companion that is absent (no refresh for this code) moves nothing.
+      await store.put('code3', 'r3', 30);
+      const absent = { ...request, key: 'code3', blocker: 'none', companion: { ...request.companion, from: 'gone' } };
+      expect(await store.spend(absent)).toEqual({ value: 'r3', marker: 'grant', blocked: false, moved: false });
+      // A wrong type fails before anything is written.
+      await store.put('code4', 'r4', 30);
+      await store.put('not-a-set', 'x');
+      const wrong = { ...absent, key: 'code4', companion: { ...absent.companion, index: 'not-a-set' } };
+      await expect(store.spend(wrong)).rejects.toThrow(TypeError);
+      expect(await store.get('code4')).toBe('r4');
+    });
+
+    it('refuses a spend across cluster slots, and writes nothing', async () => {
+      const plain = await open(`plain${process.pid}-${seq}:`);
+      await plain.put('{a}code', 'v');
+      const request = { key: '{a}code', marker: { key: '{b}used', value: 'g', ttl: 5 }, blocker: '{a}r' };
+      await expect(plain.spend(request)).rejects.toEqual(expect.objectContaining({ name: 'CrossSlotError' }));
+      expect(await plain.getMany(['{a}code'])).toEqual(['v']);
+    });
+
     it('batchIf checks existence, and runs with no conditions or no ops', async () => {
       await store.put('present', 'anything');
       expect(await store.batchIf([{ key: 'present', exists: true }], [{ op: 'put', key: 'a', value: '1' }])).toEqual({

@@ -46,21 +46,27 @@ export const authorizationCodeGrant: Grant = {
       throw invalidGrant('the authorization code was already used; the tokens issued with it are revoked');
     }
     if (taken.status !== 'ok') throw invalidGrant('the authorization code is invalid or expired');
-    const record = taken.record;
-    if (record.clientId !== client.client_id) throw invalidGrant('the authorization code was issued to another client');
-    if (redirectUri !== record.redirectUri) {
-      throw invalidGrant('redirect_uri must be the one of the authorization request (RFC 6749 section 4.1.3)');
+    const { record, refreshToken } = taken;
+    try {
+      if (record.clientId !== client.client_id)
+        throw invalidGrant('the authorization code was issued to another client');
+      if (redirectUri !== record.redirectUri) {
+        throw invalidGrant('redirect_uri must be the one of the authorization request (RFC 6749 section 4.1.3)');
+      }
+      checkPkce(record.codeChallenge, verifier);
+    } catch (err) {
+      // The code is spent either way (RFC 6749 §4.1.2); the refresh token its spending moved into
+      // place was never handed out, and goes too.
+      if (refreshToken) await oauth.records.dropRefreshToken(refreshToken);
+      throw err;
     }
-    checkPkce(record.codeChallenge, verifier);
 
     const { work } = ctx.state;
-    const response = await userTokens(
-      oauth,
-      record,
-      work,
-      record.refresh ? refreshTerms(oauth, record.scope) : undefined,
-    );
+    // A code issued before refresh records waited with their codes: its refresh token is written now.
+    const late = record.refresh && !refreshToken ? refreshTerms(oauth, record.scope) : undefined;
+    const response = await userTokens(oauth, record, work, late);
     await work.commit();
+    if (refreshToken) response.refresh_token = refreshToken;
     return response;
   },
 };

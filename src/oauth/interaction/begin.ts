@@ -1,5 +1,6 @@
 import type { Context } from 'koa';
 import { browserBinding } from '../../http/browser-id.js';
+import { rateLimitVerdict } from '../../http/rate-limit.js';
 import type { AuthorizationRequest } from '../authorize-request.js';
 import type { OAuthContext } from '../context.js';
 import { heldInteraction, newInteraction, type Interaction } from './record.js';
@@ -28,6 +29,8 @@ export async function beginInteraction(
     work.add(op);
   }
   await work.commit();
+  // A browser without a session: the rate limit's count rode with this commit, decided now.
+  await rateLimitVerdict(ctx);
   ctx.status = 303;
   ctx.redirect(target);
 }

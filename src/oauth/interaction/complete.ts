@@ -42,8 +42,8 @@ export async function completeAuthorization(
       claims,
       refresh: request.refresh,
     };
-    const { code, op } = oauth.records.newCode(record);
-    await ctx.state.work.commit(op, ...told);
+    const { code, ops } = oauth.records.newCode(record);
+    await ctx.state.work.commit(...ops, ...told);
     values = { code };
   } else {
     await ctx.state.work.commit(...told);

@@ -26,7 +26,8 @@ export function signInHandler(oauth: OAuthContext): LoginHandler<AuthorizeContex
         const entry = { audit: 'auto-link', user: user.id, provider, ip: ctx.ip };
         ctx.state.log?.info(entry, 'linked a new identity by verified email');
       }
-      const session = await startSession(ctx, { uid: user.id, auth_time: nowS(), provider });
+      // The session is written with the user, the code and the rest, in the request's one commit.
+      const session = await startSession(ctx, { uid: user.id, auth_time: nowS(), provider }, { work: ctx.state.work });
       await authorizeSignedIn(ctx, oauth, interaction.request, user, session);
     },
     async fail(ctx, { context, error, description }) {
