@@ -169,10 +169,17 @@ export class ClientRegistry {
       return undefined;
     }
     // Unchanged: the same object, so a jwks_uri client keeps its fetched keys.
-    const client =
-      cached?.text === read.text
-        ? { ...cached.client, stored: read.facts }
-        : this.build(read.config, read.secretHash, read.facts);
+    let client: Client;
+    try {
+      client =
+        cached?.text === read.text
+          ? { ...cached.client, stored: read.facts }
+          : this.build(read.config, read.secretHash, read.facts);
+    } catch {
+      // A client this configuration cannot serve (pairwise, and the salt was removed since): none.
+      this.#cache.delete(clientId);
+      return undefined;
+    }
     this.#cache.delete(clientId);
     this.#cache.set(clientId, { at: nowMs(), text: read.text, client });
     if (this.#cache.size > CLIENT_CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
