@@ -184,7 +184,8 @@ export async function recordLogoutDeliveries(
   sid: string,
   sub: string,
 ): Promise<string[]> {
-  // A deployment without back-channel clients pays no store round trip at logout.
+  // No round trip at logout when no client can have a back-channel URI; with store clients any
+  // may have one, so the session's list is read (one round trip, logout only).
   if (!clients.hasStore && !clients.all().some((c) => c.backchannel_logout_uri)) return [];
   const recorded = await sessionClients(store, sid);
   if (recorded.length === 0) return [];
