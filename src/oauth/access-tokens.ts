@@ -2,7 +2,7 @@ import type { JWTPayload } from 'jose';
 import { z } from 'zod';
 import type { OAuthContext } from './context.js';
 import { SEALED_USER_CLAIM } from './subjects.js';
-import { clientTokensAllowed } from './clients.js';
+import { CLIENT_GENERATION_CLAIM, clientTokensAllowed } from './clients.js';
 
 /**
  * The claims of our access tokens (RFC 9068 §2.2) and the type each must have. A token correctly
@@ -20,6 +20,7 @@ const accessTokenClaims = z.looseObject({
   grant_id: z.string().min(1).optional(),
   auth_time: z.number().optional(),
   [SEALED_USER_CLAIM]: z.string().min(1).optional(),
+  [CLIENT_GENERATION_CLAIM]: z.string().min(1).optional(),
 });
 
 export type AccessTokenClaims = z.infer<typeof accessTokenClaims> & JWTPayload;
@@ -39,7 +40,8 @@ export function parseAccessTokenClaims(payload: JWTPayload): AccessTokenClaims |
 export async function verifyAccessToken(oauth: OAuthContext, token: string): Promise<AccessTokenClaims | undefined> {
   const claims = await signedAccessToken(oauth, token);
   if (!claims) return undefined;
-  if (!clientTokensAllowed(await oauth.clients.find(claims.client_id), claims.iat)) return undefined;
+  const client = await oauth.clients.find(claims.client_id);
+  if (!clientTokensAllowed(client, claims[CLIENT_GENERATION_CLAIM])) return undefined;
   if (await oauth.records.accessTokenRevoked(claims.jti, claims.grant_id)) return undefined;
   return claims;
 }

@@ -271,9 +271,9 @@ export class ClientStore implements StoredClientSource {
   }
 
   /**
-   * Removes a client. Its tokens die with it: access tokens of a client that is gone are
-   * inactive, and its refresh tokens carry its generation, which no later client of the same id
-   * has. False when there was no such client.
+   * Removes a client. Its tokens die with it: tokens of a client that is gone are refused, and
+   * they carry its generation, which no later client of the same id has. False when there was
+   * no such client.
    */
   async remove(clientId: string): Promise<boolean> {
     if (this.registry.configured(clientId)) throw new NoSuchClient(clientId, true);

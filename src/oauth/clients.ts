@@ -207,23 +207,22 @@ export class ClientRegistry {
   }
 }
 
-/**
- * Whether the client of a token still accepts it: the client exists (a removed client's tokens
- * are dead), and for a store client the token was issued since the client was created (not to
- * an earlier client of the same id). Same-second creation is the one blind spot (`iat` has
- * whole seconds).
- */
-export function clientTokensAllowed(client: Pick<Client, 'stored'> | undefined, issuedAt: number): boolean {
-  if (!client) return false;
-  return client.stored === undefined || issuedAt >= client.stored.created_at;
-}
+/** The private claim of a store client's access tokens: the client's generation. */
+export const CLIENT_GENERATION_CLAIM = 'lb_cgen';
 
 /**
- * Whether a refresh token's grant belongs to this very client: a store client's refresh tokens
- * carry its generation, which a client later created with the same id does not have.
+ * Whether the client of a token still accepts it: the client exists (a removed client's tokens
+ * are dead), and the token was issued to this very client: a store client's access tokens
+ * (CLIENT_GENERATION_CLAIM) and refresh records carry its generation, which a client created
+ * later with the same id does not have; a configuration client's carry none.
  */
+export function clientTokensAllowed(client: Pick<Client, 'stored'> | undefined, generation: unknown): boolean {
+  return client !== undefined && client.stored?.generation === generation;
+}
+
+/** The same for a refresh token's grant, whose client is the authenticated one. */
 export function clientGrantAllowed(client: Pick<Client, 'stored'>, generation: string | undefined): boolean {
-  return client.stored?.generation === generation;
+  return clientTokensAllowed(client, generation);
 }
 
 /** Constant-time comparison of a presented secret with the stored hash. */

@@ -2,7 +2,7 @@ import { parseUser, userKey } from '../identity/user-records.js';
 import { userTokensAllowed } from '../identity/user.js';
 import { signedAccessToken, type AccessTokenClaims } from './access-tokens.js';
 import type { OAuthContext } from './context.js';
-import { clientTokensAllowed } from './clients.js';
+import { CLIENT_GENERATION_CLAIM, clientTokensAllowed } from './clients.js';
 import { tokenUser } from './token-user.js';
 
 /**
@@ -19,7 +19,7 @@ export async function verifyLiveAccessToken(
   const claims = await signedAccessToken(oauth, token);
   if (!claims) return undefined;
   const client = await oauth.clients.find(claims.client_id);
-  if (!clientTokensAllowed(client, claims.iat)) return undefined;
+  if (!clientTokensAllowed(client, claims[CLIENT_GENERATION_CLAIM])) return undefined;
   const userId = claims.auth_time === undefined ? undefined : tokenUser(client, claims);
   if (claims.auth_time !== undefined && userId === undefined) return undefined;
   const more = userId === undefined ? [] : [userKey(userId)];

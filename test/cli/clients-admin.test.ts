@@ -127,6 +127,9 @@ describe.skipIf(!redisServerAvailable())('login-broker clients: a store client o
 
     const tokens = await loginAcross(secret);
     expect(tokens.refresh_token).toBeDefined();
+    // The access token names the client's generation (drawn at creation, not a clock reading).
+    const payload = JSON.parse(Buffer.from(tokens.access_token.split('.')[1]!, 'base64url').toString());
+    expect(payload.lb_cgen).toBe(made.client.generation);
     expect(await introspect(a.url, tokens.access_token, secret)).toBe(true);
 
     const listed = await clients(['list', '--json'], configFile);

@@ -55,6 +55,7 @@ export async function userTokens(
     audience: grant.resource ?? grant.clientId,
     grantId: grant.grantId,
     authTime: grant.authTime,
+    clientGeneration: client?.stored?.generation,
   });
   const response: TokenResponse = {
     access_token: at.token,
