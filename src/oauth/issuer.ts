@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TokensConfig } from '../config/tokens.js';
 import { halfHash } from './crypto.js';
 import { SEALED_USER_CLAIM } from './subjects.js';
+import { CLIENT_GENERATION_CLAIM } from './clients.js';
 import type { Jwt } from './jwt.js';
 import { nowS } from '../lib/clock.js';
 
@@ -15,6 +16,8 @@ export interface AccessTokenInput {
   authTime?: number;
   /** A pairwise client's user, sealed (subjects.ts): userinfo finds the user by it. */
   sealedUser?: string;
+  /** A store client's generation (clients.ts CLIENT_GENERATION_CLAIM). */
+  clientGeneration?: string;
 }
 
 export interface IdTokenInput {
@@ -53,6 +56,7 @@ export class TokenIssuer {
     if (input.authTime !== undefined) payload.auth_time = input.authTime;
     if (input.grantId) payload.grant_id = input.grantId;
     if (input.sealedUser) payload[SEALED_USER_CLAIM] = input.sealedUser;
+    if (input.clientGeneration) payload[CLIENT_GENERATION_CLAIM] = input.clientGeneration;
     return { token: await this.jwt.sign(payload, 'at+jwt'), expiresIn: this.tokens.access_token_ttl_s };
   }
 

@@ -13,8 +13,9 @@ interface Checked {
 
 /**
  * Checks a pairwise client's sector_identifier_uri as OIDC Core §8.1 says: a JSON array of
- * redirect URIs that must contain every redirect URI the client registered. The broker's clients
- * come from config, so the check runs at the client's first authorization request, then is cached.
+ * redirect URIs that must contain every redirect URI the client registered. The check runs at the
+ * client's first authorization request, then is cached for what it checked (a store client whose
+ * URI or redirect URIs change is checked again).
  */
 export class SectorIdentifiers {
   readonly #checked = new Map<string, Checked>();
@@ -30,15 +31,16 @@ export class SectorIdentifiers {
   }): Promise<SectorProblem | undefined> {
     const uri = client.sector_identifier_uri;
     if (!uri) return undefined;
-    const cached = this.#checked.get(client.client_id);
+    const key = JSON.stringify([client.client_id, uri, client.redirect_uris]);
+    const cached = this.#checked.get(key);
     if (cached && cached.until > Date.now()) return cached.problem;
-    let pending = this.#pending.get(client.client_id);
+    let pending = this.#pending.get(key);
     if (!pending) {
-      pending = this.#check(uri, client.redirect_uris).finally(() => this.#pending.delete(client.client_id));
-      this.#pending.set(client.client_id, pending);
+      pending = this.#check(uri, client.redirect_uris).finally(() => this.#pending.delete(key));
+      this.#pending.set(key, pending);
     }
     const checked = await pending;
-    this.#checked.set(client.client_id, checked);
+    this.#checked.set(key, checked);
     if (checked.problem)
       this.log?.warn({ client: client.client_id, problem: checked.problem }, 'sector_identifier_uri');
     return checked.problem;

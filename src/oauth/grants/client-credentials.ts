@@ -21,6 +21,7 @@ export const clientCredentialsGrant: Grant = {
       subject: client.client_id,
       scope: scopes.join(' '),
       audience: resource ?? client.client_id,
+      clientGeneration: client.stored?.generation,
     });
     return { access_token: at.token, token_type: 'Bearer', expires_in: at.expiresIn, scope: scopes.join(' ') };
   },

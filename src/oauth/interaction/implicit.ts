@@ -12,7 +12,8 @@ export async function implicitTokens(
   claims: Record<string, unknown>,
 ): Promise<Record<string, string | undefined>> {
   const values: Record<string, string | undefined> = {};
-  const { subject, sealedUser } = userSubject(oauth.clients.get(request.client_id), userId);
+  const client = await oauth.clients.find(request.client_id);
+  const { subject, sealedUser } = userSubject(client, userId);
   let accessToken: string | undefined;
   if (request.response_type === 'id_token token') {
     const at = await oauth.tokens.accessToken({
@@ -22,6 +23,7 @@ export async function implicitTokens(
       scope: request.scope,
       audience: request.resource ?? request.client_id,
       authTime: session.auth_time,
+      clientGeneration: client?.stored?.generation,
     });
     accessToken = at.token;
     Object.assign(values, {
