@@ -43,7 +43,7 @@ export async function completeAuthorization(
       claims,
       refresh: request.refresh,
     };
-    const { code, ops } = oauth.records.newCode(record);
+    const { code, ops } = oauth.records.newCode(record, client?.stored?.generation);
     await ctx.state.work.commit(...ops, ...told);
     values = { code };
   } else {
