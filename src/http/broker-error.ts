@@ -28,6 +28,9 @@ export type ErrorCode =
   | 'expired_token'
   // RFC 8707 §2
   | 'invalid_target'
+  // RFC 7591 §3.2.2
+  | 'invalid_redirect_uri'
+  | 'invalid_client_metadata'
   // the broker's own, for pages and routes that are no OAuth endpoint
   | 'not_found'
   | 'identity_already_linked';
