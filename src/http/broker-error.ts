@@ -29,8 +29,8 @@ export type ErrorCode =
   // RFC 8707 §2
   | 'invalid_target'
   // RFC 7591 §3.2.2
-  | 'invalid_redirect_uri'
   | 'invalid_client_metadata'
+  | 'invalid_redirect_uri'
   // the broker's own, for pages and routes that are no OAuth endpoint
   | 'not_found'
   | 'identity_already_linked';

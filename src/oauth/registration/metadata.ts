@@ -49,7 +49,10 @@ export interface RegistrationRequest {
  * token_endpoint_auth_method an open registration is a public client; a trusted one gets RFC
  * 7591's default, client_secret_basic. Throws the RFC 7591 §3.2.2 error naming the field.
  */
-export function registeredClient(body: unknown, request: RegistrationRequest): ClientConfig {
+export function registeredClient(
+  body: unknown,
+  request: RegistrationRequest,
+): { client: ClientConfig; metadata: Record<string, unknown> } {
   const metadata = pickClientMetadata(body);
   metadata.token_endpoint_auth_method ??= request.access === 'trusted' ? 'client_secret_basic' : 'none';
   const method = metadata.token_endpoint_auth_method;
@@ -62,7 +65,7 @@ export function registeredClient(body: unknown, request: RegistrationRequest): C
   if (!parsed.success) throw metadataError(schemaProblem(parsed.error));
   const [problem] = policyProblems(parsed.data, request.access, { pairwiseSalt: request.pairwiseSalt });
   if (problem) throw metadataError(problem);
-  return parsed.data;
+  return { client: parsed.data, metadata };
 }
 
 /**

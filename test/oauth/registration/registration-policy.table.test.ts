@@ -16,7 +16,7 @@ const register = (body: unknown, access: Exclude<RegistrationAccess, 'document'>
     clientId: 'dyn-1',
     mintSecret: () => `minted-secret-${++minted}-0123456789abcdef`,
     pairwiseSalt,
-  });
+  }).client;
 
 function refusal(body: unknown, access: Exclude<RegistrationAccess, 'document'> = 'open'): BrokerError {
   try {
