@@ -173,6 +173,12 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.ready = () =>
     (initialising ??= (async () => {
       await oauth.keys.init();
+      for (const id of await oauth.clientStore.shadowed()) {
+        log.warn(
+          { client: id },
+          'this client id is in the configuration file and in the store: the configuration file wins',
+        );
+      }
       oauth.keys.startBackgroundRefresh();
       oauth.backchannel.start();
       app.keys = await cookieSecrets(store, config.session.cookie_secrets);

@@ -2,6 +2,7 @@ import type { JWTPayload } from 'jose';
 import { z } from 'zod';
 import type { OAuthContext } from './context.js';
 import { SEALED_USER_CLAIM } from './subjects.js';
+import { clientTokensAllowed } from './clients.js';
 
 /**
  * The claims of our access tokens (RFC 9068 §2.2) and the type each must have. A token correctly
@@ -32,11 +33,13 @@ export function parseAccessTokenClaims(payload: JWTPayload): AccessTokenClaims |
 /**
  * Verifies one of our access tokens and checks the revocation list (one store round trip).
  * Returns undefined for anything that is not a live access token: a bad signature, another
- * `typ` (an ID token is not an access token: RFC 9068 §4), malformed claims, expired, or revoked.
+ * `typ` (an ID token is not an access token: RFC 9068 §4), malformed claims, expired, revoked,
+ * or of a client that is gone (or was created again since).
  */
 export async function verifyAccessToken(oauth: OAuthContext, token: string): Promise<AccessTokenClaims | undefined> {
   const claims = await signedAccessToken(oauth, token);
   if (!claims) return undefined;
+  if (!clientTokensAllowed(await oauth.clients.find(claims.client_id), claims.iat)) return undefined;
   if (await oauth.records.accessTokenRevoked(claims.jti, claims.grant_id)) return undefined;
   return claims;
 }

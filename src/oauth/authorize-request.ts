@@ -55,15 +55,15 @@ const VERIFIER_SHAPE = /^[A-Za-z0-9_-]{43}$/;
  * its exact redirect URI first (errors before that are pages, never redirects: RFC 6749
  * §4.1.2.1, RFC 9700 §4.11.2), then everything else as redirected errors.
  */
-export function validateAuthorizationRequest(
+export async function validateAuthorizationRequest(
   source: URLSearchParams,
-  clients: ClientRegistry,
+  clients: Pick<ClientRegistry, 'find'>,
   options: { firstPartyRefresh: boolean; hasProvider: (id: string) => boolean },
-): AuthorizationRequest {
+): Promise<AuthorizationRequest> {
   const unsafe = new Params(source, (d) => new UnsafeRedirectError('invalid_request', d));
   const clientId = unsafe.get('client_id', { max: 128 });
   if (clientId === undefined) throw new UnsafeRedirectError('invalid_request', 'the client_id parameter is missing');
-  const client = clients.get(clientId);
+  const client = await clients.find(clientId);
   if (!client) throw new UnsafeRedirectError('invalid_request', 'the client_id is not registered here');
   const redirectUri = unsafe.get('redirect_uri', { max: 2048 });
   if (redirectUri === undefined)

@@ -19,13 +19,14 @@ export function authorizeEndpoint(oauth: OAuthContext) {
   return async (ctx: Context) => {
     const source = ctx.method === 'POST' ? ctx.state.form : new URLSearchParams(ctx.querystring);
     try {
-      const request = validateAuthorizationRequest(source, oauth.clients, {
+      const request = await validateAuthorizationRequest(source, oauth.clients, {
         firstPartyRefresh: oauth.config.tokens.first_party_refresh_without_offline_access,
         hasProvider: (id) => oauth.login.has(id),
       });
       const session = currentSession(ctx, oauth.config.session);
       const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
-      const client = oauth.clients.get(request.client_id);
+      const client = await oauth.clients.find(request.client_id);
+      if (client) oauth.clients.used(client);
       const sector = client && (await oauth.clients.sectors?.problem(client));
       if (sector) {
         const error = sector.kind === 'unavailable' ? 'temporarily_unavailable' : 'invalid_request';
@@ -41,7 +42,7 @@ export function authorizeEndpoint(oauth: OAuthContext) {
             target,
           );
         // The app expects another user than the one signed in here: they must sign in again.
-        if (session && hint.sub !== subjectFor(oauth.clients.get(hint.aud), session.uid)) loginNeeded = true;
+        if (session && hint.sub !== subjectFor(await oauth.clients.find(hint.aud), session.uid)) loginNeeded = true;
       }
       // A session answers only for a user who still exists, is not disabled, and whose tokens were
       // not invalidated after this session's login (users disable, sessions revoke).

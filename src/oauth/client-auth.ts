@@ -106,7 +106,7 @@ export async function authenticateClient(
     const methods = accepted.join(', ');
     throw invalidClient(`the ${endpoint} endpoint requires client authentication with one of: ${methods}`, usedBasic);
   }
-  const client = registry.get(cred.clientId);
+  const client = await registry.find(cred.clientId);
   if (!client) throw invalidClient('unknown client or bad credentials', usedBasic);
   // A pinned method is the only one; an unpinned confidential client may use either secret method.
   if (!client.auth_methods.includes(cred.method)) {
@@ -156,5 +156,6 @@ export async function clientRequest(
     throw err;
   }
   if (endpoint === 'token') await limits.tokenRequest(client.client_id);
+  registry.used(client);
   return { params, client };
 }

@@ -2,10 +2,35 @@ import { createHash } from 'node:crypto';
 import { sectorOf, type ClientConfig } from '../config/clients.js';
 import { isLoopbackHost } from '../config/urls.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
+import { nowMs } from '../lib/clock.js';
 import type { JWTVerifyGetKey } from 'jose';
 import { assertionKeys, type ClientAssertions } from './client-assertion.js';
 import type { SectorIdentifiers } from './sector-identifier.js';
 import { pairwiseKeys, type PairwiseKeys, type PairwiseSector } from './subjects.js';
+
+/** Where a store client came from. */
+export type ClientOrigin = 'cli' | 'registration';
+
+/** What the store keeps about a client besides its metadata (src/oauth/client-store.ts). */
+export interface StoredClientFacts {
+  origin: ClientOrigin;
+  /**
+   * Random, new each time a client is created: a refresh token records the generation of its
+   * client, and one of an earlier client with the same id (removed, then created again) is dead.
+   */
+  generation: string;
+  /** Epoch seconds. */
+  created_at: number;
+  updated_at: number;
+  /** Epoch seconds of the last recorded use (written at most once an hour per instance). */
+  last_used_at?: number;
+  /** The client is removed when unused this long (seconds): its record's TTL, renewed by use. */
+  unused_ttl_s?: number;
+  /** SHA-256 (base64url) of the RFC 7592 registration access token; never the token. */
+  registration_access_token_hash?: string;
+  /** Registration data kept for RFC 7591/7592 answers (client_id_issued_at, software_id, …). */
+  registration?: Record<string, unknown>;
+}
 
 export interface Client extends Omit<ClientConfig, 'client_secret'> {
   /** Only a hash of the secret is kept in memory (RFC 6819 §5.1.4.1.3). */
@@ -16,6 +41,8 @@ export interface Client extends Omit<ClientConfig, 'client_secret'> {
   assertionKeys?: JWTVerifyGetKey;
   /** A pairwise client's sector and keys (OIDC Core §8.1); absent for public subjects. */
   pairwise?: PairwiseSector;
+  /** A client from the store (absent for one from the configuration file). */
+  stored?: StoredClientFacts;
 }
 
 /** What verifying clients needs besides their config; each part is optional in unit tests. */
@@ -28,15 +55,50 @@ export interface ClientRegistryParts {
   sectors?: SectorIdentifiers;
 }
 
-const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+/** A store client as read by its source: the record's text identifies the version. */
+export interface StoredClientRead {
+  text: string;
+  config: Omit<ClientConfig, 'client_secret'>;
+  secretHash?: Buffer;
+  facts: StoredClientFacts;
+}
+
+/** Where the registry finds clients that are not in the configuration (the ClientStore). */
+export interface StoredClientSource {
+  read(clientId: string): Promise<StoredClientRead | undefined>;
+  /** Records a use of a store client (cheaply: not every use is written). */
+  touch(client: Client): void;
+}
 
 /**
- * The registered clients, from config. Secrets are hashed with SHA-256 at start: they are long
+ * How long this instance trusts what it read of a store client. A change or a removal made on
+ * another instance is seen here within this time; a client created anywhere is seen at once
+ * (unknown ids are not cached).
+ */
+export const CLIENT_CACHE_MS = 5_000;
+/** Store clients kept in memory at most; the oldest are dropped first. */
+const CLIENT_CACHE_SIZE = 10_000;
+
+export const sha256 = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+
+interface Cached {
+  at: number;
+  text: string;
+  client: Client;
+}
+
+/**
+ * The registered clients: those of the configuration file, in memory, read-only at run time,
+ * and those of the store (created by the CLI or by registration) through a short cache. An id
+ * in the file is never looked up in the store. Secrets are hashed with SHA-256: they are long
  * random values, so a fast hash is enough, and client_secret_basic and client_secret_post (the
  * methods we advertise) only ever need to compare a presented secret.
  */
 export class ClientRegistry {
   readonly #clients = new Map<string, Client>();
+  readonly #cache = new Map<string, Cached>();
+  readonly #reading = new Map<string, Promise<Client | undefined>>();
+  #source?: StoredClientSource;
 
   readonly assertions?: ClientAssertions;
   readonly sectors?: SectorIdentifiers;
@@ -46,28 +108,115 @@ export class ClientRegistry {
   constructor(configs: ClientConfig[], parts: ClientRegistryParts = {}) {
     this.assertions = parts.assertions;
     this.sectors = parts.sectors;
-    const keys = parts.pairwiseSalt === undefined ? undefined : pairwiseKeys(parts.pairwiseSalt);
-    this.pairwiseKeys = keys;
+    this.pairwiseKeys = parts.pairwiseSalt === undefined ? undefined : pairwiseKeys(parts.pairwiseSalt);
     for (const { client_secret, ...rest } of configs) {
-      if (rest.subject_type === 'pairwise' && !keys) throw new Error(`client ${rest.client_id} is pairwise: no salt`);
-      this.#clients.set(rest.client_id, {
-        ...rest,
-        secretHash: client_secret === undefined ? undefined : sha256(client_secret),
-        scopes: new Set(rest.scope.split(' ')),
-        confidential: rest.token_endpoint_auth_method !== 'none',
-        assertionKeys: rest.token_endpoint_auth_method === 'private_key_jwt' ? assertionKeys(rest) : undefined,
-        pairwise: rest.subject_type === 'pairwise' && keys ? { sector: sectorOf(rest), keys } : undefined,
-      });
+      const secretHash = client_secret === undefined ? undefined : sha256(client_secret);
+      this.#clients.set(rest.client_id, this.build(rest, secretHash));
     }
   }
 
-  get(clientId: string | undefined): Client | undefined {
+  /** The client a configuration (and its secret's hash) describes. */
+  build(config: Omit<ClientConfig, 'client_secret'>, secretHash?: Buffer, stored?: StoredClientFacts): Client {
+    const keys = this.pairwiseKeys;
+    if (config.subject_type === 'pairwise' && !keys) throw new Error(`client ${config.client_id} is pairwise: no salt`);
+    return {
+      ...config,
+      secretHash,
+      scopes: new Set(config.scope.split(' ')),
+      confidential: config.token_endpoint_auth_method !== 'none',
+      assertionKeys: config.token_endpoint_auth_method === 'private_key_jwt' ? assertionKeys(config) : undefined,
+      pairwise: config.subject_type === 'pairwise' && keys ? { sector: sectorOf(config), keys } : undefined,
+      ...(stored ? { stored } : {}),
+    };
+  }
+
+  /** Store clients are looked up in `source` from now on. */
+  useStore(source: StoredClientSource): void {
+    this.#source = source;
+  }
+
+  /** Whether store clients are looked up at all. */
+  get hasStore(): boolean {
+    return this.#source !== undefined;
+  }
+
+  /** A client of the configuration file (no store lookup). */
+  configured(clientId: string | undefined): Client | undefined {
     return clientId === undefined ? undefined : this.#clients.get(clientId);
   }
 
+  /**
+   * The client with this id: from the configuration file, else from the store (cached for
+   * CLIENT_CACHE_MS; concurrent lookups of one id share one read). Unknown ids are not cached.
+   */
+  async find(clientId: string | undefined): Promise<Client | undefined> {
+    if (clientId === undefined) return undefined;
+    const configured = this.#clients.get(clientId);
+    if (configured || !this.#source) return configured;
+    const cached = this.#cache.get(clientId);
+    if (cached && nowMs() - cached.at < CLIENT_CACHE_MS) return cached.client;
+    const pending = this.#reading.get(clientId);
+    if (pending) return pending;
+    const reading = this.#read(this.#source, clientId, cached).finally(() => this.#reading.delete(clientId));
+    this.#reading.set(clientId, reading);
+    return reading;
+  }
+
+  async #read(source: StoredClientSource, clientId: string, cached: Cached | undefined): Promise<Client | undefined> {
+    const read = await source.read(clientId);
+    if (!read) {
+      this.#cache.delete(clientId);
+      return undefined;
+    }
+    // Unchanged: the same object, so a jwks_uri client keeps its fetched keys.
+    const client =
+      cached?.text === read.text
+        ? { ...cached.client, stored: read.facts }
+        : this.build(read.config, read.secretHash, read.facts);
+    this.#cache.delete(clientId);
+    this.#cache.set(clientId, { at: nowMs(), text: read.text, client });
+    if (this.#cache.size > CLIENT_CACHE_SIZE) this.#cache.delete(this.#cache.keys().next().value!);
+    return client;
+  }
+
+  /** A client was used (authorization request, authenticated request): recorded for a store client. */
+  used(client: Client): void {
+    if (client.stored) this.#source?.touch(client);
+  }
+
+  /** Drops what this instance cached of a store client (after it changed it itself). */
+  forget(clientId: string): void {
+    this.#cache.delete(clientId);
+  }
+
+  /**
+   * The clients of the configuration file. Store clients are not listed: what this answers
+   * (discovery, which grants the token endpoint serves) is the deployment's and the same on
+   * every instance at every moment, with no store read; a store client may only use what the
+   * configuration already enables (checked when it is created or updated).
+   */
   all(): Client[] {
     return [...this.#clients.values()];
   }
+}
+
+/**
+ * Whether the client of a token still accepts it: the client exists (a removed client's tokens
+ * are dead), and for a store client the token was issued since the client was created (not to
+ * an earlier client of the same id). Same-second creation is the one blind spot (`iat` has
+ * whole seconds).
+ */
+export function clientTokensAllowed(client: Pick<Client, 'stored'> | undefined, issuedAt: number): boolean {
+  if (!client) return false;
+  return client.stored === undefined || issuedAt >= client.stored.created_at;
+}
+
+/**
+ * Whether a refresh token's grant belongs to this very client: a store client's refresh tokens
+ * carry its generation, which a client later created with the same id does not have.
+ */
+export function clientGrantAllowed(client: Pick<Client, 'stored'>, generation: string | undefined): boolean {
+  return client.stored?.generation === generation;
 }
 
 /** Constant-time comparison of a presented secret with the stored hash. */

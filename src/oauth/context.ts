@@ -6,6 +6,7 @@ import type { Store } from '../store/index.js';
 import type { UpstreamLogin, UpstreamNativeSignIn, UpstreamTokenService } from '../upstream/types.js';
 import type { TokenVault } from '../identity/token-vault.js';
 import type { ClientRegistry } from './clients.js';
+import type { ClientStore } from './client-store.js';
 import type { TokenIssuer } from './issuer.js';
 import type { Jwt } from './jwt.js';
 import type { SigningKeys } from './keys.js';
@@ -21,6 +22,8 @@ export interface OAuthContext {
   config: Config;
   store: Store;
   clients: ClientRegistry;
+  /** Clients created at run time (CLI, registration), found through `clients`. */
+  clientStore: ClientStore;
   keys: SigningKeys;
   jwt: Jwt;
   tokens: TokenIssuer;

@@ -33,6 +33,8 @@ export interface RefreshRecord extends GrantFacts {
   expiresAt: number;
   /** offline_access was granted: the token outlives the browser session (OIDC Core §11). */
   offline: boolean;
+  /** The generation of a store client (absent for a configuration client): see clientGrantAllowed. */
+  clientGen?: string;
 }
 
 type FieldType = 'string' | 'number' | 'boolean' | 'object';
@@ -61,6 +63,7 @@ const REFRESH_FIELDS: Fields<RefreshRecord> = {
   ...GRANT_FIELDS,
   expiresAt: { key: 'x', type: 'number', legacy: 'expires_at' },
   offline: { key: 'o', type: 'boolean', legacy: 'offline' },
+  clientGen: { key: 'cg', type: 'string', optional: true, legacy: 'client_gen' },
 };
 
 /**

@@ -7,6 +7,7 @@ import { ClientAssertions } from './client-assertion.js';
 import type { UpstreamLogin, UpstreamNativeSignIn, UpstreamTokenService } from '../upstream/types.js';
 import type { TokenVault } from '../identity/token-vault.js';
 import { ClientRegistry } from './clients.js';
+import { ClientStore } from './client-store.js';
 import { SectorIdentifiers } from './sector-identifier.js';
 import type { OAuthContext } from './context.js';
 import { TokenIssuer } from './issuer.js';
@@ -54,10 +55,12 @@ export function createOAuth(
     pairwiseSalt: config.subjects.pairwise_salt,
     sectors: new SectorIdentifiers(log.child({ component: 'clients' })),
   });
+  const clientStore = new ClientStore(store, clients, log.child({ component: 'clients' }));
   return {
     config,
     store,
     clients,
+    clientStore,
     keys,
     jwt,
     tokens: new TokenIssuer(jwt, t),

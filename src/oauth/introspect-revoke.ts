@@ -1,7 +1,7 @@
 import type { Context } from 'koa';
 import { verifyAccessToken, type AccessTokenClaims } from './access-tokens.js';
 import { clientRequest } from './client-auth.js';
-import type { Client } from './clients.js';
+import { clientGrantAllowed, type Client } from './clients.js';
 import type { OAuthContext } from './context.js';
 import { unauthorizedClient } from './errors.js';
 import { nowS } from '../lib/clock.js';
@@ -34,6 +34,7 @@ export function introspectionEndpoint(oauth: OAuthContext) {
       if (looksLikeJwt(token)) return undefined;
       const record = await oauth.records.peekRefreshToken(token);
       if (!record || record.clientId !== client.client_id || record.expiresAt <= nowS()) return undefined;
+      if (!clientGrantAllowed(client, record.clientGen)) return undefined;
       if (!(await userAllows(oauth, record.userId, record.authTime))) return undefined;
       return {
         active: true,

@@ -37,7 +37,7 @@ export function logoutEndpoint(oauth: OAuthContext) {
 
     let target: string | undefined;
     if (redirectUri) {
-      const client = oauth.clients.get(clientId);
+      const client = await oauth.clients.find(clientId);
       if (!client) throw page('post_logout_redirect_uri needs id_token_hint or client_id to identify the application');
       if (!client.post_logout_redirect_uris.includes(redirectUri))
         throw page('post_logout_redirect_uri is not registered for this application');
@@ -53,7 +53,7 @@ export function logoutEndpoint(oauth: OAuthContext) {
       if (problem) throw page(problem, 403);
     }
     // The hint's sub is the one its client sees: pairwise or public (OIDC Core §8).
-    const signedInSub = session && subjectFor(oauth.clients.get(clientId), session.uid);
+    const signedInSub = session && subjectFor(await oauth.clients.find(clientId), session.uid);
     if (session && hintSub !== undefined && hintSub !== signedInSub) {
       throw page('this sign-out request is for another user than the one signed in here');
     }

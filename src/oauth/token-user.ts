@@ -7,10 +7,9 @@ import { openUser, type PairwiseSector, SEALED_USER_CLAIM, subjectFor } from './
  * token was issued gets no user (undefined) rather than another user's.
  */
 export function tokenUser(
-  oauth: { clients: { get(id: string): { pairwise?: PairwiseSector } | undefined } },
+  client: { pairwise?: PairwiseSector } | undefined,
   claims: AccessTokenClaims,
 ): string | undefined {
-  const client = oauth.clients.get(claims.client_id);
   const sealed = claims[SEALED_USER_CLAIM];
   if (!client?.pairwise) {
     return sealed === undefined ? claims.sub : undefined;

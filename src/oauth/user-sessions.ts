@@ -20,7 +20,11 @@ export interface EndedSessions {
  * the due-list sends them.
  */
 export async function endAllSessions(
-  parts: { store: Store; records: Pick<TokenRecords, 'revokeSession'>; clients: Pick<ClientRegistry, 'all' | 'get'> },
+  parts: {
+    store: Store;
+    records: Pick<TokenRecords, 'revokeSession'>;
+    clients: Pick<ClientRegistry, 'all' | 'find' | 'hasStore'>;
+  },
   userId: string,
 ): Promise<EndedSessions> {
   const ended = await endUserSessions(parts.store, userId);

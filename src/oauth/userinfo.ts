@@ -46,7 +46,8 @@ export function userinfoEndpoint(oauth: OAuthContext) {
       err.headers = { 'WWW-Authenticate': 'Bearer realm="login-broker", error="insufficient_scope", scope="openid"' };
       throw err;
     }
-    const userId = tokenUser(oauth, claims);
+    const client = await oauth.clients.find(claims.client_id);
+    const userId = tokenUser(client, claims);
     if (userId === undefined) throw invalidToken('the access token does not match its client');
     const user = await oauth.users.get(userId);
     if (!user) throw invalidToken('the user of this access token no longer exists');
@@ -54,6 +55,6 @@ export function userinfoEndpoint(oauth: OAuthContext) {
     if (!userTokensAllowed(user, claims.auth_time))
       throw invalidToken('the access token is invalid, expired or revoked');
     // The same sub as in the client's ID tokens (OIDC Core §5.3.2), pairwise or public.
-    ctx.body = { ...userClaims(user, scopes), sub: subjectFor(oauth.clients.get(claims.client_id), user.id) };
+    ctx.body = { ...userClaims(user, scopes), sub: subjectFor(client, user.id) };
   };
 }

@@ -924,9 +924,9 @@ const rows: Row[] = [
   },
 ];
 
-function outcome(row: Row): AuthorizationRequest | BrokerErrorLike {
+async function outcome(row: Row): Promise<AuthorizationRequest | BrokerErrorLike> {
   try {
-    return validateAuthorizationRequest(row.params, clients, {
+    return await validateAuthorizationRequest(row.params, clients, {
       firstPartyRefresh: row.firstPartyRefresh ?? true,
       hasProvider: (id) => id === 'github' || id === 'google',
     });
@@ -943,8 +943,8 @@ interface BrokerErrorLike {
 const isRejection = (e: Row['expect']): e is Rejection => 'kind' in e;
 
 describe('validateAuthorizationRequest, one rule a row', () => {
-  it.each(rows.map((row) => [row.name, row] as const))('%s', (_name, row) => {
-    const result = outcome(row);
+  it.each(rows.map((row) => [row.name, row] as const))('%s', async (_name, row) => {
+    const result = await outcome(row);
     if (!isRejection(row.expect)) {
       if ('thrown' in result) throw new Error(`refused: ${result.thrown.message}`);
       expect(result).toMatchObject(row.expect);

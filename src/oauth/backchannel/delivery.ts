@@ -150,7 +150,7 @@ export class BackchannelLogout {
 
   /** One POST of a fresh logout token (§2.5); `final` when retrying cannot help. */
   async #send(job: Job): Promise<{ ok: boolean; final: boolean; text: string }> {
-    const client = this.deps.clients.get(job.clientId);
+    const client = await this.deps.clients.find(job.clientId);
     const uri = client?.backchannel_logout_uri;
     if (!uri) return { ok: false, final: true, text: 'client no longer has a backchannel_logout_uri' };
     // The client's own `sub` for the user: pairwise clients never see the user id (OIDC Core §8.1).
@@ -180,15 +180,16 @@ export class BackchannelLogout {
  */
 export async function recordLogoutDeliveries(
   store: Store,
-  clients: Pick<ClientRegistry, 'all' | 'get'>,
+  clients: Pick<ClientRegistry, 'all' | 'find' | 'hasStore'>,
   sid: string,
   sub: string,
 ): Promise<string[]> {
   // A deployment without back-channel clients pays no store round trip at logout.
-  if (!clients.all().some((c) => c.backchannel_logout_uri)) return [];
+  if (!clients.hasStore && !clients.all().some((c) => c.backchannel_logout_uri)) return [];
   const recorded = await sessionClients(store, sid);
   if (recorded.length === 0) return [];
-  const targets = recorded.filter((id) => clients.get(id)?.backchannel_logout_uri);
+  const found = await Promise.all(recorded.map((id) => clients.find(id)));
+  const targets = recorded.filter((_id, i) => found[i]?.backchannel_logout_uri);
   const forget: StoreOp[] = [{ op: 'del', key: sessionClientsKey(sid) }];
   if (targets.length === 0) {
     await store.batch(forget);

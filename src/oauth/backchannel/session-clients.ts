@@ -1,5 +1,5 @@
 import type { Store, StoreOp } from '../../store/index.js';
-import type { ClientRegistry } from '../clients.js';
+import type { Client } from '../clients.js';
 
 /**
  * Which clients received tokens in a browser session: the ones told when it ends (Back-Channel
@@ -9,9 +9,9 @@ import type { ClientRegistry } from '../clients.js';
  */
 export const sessionClientsKey = (sid: string) => `sid-clients:{s:${sid}}`;
 
-export function sessionClientOps(clients: ClientRegistry, sid: string, clientId: string, ttlS: number): StoreOp[] {
-  if (!clients.get(clientId)?.backchannel_logout_uri) return [];
-  return [{ op: 'sadd', key: sessionClientsKey(sid), members: [clientId], ttl: ttlS }];
+export function sessionClientOps(client: Client | undefined, sid: string, ttlS: number): StoreOp[] {
+  if (!client?.backchannel_logout_uri) return [];
+  return [{ op: 'sadd', key: sessionClientsKey(sid), members: [client.client_id], ttl: ttlS }];
 }
 
 export async function sessionClients(store: Store, sid: string): Promise<string[]> {

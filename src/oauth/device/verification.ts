@@ -60,7 +60,8 @@ export function deviceVerification(oauth: OAuthContext) {
     return undefined;
   }
 
-  const appName = (record: DeviceRecord) => oauth.clients.get(record.clientId)?.client_name ?? record.clientId;
+  const appName = async (record: DeviceRecord) =>
+    (await oauth.clients.find(record.clientId))?.client_name ?? record.clientId;
 
   async function show(ctx: Context, pending: Pending): Promise<void> {
     const session = currentSession(ctx, oauth.config.session);
@@ -69,7 +70,7 @@ export function deviceVerification(oauth: OAuthContext) {
     ctx.type = 'html';
     ctx.body = session
       ? renderDeviceApproval({
-          appName: appName(pending.record),
+          appName: await appName(pending.record),
           userCode,
           scopes: scopeSet(pending.record.scope),
           action: `${action}/decide`,
@@ -77,7 +78,7 @@ export function deviceVerification(oauth: OAuthContext) {
           base: oauth.base,
         })
       : renderDeviceSignIn({
-          appName: appName(pending.record),
+          appName: await appName(pending.record),
           userCode,
           action: `${action}/login`,
           csrf,
@@ -139,13 +140,13 @@ export function deviceVerification(oauth: OAuthContext) {
         status: 'approved',
         approval: { userId: user.id, authTime: session.auth_time, sid: session.sid, claims },
       };
-      const client = oauth.clients.get(record.clientId);
+      const client = await oauth.clients.find(record.clientId);
       if (client && !client.first_party) {
         // The approval is the user's consent; remembered as on the consent page.
         const previous = await grantedScopes(oauth.store, user.id, client.client_id);
         work.add(rememberConsentOp(user.id, client.client_id, previous, record.scope));
       }
-      work.add(...sessionClientOps(oauth.clients, session.sid, record.clientId, oauth.config.session.absolute_ttl_s));
+      work.add(...sessionClientOps(client, session.sid, oauth.config.session.absolute_ttl_s));
     }
     // Decided once: a second decision (another tab, a replayed form) finds the record changed.
     if (!(await replaceDeviceRecord(oauth.store, deviceId, pending.text, next, now))) {

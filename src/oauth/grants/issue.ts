@@ -45,7 +45,8 @@ export async function userTokens(
   work: UnitOfWork,
   refresh?: RefreshTerms,
 ): Promise<TokenResponse> {
-  const { subject, sealedUser } = userSubject(oauth.clients.get(grant.clientId), grant.userId);
+  const client = await oauth.clients.find(grant.clientId);
+  const { subject, sealedUser } = userSubject(client, grant.userId);
   const at = await oauth.tokens.accessToken({
     clientId: grant.clientId,
     subject,
@@ -74,7 +75,18 @@ export async function userTokens(
   }
   if (!refresh) return response;
   const { grantId, clientId, userId, scope, authTime, sid, resource } = grant;
-  const rt = oauth.records.newRefreshToken({ grantId, clientId, userId, scope, authTime, sid, resource, ...refresh });
+  const clientGen = client?.stored?.generation;
+  const rt = oauth.records.newRefreshToken({
+    grantId,
+    clientId,
+    userId,
+    scope,
+    authTime,
+    sid,
+    resource,
+    ...refresh,
+    ...(clientGen ? { clientGen } : {}),
+  });
   work.add(...rt.ops);
   response.refresh_token = rt.token;
   return response;

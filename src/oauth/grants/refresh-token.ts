@@ -5,6 +5,7 @@ import type { Grant } from './grant.js';
 import { userTokens } from './issue.js';
 import { nowS } from '../../lib/clock.js';
 import { userTokensAllowed } from '../../identity/user.js';
+import { clientGrantAllowed } from '../clients.js';
 
 /**
  * RFC 6749 §6 with rotation and reuse detection (RFC 9700 §4.14.2): every use returns a new
@@ -37,6 +38,8 @@ export const refreshTokenGrant: Grant = {
       throw invalidGrant('the refresh token was issued to another client');
     }
     if (record.expiresAt <= nowS()) throw invalidGrant('the refresh token has expired');
+    // Issued to an earlier client of this id, removed since (RFC 6749 §5.2: the grant is revoked).
+    if (!clientGrantAllowed(client, record.clientGen)) throw invalidGrant('the refresh token was revoked');
 
     const narrowed = refreshScopes(record.scope, requested);
     if (narrowed.refused.length > 0)

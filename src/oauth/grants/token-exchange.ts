@@ -50,7 +50,7 @@ export const tokenExchangeGrant: Grant = {
     }
     if (claims.client_id !== client.client_id) throw invalidRequest('subject_token was issued to another client');
     // The broker user behind the token: its sub, or the user sealed in a pairwise client's token.
-    const userId = tokenUser(oauth, claims);
+    const userId = tokenUser(client, claims);
     if (userId === undefined) throw invalidRequest('subject_token does not match its client');
 
     if (!client.first_party) {

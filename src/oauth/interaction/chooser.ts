@@ -9,7 +9,7 @@ import { loadInteraction } from './record.js';
 export async function showChooser(ctx: Context, oauth: OAuthContext): Promise<void> {
   const id = String(ctx.params.id ?? '');
   const interaction = await loadInteraction(ctx, oauth, id, false);
-  const client = oauth.clients.get(interaction.request.client_id);
+  const client = await oauth.clients.find(interaction.request.client_id);
   ctx.type = 'html';
   ctx.body = renderChooser({
     appName: client?.client_name ?? interaction.request.client_id,

@@ -25,7 +25,8 @@ export async function completeAuthorization(
   const target = { redirect_uri: request.redirect_uri, response_mode: request.response_mode, state: request.state };
   const claims = userClaims(user, scopeSet(request.scope));
   // The client is told when this session ends (back-channel logout), if it asked to be.
-  const told = sessionClientOps(oauth.clients, session.sid, request.client_id, oauth.config.session.absolute_ttl_s);
+  const client = await oauth.clients.find(request.client_id);
+  const told = sessionClientOps(client, session.sid, oauth.config.session.absolute_ttl_s);
   let values: Record<string, string | undefined>;
   if (request.response_type === 'code') {
     const record: CodeRecord = {

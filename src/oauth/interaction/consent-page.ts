@@ -16,7 +16,7 @@ export async function showConsent(ctx: Context, oauth: OAuthContext): Promise<vo
   const interaction = await loadInteraction(ctx, oauth, id, false);
   if (!interaction.consentFor)
     throw new BrokerError('invalid_request', 'this sign-in attempt is not waiting for consent', 400);
-  const client = oauth.clients.get(interaction.request.client_id);
+  const client = await oauth.clients.find(interaction.request.client_id);
   ctx.type = 'html';
   ctx.body = renderConsent({
     appName: client?.client_name ?? interaction.request.client_id,
@@ -57,7 +57,7 @@ export async function decideConsent(ctx: Context, oauth: OAuthContext): Promise<
   const user = await oauth.users.get(session.uid);
   if (!user) throw new BrokerError('invalid_request', 'your account no longer exists', 400);
   const previous = await grantedScopes(oauth.store, user.id, request.client_id);
-  const client = oauth.clients.get(request.client_id);
+  const client = await oauth.clients.find(request.client_id);
   const scope = client ? consentScope(client, request.scope) : request.scope;
   const remember = rememberConsentOp(user.id, request.client_id, previous, scope);
   ctx.state.work.add(remember);

@@ -12,7 +12,7 @@ export async function implicitTokens(
   claims: Record<string, unknown>,
 ): Promise<Record<string, string | undefined>> {
   const values: Record<string, string | undefined> = {};
-  const { subject, sealedUser } = userSubject(oauth.clients.get(request.client_id), userId);
+  const { subject, sealedUser } = userSubject(await oauth.clients.find(request.client_id), userId);
   let accessToken: string | undefined;
   if (request.response_type === 'id_token token') {
     const at = await oauth.tokens.accessToken({

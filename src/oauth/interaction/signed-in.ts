@@ -21,7 +21,7 @@ export async function authorizeSignedIn(
   session: SsoSession,
 ): Promise<void> {
   const { work } = ctx.state;
-  const client = oauth.clients.get(request.client_id);
+  const client = await oauth.clients.find(request.client_id);
   if (client && !client.first_party) {
     const granted = await grantedScopes(oauth.store, user.id, client.client_id);
     const missing = missingScopes(granted, consentScope(client, request.scope));
