@@ -3,6 +3,7 @@ import { clientSchema, type ClientConfig } from '../../config/clients.js';
 import type { MetadataDocumentLimits } from '../../config/registration.js';
 import { nowMs } from '../../lib/clock.js';
 import { safeText } from '../../lib/text.js';
+import type { ClientDocumentSource } from '../clients.js';
 import { pickClientMetadata, schemaProblem } from './metadata.js';
 import { policyProblems } from './policy.js';
 import { FetchRefused, fetchJson, type Resolver } from './safe-fetch.js';
@@ -36,6 +37,8 @@ export function documentUrlProblem(clientId: string, allowLoopbackHttp: boolean)
   }
   if (url.username || url.password) return 'must not contain a user or password';
   if (clientId.includes('#')) return 'must not contain a fragment';
+  // The draft says SHOULD NOT; refused here, so an id never carries characters a store key would not want.
+  if (clientId.includes('?')) return 'must not contain a query';
   if (url.pathname === '/' || url.pathname === '') return 'must have a path';
   if (/(^|\/)\.\.?(\/|$)/.test(clientId.slice(clientId.indexOf('//') + 2).replace(/[?].*$/, ''))) {
     return 'must not contain "." or ".." path segments';
@@ -114,7 +117,7 @@ interface Entry {
  * fetched SSRF-safe (safe-fetch.ts), cached as their Cache-Control allows within the configured
  * bounds, failures for 30 s; concurrent lookups of one URL share one fetch.
  */
-export class MetadataDocuments {
+export class MetadataDocuments implements ClientDocumentSource {
   readonly #cache = new Map<string, Entry>();
   readonly #pending = new Map<string, Promise<Entry>>();
 
@@ -129,14 +132,13 @@ export class MetadataDocuments {
   ) {}
 
   /** Whether a client_id is meant as a document URL (it then never names a stored client). */
-  static looksLikeUrl(clientId: string): boolean {
+  handles(clientId: string): boolean {
     return /^https?:\/\//i.test(clientId);
   }
 
-  /** The client the document at `clientId` describes; throws MetadataDocumentProblem. */
-  async client(clientId: string): Promise<ClientConfig> {
-    const urlProblem = documentUrlProblem(clientId, this.options.allowLoopback);
-    if (urlProblem) throw new MetadataDocumentProblem(`the client_id URL ${urlProblem}`);
+  /** The client the document at `clientId` describes; undefined when it cannot be used (see `problem`). */
+  async client(clientId: string): Promise<ClientConfig | undefined> {
+    if (documentUrlProblem(clientId, this.options.allowLoopback)) return undefined;
     const now = nowMs();
     let entry = this.#cache.get(clientId);
     if (!entry || entry.until <= now) {
@@ -147,8 +149,14 @@ export class MetadataDocuments {
       }
       entry = await pending;
     }
-    if (entry.client) return entry.client;
-    throw new MetadataDocumentProblem(entry.problem ?? 'the client metadata document could not be used');
+    return entry.client;
+  }
+
+  /** Why the client at `clientId` cannot be used, as far as this process knows (no fetch). */
+  problem(clientId: string): string | undefined {
+    const urlProblem = documentUrlProblem(clientId, this.options.allowLoopback);
+    if (urlProblem) return `the client_id URL ${urlProblem}`;
+    return this.#cache.get(clientId)?.problem;
   }
 
   async #load(url: string): Promise<Entry> {

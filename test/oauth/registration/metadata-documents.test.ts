@@ -74,6 +74,12 @@ async function noConnections(fn: () => Promise<void>): Promise<void> {
   }
 }
 
+/** What the documents say of a client they refused. */
+async function documentProblem(cimd: MetadataDocuments, url: string): Promise<string> {
+  expect(await cimd.client(url)).toBeUndefined();
+  return cimd.problem(url) ?? 'no problem recorded';
+}
+
 async function refusedWith(promise: Promise<unknown>): Promise<string> {
   try {
     await promise;
@@ -242,6 +248,7 @@ describe('documentUrlProblem (the CIMD draft §3)', () => {
     ['https://client.example/', 'path'],
     ['https://user:pw@client.example/doc', 'user'],
     ['https://client.example/doc#x', 'fragment'],
+    ['https://client.example/doc?v=1', 'query'],
     ['https://client.example/a/../doc', '".."'],
     ['https://client.example/./doc', '"."'],
     ['https://CLIENT.example/doc', 'normalised'],
@@ -321,7 +328,7 @@ describe('MetadataDocuments: fetch, validate, cache', () => {
     hits.delete('/client-a.json');
     const cimd = documents();
     const [a, b] = await Promise.all([cimd.client(`${base}/client-a.json`), cimd.client(`${base}/client-a.json`)]);
-    expect(a.client_id).toBe(`${base}/client-a.json`);
+    expect(a?.client_id).toBe(`${base}/client-a.json`);
     expect(b).toBe(a);
     expect(hits.get('/client-a.json')).toBe(1);
     const start = Date.now();
@@ -341,22 +348,24 @@ describe('MetadataDocuments: fetch, validate, cache', () => {
     routes.set('/huge.json', { body: doc({ client_name: 'x'.repeat(90), pad: 'y'.repeat(6000) }) });
     routes.set('/slow.json', { body: doc(), delayMs: 2000 });
     const cimd = documents();
-    expect(await refusedWith(cimd.client(`${base}/wrong.json`))).toContain('not its URL');
-    expect(await refusedWith(cimd.client(`${base}/moved.json`))).toContain('redirect');
-    expect(await refusedWith(cimd.client(`${base}/huge.json`))).toContain('larger than');
-    expect(await refusedWith(cimd.client(`${base}/slow.json`))).toContain('no answer');
+    expect(await documentProblem(cimd, `${base}/wrong.json`)).toContain('not its URL');
+    expect(await documentProblem(cimd, `${base}/moved.json`)).toContain('redirect');
+    expect(await documentProblem(cimd, `${base}/huge.json`)).toContain('larger than');
+    expect(await documentProblem(cimd, `${base}/slow.json`)).toContain('no answer');
   });
 
   it('remembers a failure for 30 s (a flood of lookups costs one fetch)', async () => {
     routes.set('/broken.json', { body: 'not json' });
     hits.delete('/broken.json');
     const cimd = documents();
-    for (let i = 0; i < 5; i++) await refusedWith(cimd.client(`${base}/broken.json`));
+    for (let i = 0; i < 5; i++) expect(await documentProblem(cimd, `${base}/broken.json`)).toContain('not JSON');
     expect(hits.get('/broken.json')).toBe(1);
   });
 
   it('refuses a bad URL without fetching', async () => {
     const cimd = new MetadataDocuments({ limits: LIMITS, allowLoopback: false });
-    expect(await refusedWith(cimd.client(`${base}/client-a.json`))).toContain('https');
+    hits.delete('/client-a.json');
+    expect(await documentProblem(cimd, `${base}/client-a.json`)).toContain('https');
+    expect(hits.get('/client-a.json')).toBeUndefined();
   });
 });
