@@ -61,9 +61,12 @@ export async function validateAuthorizationRequest(
   options: { firstPartyRefresh: boolean; hasProvider: (id: string) => boolean },
 ): Promise<AuthorizationRequest> {
   const unsafe = new Params(source, (d) => new UnsafeRedirectError('invalid_request', d));
-  // 512: a Client ID Metadata Document URL may be longer than the broker's own ids.
+  // 512 for a Client ID Metadata Document URL; the broker's own ids have at most 128.
   const clientId = unsafe.get('client_id', { max: 512 });
   if (clientId === undefined) throw new UnsafeRedirectError('invalid_request', 'the client_id parameter is missing');
+  if (clientId.length > 128 && !/^https?:\/\//i.test(clientId)) {
+    throw new UnsafeRedirectError('invalid_request', 'parameter "client_id" is too long');
+  }
   const client = await clients.find(clientId);
   if (!client) {
     throw new UnsafeRedirectError(

@@ -26,6 +26,8 @@ export interface StoredClientFacts {
   last_used_at?: number;
   /** The client is removed when unused this long (seconds): its record's TTL, renewed by use. */
   unused_ttl_s?: number;
+  /** With unused_ttl_s: the expiry ends at the first use (the client then stays) instead of being renewed. */
+  until_first_use?: true;
   /** SHA-256 (base64url) of the RFC 7592 registration access token; never the token. */
   registration_access_token_hash?: string;
   /** Registration data kept for RFC 7591/7592 answers (client_id_issued_at, software_id, …). */

@@ -96,7 +96,8 @@ export class RegistrationEndpoint {
         origin: 'registration',
         generateSecret: true,
         registrationAccessToken: true,
-        ...(access === 'open' ? { unusedTtlS: this.#config.unused_client_ttl_s } : {}),
+        // An open registration expires unless used (S-REG-03); its first use ends the expiry.
+        ...(access === 'open' ? { unusedTtlS: this.#config.unused_client_ttl_s, untilFirstUse: true } : {}),
         registration: {
           client_id_issued_at: issuedAt,
           access,

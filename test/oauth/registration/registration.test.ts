@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as oidc from 'openid-client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CLIENT_CACHE_MS } from '../../../src/oauth/clients.js';
 import { setClock } from '../../../src/lib/clock.js';
 import { startApp, type RunningApp } from '../../support/app.js';
@@ -140,6 +140,9 @@ describe.runIf(available)('dynamic client registration on two instances sharing 
     expect(metadata.registration_client_uri).toBe(`${balancer.url}/register/${metadata.client_id}`);
     const tokens = await login(await clientOnB(metadata.client_id));
     expect(tokens.claims()?.aud).toBe(metadata.client_id);
+    // Used once: the unused expiry is over (S-REG-03), the client stays.
+    await expect.poll(() => b.store.ttl(`client:{c:${metadata.client_id}}`)).toBeNull();
+    expect(await b.store.get(`client:{c:${metadata.client_id}}`)).toEqual(expect.any(String));
   });
 
   it('answers RFC 7591 §3.2.1 with a secret for a confidential client of an initial access token', async () => {
@@ -387,7 +390,7 @@ describe.runIf(available)('dynamic client registration on two instances sharing 
   });
 });
 
-describe.runIf(available)('registration limits', () => {
+describe('registration limits and expiry (memory store)', () => {
   it('counts registrations per client IP (rate_limits.registrations)', async () => {
     const app = await startApp({
       providers: [{ id: 'dev', use: 'dev' }],
@@ -409,6 +412,49 @@ describe.runIf(available)('registration limits', () => {
       expect(third.headers.get('retry-after')).toEqual(expect.any(String));
       expect((await post('203.0.113.2')).status).toBe(201);
     } finally {
+      await app.close();
+    }
+  });
+
+  it('removes an openly registered client never used within unused_client_ttl_s; a used one stays', async () => {
+    const app = await startApp({
+      providers: [{ id: 'dev', use: 'dev' }],
+      registration: { enabled: true, open: true, unused_client_ttl_s: 60 },
+    });
+    try {
+      const create = async () =>
+        (await (
+          await fetch(`${app.url}/register`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ redirect_uris: [REDIRECT] }),
+          })
+        ).json()) as Record<string, string>;
+      const idle = await create();
+      const used = await create();
+      const authorize = new URL(`${app.url}/authorize`);
+      authorize.search = new URLSearchParams({
+        client_id: used.client_id!,
+        redirect_uri: REDIRECT,
+        response_type: 'code',
+        scope: 'openid',
+        state: 's',
+        code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+        code_challenge_method: 'S256',
+      }).toString();
+      expect((await fetch(authorize, { redirect: 'manual' })).status).toBe(303);
+      await expect.poll(() => app.store.ttl(`client:{c:${used.client_id}}`)).toBeNull();
+      const read = (c: Record<string, string>) =>
+        fetch(`${app.url}/register/${c.client_id}`, {
+          headers: { authorization: `Bearer ${c.registration_access_token}` },
+        });
+      expect((await read(idle)).status).toBe(200);
+      vi.useFakeTimers({ toFake: ['Date'] });
+      vi.setSystemTime(Date.now() + 61_000);
+      expect((await read(idle)).status).toBe(401);
+      expect((await read(used)).status).toBe(200);
+    } finally {
+      vi.useRealTimers();
       await app.close();
     }
   });
