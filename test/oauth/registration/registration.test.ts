@@ -111,6 +111,12 @@ describe.runIf(available)('dynamic client registration on two instances sharing 
     const consent = await loginWithDev(ua, url, { username: 'agent-user' });
     expect(consent.pathname).toMatch(/\/interaction\/.+\/consent$/);
     const html = await (await ua.get(consent)).text();
+    // Every client here named itself: the page says so, and where the user goes back to.
+    expect(html).toContain('This app registered itself');
+    expect(html).toContain(`you go back to <strong>${new URL(redirect).host}</strong>`);
+    if (config.clientMetadata().client_id.startsWith('http')) {
+      expect(html).toContain(`described at <strong>${new URL(config.clientMetadata().client_id).host}</strong>`);
+    }
     const action = new URL(formAction(html), consent);
     const allowed = await ua.postForm(action, { decision: 'allow', csrf: formValue(html, 'csrf') }, same(action));
     expect(allowed.status).toBe(303);
