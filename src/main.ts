@@ -11,6 +11,7 @@ import { describeStore, openStore, type Store } from './store/index.js';
 const USAGE = `Usage: login-broker [--config FILE]
        login-broker users add|set-password|remove USERNAME [--config FILE]   (users --help)
        login-broker users list|show|disable|enable|unlink|sessions ...          (users --help)
+       login-broker clients add|list|show|update|rotate-secret|remove ...      (clients --help)
        login-broker providers list|check [--config FILE]                     (providers --help)
 
 Starts the login broker with the configuration in FILE (YAML).
@@ -112,6 +113,10 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'users') {
     const { usersCommand } = await import('./cli/users.js');
     process.exit(await usersCommand(process.argv.slice(3)));
+  }
+  if (process.argv[2] === 'clients') {
+    const { clientsCommand } = await import('./cli/clients.js');
+    process.exit(await clientsCommand(process.argv.slice(3)));
   }
   if (process.argv[2] === 'providers') {
     const { providersCommand } = await import('./cli/providers.js');

@@ -3,6 +3,7 @@ import { recentAudit } from '../identity/audit.js';
 import { parseUser, userKey } from '../identity/user-records.js';
 import { Users, type User } from '../identity/users.js';
 import { ClientRegistry } from '../oauth/clients.js';
+import { ClientStore } from '../oauth/client-store.js';
 import { TokenRecords } from '../oauth/token-records.js';
 import { endAllSessions } from '../oauth/user-sessions.js';
 import { userSessions } from '../session/sessions.js';
@@ -29,8 +30,15 @@ export function adminParts(config: Config, store: Store): AdminParts {
       refreshIdle: t.refresh_token_idle_ttl_s,
       refreshAbsolute: t.refresh_token_absolute_ttl_s,
     }),
-    clients: new ClientRegistry(config.clients, { pairwiseSalt: config.subjects.pairwise_salt }),
+    clients: storeClients(config, store),
   };
+}
+
+/** The configuration's clients and the store's (back-channel logouts go to both). */
+function storeClients(config: Config, store: Store): ClientRegistry {
+  const registry = new ClientRegistry(config.clients, { pairwiseSalt: config.subjects.pairwise_salt });
+  new ClientStore(store, registry);
+  return registry;
 }
 
 const READ_CHUNK = 100;

@@ -61,7 +61,7 @@ Exit status: 0 on success, 1 when the operation fails (no such user…), 2 for a
 configuration error.
 `;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -114,7 +114,7 @@ async function readPassword(confirm: boolean): Promise<string> {
   return password;
 }
 
-async function waitForStore(store: Store, ms: number): Promise<void> {
+export async function waitForStore(store: Store, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     try {
@@ -162,7 +162,7 @@ function parse(argv: string[]) {
   }
 }
 
-function loadRedisConfig(values: Values): { config: Config; configFile: string } {
+export function loadRedisConfig(values: { config?: string }): { config: Config; configFile: string } {
   const configFile = values.config ?? process.env.BROKER_CONFIG;
   if (!configFile) throw new UsageError('no configuration file: pass --config FILE or set BROKER_CONFIG');
   let config: Config;

@@ -4,7 +4,7 @@ import { TOKEN_EXCHANGE } from '../config/vault.js';
 import { BrokerError } from '../http/broker-error.js';
 import { constantTimeEqual } from '../lib/constant-time.js';
 import { nowS } from '../lib/clock.js';
-import type { Store, StoreOp } from '../store/index.js';
+import { getAcrossSlots, type Store, type StoreOp } from '../store/index.js';
 import {
   sha256,
   type Client,
@@ -178,12 +178,7 @@ export class ClientStore implements StoredClientSource {
   /** StoredClientSource: one read (record and last use, one slot). */
   async read(clientId: string): Promise<StoredClientRead | undefined> {
     const [text, used] = await this.store.getMany([clientKeys.record(clientId), clientKeys.used(clientId)]);
-    if (!text) return undefined;
-    const decoded = decodeRecord(text);
-    if (!decoded || decoded.metadata.client_id !== clientId) return undefined;
-    const lastUsed = used === null ? undefined : Number(used);
-    const facts = Number.isFinite(lastUsed) ? { ...decoded.facts, last_used_at: lastUsed } : decoded.facts;
-    return { text, config: decoded.config, secretHash: decoded.secretHash, facts };
+    return readOf(clientId, text ?? null, used ?? null);
   }
 
   /** A store client, read now (not cached). */
@@ -320,10 +315,18 @@ export class ClientStore implements StoredClientSource {
     const page = from < 0 ? [] : ids.slice(from, from + options.limit);
     const clients: StoredClientView[] = [];
     const gone: string[] = [];
-    for (const id of page) {
-      const read = await this.read(id);
-      if (read) clients.push(this.#view(read));
-      else gone.push(id);
+    // One round trip per chunk: each client's two keys share its slot, the clients do not.
+    for (let i = 0; i < page.length; i += LIST_CHUNK) {
+      const ids = page.slice(i, i + LIST_CHUNK);
+      const values = await getAcrossSlots(
+        this.store,
+        ids.flatMap((id) => [clientKeys.record(id), clientKeys.used(id)]),
+      );
+      ids.forEach((id, j) => {
+        const read = readOf(id, values[2 * j] ?? null, values[2 * j + 1] ?? null);
+        if (read) clients.push(this.#view(read));
+        else gone.push(id);
+      });
     }
     if (gone.length) await this.store.srem(clientKeys.index, gone);
     const next = from >= 0 && from + options.limit < ids.length ? page.at(-1) : undefined;
@@ -445,6 +448,18 @@ export class ClientStore implements StoredClientSource {
       client: this.registry.build(read.config, read.secretHash, read.facts),
     };
   }
+}
+
+const LIST_CHUNK = 100;
+
+/** What the two keys of a client hold, as the registry reads it; undefined when it is no client. */
+function readOf(clientId: string, text: string | null, used: string | null): StoredClientRead | undefined {
+  if (!text) return undefined;
+  const decoded = decodeRecord(text);
+  if (!decoded || decoded.metadata.client_id !== clientId) return undefined;
+  const lastUsed = used === null ? undefined : Number(used);
+  const facts = Number.isFinite(lastUsed) ? { ...decoded.facts, last_used_at: lastUsed } : decoded.facts;
+  return { text, config: decoded.config, secretHash: decoded.secretHash, facts };
 }
 
 /** A record's TTL: the unused expiry, when there is one. */

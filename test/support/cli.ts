@@ -5,8 +5,17 @@ export type CliRun = { status: number | null; stdout: string; stderr: string };
 
 /** Runs `login-broker users ...` with `input` on standard input (a pipe, not a terminal). */
 export function usersCli(args: string[], configFile: string, input = ''): Promise<CliRun> {
+  return brokerCli('users', args, configFile, input);
+}
+
+/** Runs `login-broker clients ...` with `input` on standard input (a pipe, not a terminal). */
+export function clientsCli(args: string[], configFile: string, input = ''): Promise<CliRun> {
+  return brokerCli('clients', args, configFile, input);
+}
+
+function brokerCli(command: string, args: string[], configFile: string, input: string): Promise<CliRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, 'users', ...args, '--config', configFile], {
+    const child = spawn(process.execPath, [MAIN, command, ...args, '--config', configFile], {
       cwd: ROOT,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
