@@ -285,6 +285,48 @@ describe.runIf(available)('dynamic client registration on two instances sharing 
     expect((await fetch(uri, { headers: bearer(token) })).status).toBe(401);
   });
 
+  it('RFC 7592 §2.2: a confidential client keeps its secret across an update; a wrong secret is refused', async () => {
+    balancer.backends[0] = a.url;
+    const registered = await oidc.dynamicClientRegistration(
+      new URL(balancer.url),
+      { redirect_uris: [REDIRECT], token_endpoint_auth_method: 'client_secret_post' },
+      undefined,
+      { execute: [oidc.allowInsecureRequests], initialAccessToken: IAT },
+    );
+    balancer.backends[0] = b.url;
+    const created = registered.clientMetadata() as Record<string, string>;
+    expect(created.client_secret).toEqual(expect.any(String));
+    const put = (body: Record<string, unknown>) =>
+      fetch(`${a.url}/register/${created.client_id}`, {
+        method: 'PUT',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${created.registration_access_token}` },
+        body: JSON.stringify({
+          client_id: created.client_id,
+          redirect_uris: [REDIRECT],
+          token_endpoint_auth_method: 'client_secret_post',
+          ...body,
+        }),
+      });
+    const wrong = await put({ client_secret: 'a-secret-the-client-chose-itself' });
+    expect(wrong.status).toBe(400);
+    expect(((await wrong.json()) as { error_description: string }).error_description).toMatch(/^client_secret:/);
+    const updated = await put({ client_secret: created.client_secret, client_name: 'Renamed' });
+    expect(updated.status).toBe(200);
+    const body = (await updated.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({ client_name: 'Renamed', client_secret_expires_at: 0 });
+    expect(body).not.toHaveProperty('client_secret');
+    // The old secret still authenticates (on the instance that made the change).
+    const config = new oidc.Configuration(
+      (await clientOnB(created.client_id!)).serverMetadata(),
+      created.client_id!,
+      created.client_secret,
+      oidc.ClientSecretPost(created.client_secret),
+    );
+    oidc.allowInsecureRequests(config);
+    const info = await oidc.tokenIntrospection(config, 'not-a-token');
+    expect(info.active).toBe(false);
+  });
+
   it('deleting a client ends its tokens (RFC 7592 §2.3)', async () => {
     const created = (await (
       await register({ redirect_uris: [REDIRECT], scope: 'openid profile offline_access' })
