@@ -148,6 +148,7 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     metrics: ops.reporter,
     limits: ops.clientLimits,
     deviceCodeLimit: ops.deviceCodeLimit,
+    registrationLimit: ops.registrationLimit,
     ...(vault ? { vault } : {}),
     upstreamTokens: upstream.tokens,
     native: upstream.native,

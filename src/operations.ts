@@ -16,6 +16,8 @@ export interface Operations {
   clientLimits: ClientLimits;
   /** Wrong user codes on the device page. */
   deviceCodeLimit?: Limit;
+  /** Requests to POST /register, per client IP (RFC 7591). */
+  registrationLimit?: Limit;
   /** Route patterns of the client endpoints, whose error answers are counted by error code. */
   clientEndpoints: ReadonlyMap<string, string>;
 }
@@ -45,6 +47,7 @@ export function operations(config: Config, store: Store, log: Logger, base: stri
       account: limit('account'),
     },
     deviceCodeLimit: limit('device_user_codes'),
+    registrationLimit: limit('registrations'),
     clientLimits: clientLimits({
       failures: limit('client_auth_failures'),
       failuresPerIp: limit('client_auth_failures_per_ip'),

@@ -42,6 +42,8 @@ export const rateLimitsSchema = z
     client_auth_failures: limit(20, 300),
     /** Per client IP, whatever the client id: failed client authentications. */
     client_auth_failures_per_ip: limit(100, 300),
+    /** Per client IP: requests to the dynamic registration endpoint POST /register (RFC 7591). */
+    registrations: limit(20, 3600),
     /** Per client id: every token request of an authenticated client. */
     token_requests: limit(300_000, 60),
   })

@@ -4,6 +4,7 @@ import { backchannelLogoutSchema, keysSchema, sessionSchema, tokensSchema } from
 import { providersSchema } from './providers.js';
 import { passwordGrantSchema } from './password.js';
 import { metricsSchema, rateLimitsSchema } from './operations.js';
+import { registrationSchema } from './registration.js';
 import { isLoopbackHost, secureUrlProblem } from './urls.js';
 import { tokenVaultSchema, vaultProblems } from './vault.js';
 
@@ -93,6 +94,8 @@ export const configSchema = z
       })
       .prefault({}),
     backchannel_logout: backchannelLogoutSchema,
+    /** Dynamic client registration (RFC 7591/7592) and Client ID Metadata Documents; off by default. */
+    registration: registrationSchema,
     /** The built-in demo app at /demo, for development: signs in as this client. */
     demo: z.strictObject({ client_id: z.string().min(1) }).optional(),
   })

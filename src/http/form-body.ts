@@ -55,13 +55,13 @@ export async function readForm(ctx: Context, options: FormOptions = {}): Promise
   return new URLSearchParams(body.toString('utf8'));
 }
 
-const CLOSE = { Connection: 'close' };
+export const CLOSE = { Connection: 'close' };
 
 /**
  * The body, or what became of one over `limit`: read to its end and dropped ('drained': the
  * connection can serve the next request), or not ('undrained': the connection must close).
  */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'drained' | 'undrained'> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | 'drained' | 'undrained'> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

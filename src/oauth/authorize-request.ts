@@ -57,14 +57,23 @@ const VERIFIER_SHAPE = /^[A-Za-z0-9_-]{43}$/;
  */
 export async function validateAuthorizationRequest(
   source: URLSearchParams,
-  clients: Pick<ClientRegistry, 'find'>,
+  clients: Pick<ClientRegistry, 'find'> & Partial<Pick<ClientRegistry, 'whyUnknown'>>,
   options: { firstPartyRefresh: boolean; hasProvider: (id: string) => boolean },
 ): Promise<AuthorizationRequest> {
   const unsafe = new Params(source, (d) => new UnsafeRedirectError('invalid_request', d));
-  const clientId = unsafe.get('client_id', { max: 128 });
+  // 512 for a Client ID Metadata Document URL; the broker's own ids have at most 128.
+  const clientId = unsafe.get('client_id', { max: 512 });
   if (clientId === undefined) throw new UnsafeRedirectError('invalid_request', 'the client_id parameter is missing');
+  if (clientId.length > 128 && !/^https?:\/\//i.test(clientId)) {
+    throw new UnsafeRedirectError('invalid_request', 'parameter "client_id" is too long');
+  }
   const client = await clients.find(clientId);
-  if (!client) throw new UnsafeRedirectError('invalid_request', 'the client_id is not registered here');
+  if (!client) {
+    throw new UnsafeRedirectError(
+      'invalid_request',
+      clients.whyUnknown?.(clientId) ?? 'the client_id is not registered here',
+    );
+  }
   const redirectUri = unsafe.get('redirect_uri', { max: 2048 });
   if (redirectUri === undefined)
     throw new UnsafeRedirectError('invalid_request', 'the redirect_uri parameter is missing');

@@ -97,6 +97,7 @@ const recordSchema = z.object({
   created_at: z.number(),
   updated_at: z.number(),
   unused_ttl_s: z.number().positive().optional(),
+  until_first_use: z.literal(true).optional(),
   rat: z.string().optional(),
   reg: z.record(z.string(), z.unknown()).optional(),
 });
@@ -124,6 +125,11 @@ export interface CreateOptions {
   generateSecret?: boolean;
   /** Removed when unused this long (seconds); renewed by `touch`. */
   unusedTtlS?: number;
+  /**
+   * With unusedTtlS: only a client never used expires; its first recorded use ends the expiry
+   * (an openly registered client, whose refresh tokens must outlive a quiet day).
+   */
+  untilFirstUse?: boolean;
   /** Issue an RFC 7592 registration access token (returned once, its hash stored). */
   registrationAccessToken?: boolean;
   /** Registration data to keep (client_id_issued_at, software_id, …). */
@@ -200,6 +206,7 @@ export class ClientStore implements StoredClientSource {
       created_at: now,
       updated_at: now,
       ...(options.unusedTtlS ? { unused_ttl_s: options.unusedTtlS } : {}),
+      ...(options.unusedTtlS && options.untilFirstUse ? { until_first_use: true as const } : {}),
       ...(token ? { rat: hashOf(token) } : {}),
       ...(options.registration ? { reg: options.registration } : {}),
     };
@@ -339,6 +346,13 @@ export class ClientStore implements StoredClientSource {
     if (now - last < TOUCH_INTERVAL_S) return;
     this.#touched.set(client.client_id, now);
     const id = client.client_id;
+    if (facts.unused_ttl_s && facts.until_first_use) {
+      this.#keep(id, now).catch((err: Error) => {
+        this.#touched.delete(id);
+        this.log?.warn({ client: id, err: { message: err.message } }, 'could not record the first use of a client');
+      });
+      return;
+    }
     const ttl = facts.unused_ttl_s;
     const ops: StoreOp[] = [{ op: 'put', key: clientKeys.used(id), value: String(now), ...(ttl ? { ttl } : {}) }];
     if (ttl) ops.push({ op: 'expire', key: clientKeys.record(id), ttl });
@@ -346,6 +360,26 @@ export class ClientStore implements StoredClientSource {
       this.#touched.delete(id);
       this.log?.warn({ client: id, err: { message: err.message } }, 'could not record the use of a client');
     });
+  }
+
+  /**
+   * The first use of a client that expires only while unused: its record is written again
+   * without the expiry (and without the TTL), while it is unchanged; otherwise a later touch tries again.
+   */
+  async #keep(clientId: string, now: number): Promise<void> {
+    const text = await this.store.get(clientKeys.record(clientId));
+    const record = text ? parseStored(text) : undefined;
+    if (!text || !record) return;
+    const { unused_ttl_s: _ttl, until_first_use: _once, ...kept } = record;
+    const { applied } = await this.store.batchIf(
+      [{ key: clientKeys.record(clientId), value: text }],
+      [
+        { op: 'put', key: clientKeys.record(clientId), value: JSON.stringify(kept) },
+        { op: 'put', key: clientKeys.used(clientId), value: String(now) },
+      ],
+    );
+    if (!applied) throw new Error('the client changed meanwhile');
+    this.registry.forget(clientId);
   }
 
   /** The metadata checked by clientSchema and this deployment; the secret to store, if any. */
@@ -499,6 +533,7 @@ function decodeRecord(text: string):
     created_at: record.created_at,
     updated_at: record.updated_at,
     ...(record.unused_ttl_s ? { unused_ttl_s: record.unused_ttl_s } : {}),
+    ...(record.unused_ttl_s && record.until_first_use ? { until_first_use: true as const } : {}),
     ...(record.rat ? { registration_access_token_hash: record.rat } : {}),
     ...(record.reg ? { registration: record.reg } : {}),
   };

@@ -26,6 +26,8 @@ export interface StoredClientFacts {
   last_used_at?: number;
   /** The client is removed when unused this long (seconds): its record's TTL, renewed by use. */
   unused_ttl_s?: number;
+  /** With unused_ttl_s: the expiry ends at the first use (the client then stays) instead of being renewed. */
+  until_first_use?: true;
   /** SHA-256 (base64url) of the RFC 7592 registration access token; never the token. */
   registration_access_token_hash?: string;
   /** Registration data kept for RFC 7591/7592 answers (client_id_issued_at, software_id, …). */
@@ -61,6 +63,15 @@ export interface StoredClientRead {
   config: Omit<ClientConfig, 'client_secret'>;
   secretHash?: Buffer;
   facts: StoredClientFacts;
+}
+
+/** Where the registry finds clients whose id is a URL (Client ID Metadata Documents). */
+export interface ClientDocumentSource {
+  /** Whether this id is a document URL (then it is never a store client's id). */
+  handles(clientId: string): boolean;
+  /** The client the document describes; undefined when it cannot be used (`problem` says why). */
+  client(clientId: string): Promise<ClientConfig | undefined>;
+  problem(clientId: string): string | undefined;
 }
 
 /** Where the registry finds clients that are not in the configuration (the ClientStore). */
@@ -99,6 +110,8 @@ export class ClientRegistry {
   readonly #cache = new Map<string, Cached>();
   readonly #reading = new Map<string, Promise<Client | undefined>>();
   #source?: StoredClientSource;
+  #documents?: ClientDocumentSource;
+  readonly #documentClients = new WeakMap<ClientConfig, Client>();
 
   readonly assertions?: ClientAssertions;
   readonly sectors?: SectorIdentifiers;
@@ -130,6 +143,32 @@ export class ClientRegistry {
     };
   }
 
+  /**
+   * Client ids that are URLs are resolved by `documents` from now on (Client ID Metadata
+   * Documents, src/oauth/registration/metadata-documents.ts); they are never looked up in the store.
+   */
+  useDocuments(documents: ClientDocumentSource): void {
+    this.#documents = documents;
+  }
+
+  /** Why `find` found no client for this id, when it knows more than "not registered" (a refused document). */
+  whyUnknown(clientId: string): string | undefined {
+    return this.#documents?.handles(clientId) ? this.#documents.problem(clientId) : undefined;
+  }
+
+  async #document(documents: ClientDocumentSource, clientId: string): Promise<Client | undefined> {
+    const config = await documents.client(clientId);
+    if (!config) return undefined;
+    // The documents' cache keeps one config object per fetch: one built client for it.
+    let client = this.#documentClients.get(config);
+    if (!client) {
+      const { client_secret: _none, ...rest } = config;
+      client = this.build(rest);
+      this.#documentClients.set(config, client);
+    }
+    return client;
+  }
+
   /** Store clients are looked up in `source` from now on. */
   useStore(source: StoredClientSource): void {
     this.#source = source;
@@ -146,13 +185,16 @@ export class ClientRegistry {
   }
 
   /**
-   * The client with this id: from the configuration file, else from the store (cached for
+   * The client with this id: from the configuration file, else (an https URL, with metadata
+   * documents on) from the document at that URL, else from the store (cached for
    * CLIENT_CACHE_MS; concurrent lookups of one id share one read). Unknown ids are not cached.
    */
   async find(clientId: string | undefined): Promise<Client | undefined> {
     if (clientId === undefined) return undefined;
     const configured = this.#clients.get(clientId);
-    if (configured || !this.#source) return configured;
+    if (configured) return configured;
+    if (this.#documents?.handles(clientId)) return this.#document(this.#documents, clientId);
+    if (!this.#source) return undefined;
     const cached = this.#cache.get(clientId);
     if (cached && nowMs() - cached.at < CLIENT_CACHE_MS) return cached.client;
     const pending = this.#reading.get(clientId);

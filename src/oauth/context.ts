@@ -43,6 +43,8 @@ export interface OAuthContext {
   limits: ClientLimits;
   /** Wrong user codes on the device page, per IP and per browser (RFC 8628 §5.1); off when absent. */
   deviceCodeLimit?: Limit;
+  /** Requests to POST /register per client IP (RFC 7591); off when absent. */
+  registrationLimit?: Limit;
   /** Back-Channel Logout: told when a session ends. */
   backchannel: BackchannelLogout;
   /** The upstream token vault, when `token_vault` is configured; and refreshing what it keeps. */

@@ -4,6 +4,7 @@ import { ENDPOINT_AUTH_METHODS } from './client-auth.js';
 import type { OAuthContext } from './context.js';
 import { GRANTS } from './token.js';
 import { deviceCodeGrant } from './grants/device-code.js';
+import { registrationEnabled } from './registration/enabled.js';
 
 /** OpenID Provider Metadata (Discovery §3) with the RFC 8414 fields; `issuer` is the config's, byte for byte. */
 export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> {
@@ -19,6 +20,10 @@ export function discoveryDocument(oauth: OAuthContext): Record<string, unknown> 
     introspection_endpoint: `${issuer}/introspect`,
     revocation_endpoint: `${issuer}/revoke`,
     end_session_endpoint: `${issuer}/logout`,
+    // RFC 8414 §2 / OIDC Discovery §3: only when someone may register (RFC 7591).
+    ...(registrationEnabled(oauth.config.registration) ? { registration_endpoint: `${issuer}/register` } : {}),
+    // The Client ID Metadata Document draft's server metadata: https URLs are client ids here.
+    ...(oauth.config.registration.client_id_metadata_documents ? { client_id_metadata_document_supported: true } : {}),
     scopes_supported: SUPPORTED_SCOPES,
     response_types_supported: implicit ? ['code', 'id_token', 'id_token token'] : ['code'],
     response_modes_supported: implicit ? ['query', 'fragment'] : ['query'],

@@ -8,6 +8,8 @@ import type { UpstreamLogin, UpstreamNativeSignIn, UpstreamTokenService } from '
 import type { TokenVault } from '../identity/token-vault.js';
 import { ClientRegistry } from './clients.js';
 import { ClientStore } from './client-store.js';
+import { MetadataDocuments } from './registration/metadata-documents.js';
+import { isLoopbackHost } from '../config/urls.js';
 import { SectorIdentifiers } from './sector-identifier.js';
 import type { OAuthContext } from './context.js';
 import { TokenIssuer } from './issuer.js';
@@ -41,6 +43,7 @@ export function createOAuth(
     metrics?: BrokerMetrics;
     limits?: ClientLimits;
     deviceCodeLimit?: Limit;
+    registrationLimit?: Limit;
     vault?: TokenVault;
     upstreamTokens?: UpstreamTokenService;
     native?: UpstreamNativeSignIn;
@@ -56,6 +59,16 @@ export function createOAuth(
     sectors: new SectorIdentifiers(log.child({ component: 'clients' })),
   });
   const clientStore = new ClientStore(store, clients, log.child({ component: 'clients' }));
+  if (config.registration.client_id_metadata_documents) {
+    clients.useDocuments(
+      new MetadataDocuments({
+        limits: config.registration.metadata_documents,
+        // http and loopback addresses only for a loopback issuer: a test setup, never production.
+        allowLoopback: isLoopbackHost(new URL(config.issuer).hostname),
+        log: log.child({ component: 'clients' }),
+      }),
+    );
+  }
   return {
     config,
     store,
@@ -82,6 +95,7 @@ export function createOAuth(
     metrics: parts.metrics ?? NO_METRICS,
     limits: parts.limits ?? NO_CLIENT_LIMITS,
     deviceCodeLimit: parts.deviceCodeLimit,
+    registrationLimit: parts.registrationLimit,
     backchannel: new BackchannelLogout({
       store,
       jwt,

@@ -11,6 +11,8 @@ import { tokenEndpoint } from './token.js';
 import { userinfoEndpoint } from './userinfo.js';
 import { deviceAuthorizationEndpoint } from './device/authorization-endpoint.js';
 import { deviceVerification } from './device/verification.js';
+import { RegistrationEndpoint } from './registration/endpoint.js';
+import { registrationEnabled } from './registration/enabled.js';
 
 /** The authorization server's routes; paths are a public contract (advertised by discovery). */
 export function oauthRouter(oauth: OAuthContext): Router {
@@ -55,6 +57,11 @@ export function oauthRouter(oauth: OAuthContext): Router {
   router.post('/device', form, device.enter);
   router.post('/device/login', form, device.login);
   router.post('/device/decide', form, device.decide);
+
+  // Dynamic client registration (RFC 7591) and management (RFC 7592): only when enabled.
+  if (registrationEnabled(oauth.config.registration)) {
+    router.use(new RegistrationEndpoint(oauth, oauth.clientStore, oauth.registrationLimit).routes().routes());
+  }
 
   const logout = logoutEndpoint(oauth);
   router.get('/logout', logout);

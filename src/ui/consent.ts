@@ -20,7 +20,18 @@ export function renderConsent(input: {
   action: string;
   csrf: string;
   base: string;
+  /**
+   * A client that registered itself or is described by its own document: its name is its own
+   * claim, so the page says where the user will be sent back to (and where it is described).
+   */
+  selfAsserted?: { returnsTo: string; describedAt?: string };
 }): string {
+  const self = input.selfAsserted;
+  const notice = self
+    ? html`<p class="muted">This app registered itself: its name is not checked by this site.${
+        self.describedAt ? html` It is described at <strong>${self.describedAt}</strong>.` : ''
+      } If you allow, you go back to <strong>${self.returnsTo}</strong>.</p>`
+    : '';
   const items = [
     ...input.scopes.map((s) => html`<li>${scopeWords(s)}</li>`),
     ...(input.upstreamTokens ?? []).map((p) => html`<li>Read your ${p} token to call ${p} for you</li>`),
@@ -30,6 +41,7 @@ export function renderConsent(input: {
     html`<h1>Allow ${input.appName} to access your account?</h1>
 <p><strong>${input.appName}</strong> would like to:</p>
 <ul>${items}</ul>
+${notice}
 <form method="post" action="${input.action}">
 <input type="hidden" name="csrf" value="${input.csrf}">
 <button type="submit" name="decision" value="allow">Allow</button>

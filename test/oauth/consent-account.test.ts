@@ -51,6 +51,8 @@ describe('consent and the account pages', () => {
       const html = await page.text();
       expect(html).toContain('Allow Partner App to access your account?');
       expect(html).toContain('See your name, username, picture and language');
+      // A client of the config file: its name is the operator's, no self-registration notice.
+      expect(html).not.toContain('registered itself');
       const action = new URL(formAction(html), consentUrl);
       // Without the CSRF token, or cross-site: refused.
       expect((await ua.postForm(action, { decision: 'allow' }, same(action))).status).toBe(403);

@@ -25,6 +25,7 @@ export async function showConsent(ctx: Context, oauth: OAuthContext): Promise<vo
     upstreamTokens: (client?.upstream_tokens ?? []).map(
       (id) => oauth.login.buttons().find((b) => b.id === id)?.label ?? id,
     ),
+    ...selfAsserted(client, interaction.request),
     action: `${oauth.base}/interaction/${id}/consent`,
     csrf: csrfToken(ctx, `consent:${id}`),
     base: oauth.base,
@@ -62,4 +63,23 @@ export async function decideConsent(ctx: Context, oauth: OAuthContext): Promise<
   const remember = rememberConsentOp(user.id, request.client_id, previous, scope);
   ctx.state.work.add(remember);
   await completeAuthorization(ctx, oauth, request, user, session);
+}
+
+/**
+ * For a client that registered itself (RFC 7591) or is a metadata document (its id is a URL):
+ * the host the user goes back to, and the document's host; its client_name is its own claim.
+ */
+function selfAsserted(
+  client: { stored?: { origin: string } } | undefined,
+  request: { client_id: string; redirect_uri: string },
+): { selfAsserted?: { returnsTo: string; describedAt?: string } } {
+  const document = /^https?:\/\//i.test(request.client_id);
+  if (!document && client?.stored?.origin !== 'registration') return {};
+  const host = (url: string) => (URL.canParse(url) ? new URL(url).host : url);
+  return {
+    selfAsserted: {
+      returnsTo: host(request.redirect_uri),
+      ...(document ? { describedAt: host(request.client_id) } : {}),
+    },
+  };
 }
