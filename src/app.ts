@@ -221,8 +221,13 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     await app.ready();
     await next();
   });
-  app.use(browserId({ https, path: base || '/' }));
-  app.use(sessionMiddleware(app, store, config.session, { https }));
+  // The browser binding and the SSO session are for pages: an API route (token, introspection,
+  // userinfo…) reads no cookie, sets none and costs no session read, even when a browser sends one.
+  const bindBrowser = browserId({ https, path: base || '/' });
+  const withSession = sessionMiddleware(app, store, config.session, { https });
+  app.use((ctx, next) =>
+    kindOf(ctx.path) === 'api' ? next() : bindBrowser(ctx, () => withSession(ctx, next) as Promise<void>),
+  );
   app.use(browserRateLimitVerdict);
   app.use(unitOfWork(store));
   app.use(areas.routes());
