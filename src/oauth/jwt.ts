@@ -91,14 +91,14 @@ export class Jwt {
     typ: 'JWT' | 'at+jwt',
     options: { audience?: string; ignoreExpiry?: boolean } = {},
   ): Promise<JWTPayload> {
-    return this.verifyNow(token, typ, options);
+    return this.verifyNow(token, typ, options).payload;
   }
 
   verifyNow(
     token: string,
     typ: 'JWT' | 'at+jwt',
     options: { audience?: string; ignoreExpiry?: boolean } = {},
-  ): JWTPayload {
+  ): { payload: JWTPayload; kid: string } {
     const parts = token.split('.');
     if (parts.length !== 3) throw new JwtInvalid('not a compact JWS');
     const [head, body, signature] = parts as [string, string, string];
@@ -134,6 +134,6 @@ export class Jwt {
     if (nbf !== undefined && nbf > now) throw new JwtInvalid('not yet valid');
     const exp = numericDate(payload, 'exp');
     if (exp !== undefined && exp <= now) throw new JwtInvalid('expired');
-    return payload as JWTPayload;
+    return { payload: payload as JWTPayload, kid };
   }
 }
