@@ -17,10 +17,11 @@ export function requestContext(log: Logger): Middleware {
     // The child logger is made when something logs: with the request line off (level above
     // info) most requests never do, and a child costs a redaction pass over its bindings.
     let child: Logger | undefined;
+    const requestLog = () => (child ??= log.child({ req_id: id }));
     Object.defineProperty(ctx.state, 'log', {
       configurable: true,
       enumerable: true,
-      get: () => (child ??= log.child({ req_id: id })),
+      get: requestLog,
       set: (value: Logger) => {
         child = value;
       },
@@ -32,7 +33,7 @@ export function requestContext(log: Logger): Middleware {
     } finally {
       if (log.isLevelEnabled('info')) {
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        (child ??= log.child({ req_id: id })).info(
+        requestLog().info(
           { method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 },
           'request',
         );
