@@ -7,6 +7,7 @@ import { httpMetrics, type Metrics } from './http/metrics.js';
 import { browserRateLimits, browserRateLimitVerdict } from './http/rate-limit.js';
 import { operations } from './operations.js';
 import { healthRouter } from './http/health.js';
+import { leanFetch } from './http/lean-fetch.js';
 import { createLogger, type Logger } from './http/log.js';
 import { methodGuard, routePaths } from './http/methods.js';
 import { requestContext } from './http/request-context.js';
@@ -127,7 +128,8 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     config,
     store,
     log: log.child({ component: 'upstream' }),
-    fetch: options.upstreamFetch,
+    // node:http instead of undici's fetch for the provider requests (src/http/lean-fetch.ts).
+    fetch: options.upstreamFetch ?? leanFetch,
     configFile: options.configFile,
     metrics: ops.reporter,
     ...(vault
