@@ -7,6 +7,7 @@ import { httpMetrics, type Metrics } from './http/metrics.js';
 import { browserRateLimits, browserRateLimitVerdict } from './http/rate-limit.js';
 import { operations } from './operations.js';
 import { healthRouter } from './http/health.js';
+import { leanFetch } from './http/lean-fetch.js';
 import { createLogger, type Logger } from './http/log.js';
 import { methodGuard, routePaths } from './http/methods.js';
 import { requestContext } from './http/request-context.js';
@@ -128,7 +129,8 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     config,
     store,
     log: log.child({ component: 'upstream' }),
-    fetch: options.upstreamFetch,
+    // node:http instead of undici's fetch for the provider requests (src/http/lean-fetch.ts).
+    fetch: options.upstreamFetch ?? leanFetch,
     configFile: options.configFile,
     metrics: ops.reporter,
     ...(vault
@@ -231,9 +233,14 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
     await app.ready();
     await next();
   });
-  app.use(browserId({ https, path: base || '/' }));
+  // The browser binding and the SSO session are for pages: an API route (token, introspection,
+  // userinfo…) reads no cookie, sets none and costs no session read, even when a browser sends one.
   // The session's user is read with the session, in one round trip (their keys share a hash tag).
-  app.use(sessionMiddleware(app, store, config.session, { https, alsoRead: userKey }));
+  const bindBrowser = browserId({ https, path: base || '/' });
+  const withSession = sessionMiddleware(app, store, config.session, { https, alsoRead: userKey });
+  app.use((ctx, next) =>
+    kindOf(ctx.path) === 'api' ? next() : bindBrowser(ctx, () => withSession(ctx, next) as Promise<void>),
+  );
   app.use(browserRateLimitVerdict);
   app.use(unitOfWork(store));
   app.use(areas.routes());

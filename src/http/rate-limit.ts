@@ -62,6 +62,8 @@ export class Limit {
 
   /** Seconds this key must still wait, from this process's memory alone (no round trip); 0 if none. */
   blockedFor(key: string): number {
+    // Nothing blocked in this process (the usual case): no key to hash.
+    if (this.#blocked.size === 0) return 0;
     return this.#blockedFor(digest(key), Date.now());
   }
 

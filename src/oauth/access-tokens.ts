@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { OAuthContext } from './context.js';
 import { SEALED_USER_CLAIM } from './subjects.js';
 import { CLIENT_GENERATION_CLAIM, clientTokensAllowed } from './clients.js';
+import { nowS } from '../lib/clock.js';
 
 /**
  * The claims of our access tokens (RFC 9068 §2.2) and the type each must have. A token correctly
@@ -46,13 +47,41 @@ export async function verifyAccessToken(oauth: OAuthContext, token: string): Pro
   return claims;
 }
 
+/**
+ * Access tokens already verified by this process, by the exact token string, with the kid that
+ * signed them: a resource server introspects the same token many times in its life, and a
+ * hit skips the signature check and the JSON and shape parsing. Only what `signedAccessToken`
+ * accepted goes in, so nothing can be planted without a valid signature; `exp` and the kid
+ * are checked again on each hit, and the revocation and user checks run every time after it
+ * (verifyAccessToken, verifyLiveAccessToken). Bounded: the oldest entry leaves first.
+ */
+const VERIFIED_MAX = 4096;
+type VerifiedCache = Map<string, { claims: AccessTokenClaims; kid: string }>;
+/** One cache per issuer (per Jwt): a token verified by one broker says nothing to another. */
+const caches = new WeakMap<object, VerifiedCache>();
+
 /** The claims of one of our access tokens, signature and shape checked; nothing read from the store. */
 export async function signedAccessToken(oauth: OAuthContext, token: string): Promise<AccessTokenClaims | undefined> {
-  let payload: JWTPayload;
+  let verified = caches.get(oauth.jwt);
+  if (!verified) {
+    verified = new Map();
+    caches.set(oauth.jwt, verified);
+  }
+  const hit = verified.get(token);
+  if (hit) {
+    if (hit.claims.exp > nowS() && oauth.keys.byKid(hit.kid)) return hit.claims;
+    verified.delete(token);
+    return undefined;
+  }
+  let verifiedToken: { payload: JWTPayload; kid: string };
   try {
-    payload = await oauth.jwt.verify(token, 'at+jwt');
+    verifiedToken = oauth.jwt.verifyNow(token, 'at+jwt');
   } catch {
     return undefined;
   }
-  return parseAccessTokenClaims(payload);
+  const claims = parseAccessTokenClaims(verifiedToken.payload);
+  if (!claims) return undefined;
+  if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+  verified.set(token, { claims: Object.freeze(claims), kid: verifiedToken.kid });
+  return claims;
 }

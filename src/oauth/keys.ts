@@ -1,15 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { randomUUID } from 'node:crypto';
-import {
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  importJWK,
-  importPKCS8,
-  type CryptoKey,
-  type JWK,
-  type KeyObject,
-} from 'jose';
+import { createPrivateKey, createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, importPKCS8, type JWK } from 'jose';
 import type { KeysConfig } from '../config/tokens.js';
 import type { Store } from '../store/index.js';
 import { nowS } from '../lib/clock.js';
@@ -27,7 +18,9 @@ interface StoredKey {
 }
 
 interface LoadedKey extends StoredKey {
-  key: CryptoKey | KeyObject;
+  /** node:crypto keys: our tokens are signed and verified synchronously (jwt.ts). */
+  privateKey: KeyObject;
+  publicKey: KeyObject;
   publicJwk: JWK;
 }
 
@@ -45,6 +38,7 @@ const RELOAD_INTERVAL_MS = 60_000;
  */
 export class SigningKeys {
   #keys: LoadedKey[] = [];
+  #byKid = new Map<string, LoadedKey>();
   #timer: NodeJS.Timeout | undefined;
   #fromFiles: boolean;
 
@@ -60,7 +54,7 @@ export class SigningKeys {
 
   async init(): Promise<void> {
     if (this.#fromFiles) {
-      this.#keys = await Promise.all(this.config.files.map((file) => loadKeyFile(file, this.config.algorithm)));
+      this.#set(await Promise.all(this.config.files.map((file) => loadKeyFile(file, this.config.algorithm))));
       return;
     }
     await this.reload();
@@ -96,7 +90,12 @@ export class SigningKeys {
     if (!text) return;
     const stored = JSON.parse(text) as StoredKey[];
     const known = new Map(this.#keys.map((k) => [k.kid, k]));
-    this.#keys = await Promise.all(stored.map((k) => known.get(k.kid) ?? hydrate(k)));
+    this.#set(stored.map((k) => known.get(k.kid) ?? hydrate(k)));
+  }
+
+  #set(keys: LoadedKey[]): void {
+    this.#keys = keys;
+    this.#byKid = new Map(keys.map((k) => [k.kid, k]));
   }
 
   /** The key that signs now: the newest one already active. */
@@ -106,6 +105,11 @@ export class SigningKeys {
     const key = active[0] ?? this.#keys[0];
     if (!key) throw new Error('signing keys are not initialised');
     return key;
+  }
+
+  /** A published key by its kid: the one that verifies a token of ours with that kid. */
+  byKid(kid: string): LoadedKey | undefined {
+    return this.#byKid.get(kid);
   }
 
   /** Public keys for the JWKS endpoint and for verifying our own tokens. */
@@ -158,10 +162,29 @@ async function generate(alg: SigningAlg, activates: number): Promise<LoadedKey> 
   return hydrate({ kid, alg, privateJwk: { ...privateJwk, kid, alg }, created: nowS(), activates });
 }
 
-async function hydrate(stored: StoredKey): Promise<LoadedKey> {
-  const key = await importJWK(stored.privateJwk, stored.alg);
-  if (key instanceof Uint8Array) throw new Error('symmetric keys cannot sign broker tokens');
-  return { ...stored, key, publicJwk: publicPart(stored.privateJwk, stored.kid, stored.alg) };
+function hydrate(stored: StoredKey): LoadedKey {
+  const { kty } = stored.privateJwk;
+  if (kty !== 'RSA' && kty !== 'EC' && kty !== 'OKP') throw new Error('symmetric keys cannot sign broker tokens');
+  const privateKey = createPrivateKey({ key: stored.privateJwk as JsonWebKey, format: 'jwk' });
+  checkKeyFits(privateKey, stored.alg, stored.kid);
+  return {
+    ...stored,
+    privateKey,
+    publicKey: createPublicKey(privateKey),
+    publicJwk: publicPart(stored.privateJwk, stored.kid, stored.alg),
+  };
+}
+
+/** The key type each alg needs (RFC 7518 §3.3-3.4, RFC 8037 §3.1): RSA of 2048 bits or more, P-256, Ed25519. */
+function checkKeyFits(key: KeyObject, alg: SigningAlg, kid: string): void {
+  const details = key.asymmetricKeyDetails;
+  const fits =
+    alg === 'RS256'
+      ? key.asymmetricKeyType === 'rsa' && (details?.modulusLength ?? 0) >= 2048
+      : alg === 'ES256'
+        ? key.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1'
+        : key.asymmetricKeyType === 'ed25519';
+  if (!fits) throw new Error(`signing key ${kid} does not fit ${alg}`);
 }
 
 function publicPart(jwk: JWK, kid: string, alg: string): JWK {
