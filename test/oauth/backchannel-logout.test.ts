@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { setClock } from '../../src/lib/clock.js';
 import { MemoryStore } from '../../src/store/index.js';
 import { startApp, type RunningApp } from '../support/app.js';
 import { BASE_CONFIG, CLIENTS, SECRETS, STORE_KINDS } from '../support/broker-fixture.js';
@@ -228,6 +229,25 @@ describe('Back-Channel Logout 1.0', () => {
     const gaveUp = logLines(broker, 'back-channel logout not delivered: given up');
     expect(gaveUp.at(-1)).toMatchObject({ client: 'other', attempt: 3, outcome: 'timeout' });
   }, 15_000);
+
+  it('a retry whose timer fires before its due time by the clock is tried again when due, not at the next scan', async () => {
+    const ua = new UserAgent();
+    const web = await signIn(broker, ua, 'web', 'kim');
+    receiver.plan.set('/web/logout', [503]);
+    const retries = logLines(broker, 'back-channel logout failed: will retry').length;
+    await ua.get(`${broker.url}/logout?id_token_hint=${web.id_token}`);
+    await eventually(() => logLines(broker, 'back-channel logout failed: will retry').length > retries);
+    // The clock says 300 ms earlier while the retry's timer (100 ms) fires: not due yet.
+    setClock(() => Date.now() - 300);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      setClock();
+    }
+    // scan_interval_ms is 60 s here: only the instance's own timer can deliver it now.
+    await receiver.until(2, 3000);
+    expect(receiver.received.map((r) => r.path)).toEqual(['/web/logout', '/web/logout']);
+  });
 
   it('does not retry a 400 from the client', async () => {
     const ua = new UserAgent();

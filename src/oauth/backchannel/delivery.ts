@@ -102,14 +102,17 @@ export class BackchannelLogout {
     if (this.#stopped) return;
     const timer = setTimeout(() => {
       this.#timers.delete(timer);
-      void this.attempt(id);
+      void this.attempt(id, true);
     }, delayMs);
     timer.unref();
     this.#timers.add(timer);
   }
 
-  /** Tries one delivery if it is due and no instance is on it; never throws. */
-  async attempt(id: string): Promise<void> {
+  /**
+   * Tries one delivery if it is due and no instance is on it; never throws. `timed`: this
+   * instance's own timer for it, which tries again at the due time if it fired before it.
+   */
+  async attempt(id: string, timed = false): Promise<void> {
     const { store, config, log } = this.deps;
     try {
       const leaseS = Math.ceil(config.timeout_ms / 1000) + 5;
@@ -119,6 +122,9 @@ export class BackchannelLogout {
         const ops: StoreOp[] = [{ op: 'del', key: keys.lease(id) }];
         if (!job) ops.push({ op: 'srem', key: keys.due, members: [id] });
         await store.batch(ops);
+        // A timer may fire a little before its time by the clock (the event loop's clock is read
+        // once per turn); left alone, the retry would wait for the next scan (scan_interval_ms).
+        if (job && timed) this.#later(id, Math.max(1, job.dueAt - nowMs()));
         return;
       }
       const outcome = await this.#send(job);
