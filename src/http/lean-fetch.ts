@@ -9,6 +9,11 @@ const agents = {
   'https:': new https.Agent({ keepAlive: true }),
 };
 const DEFAULT_HEADERS = { accept: '*/*', 'user-agent': 'node' };
+/**
+ * The largest answer taken from a provider, before and after decoding: their documents, tokens
+ * and profiles are a few kilobytes, and a compressed answer must not unpack into the heap.
+ */
+export const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 /** Statuses whose Response may not have a body (Fetch Standard: null body status). */
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
@@ -60,7 +65,12 @@ export const leanFetch: Fetch = (input, init = {}) => {
       { method: init.method ?? 'GET', headers, agent: agents[target.protocol as 'http:' | 'https:'] },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_ANSWER_BYTES) req.destroy(new Error(`the answer is larger than ${MAX_ANSWER_BYTES} bytes`));
+          else chunks.push(chunk);
+        });
         res.on('error', fail);
         // Aborted or cut mid-body: no 'end' comes, so the answer fails here.
         res.on('close', () => {
@@ -98,8 +108,9 @@ export const leanFetch: Fetch = (input, init = {}) => {
 };
 
 function decode(bytes: Uint8Array, encoding: string): Uint8Array<ArrayBuffer> {
-  if (encoding === 'gzip' || encoding === 'x-gzip') return new Uint8Array(gunzipSync(bytes));
-  if (encoding === 'deflate') return new Uint8Array(inflateSync(bytes));
-  if (encoding === 'br') return new Uint8Array(brotliDecompressSync(bytes));
+  const limit = { maxOutputLength: MAX_ANSWER_BYTES };
+  if (encoding === 'gzip' || encoding === 'x-gzip') return new Uint8Array(gunzipSync(bytes, limit));
+  if (encoding === 'deflate') return new Uint8Array(inflateSync(bytes, limit));
+  if (encoding === 'br') return new Uint8Array(brotliDecompressSync(bytes, limit));
   throw new Error(`unsupported content-encoding ${encoding}`);
 }

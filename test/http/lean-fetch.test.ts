@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leanFetch } from '../../src/http/lean-fetch.js';
+import { leanFetch, MAX_ANSWER_BYTES } from '../../src/http/lean-fetch.js';
 import { freePort } from '../support/redis-server.js';
 
 /**
@@ -31,6 +31,11 @@ describe('leanFetch', () => {
           res.end(gzipSync('{"zipped":true}'));
         } else if (req.url === '/moved') {
           res.writeHead(302, { location: '/token' }).end();
+        } else if (req.url === '/bomb') {
+          res.setHeader('content-encoding', 'gzip');
+          res.end(gzipSync(Buffer.alloc(MAX_ANSWER_BYTES + 1)));
+        } else if (req.url === '/huge') {
+          res.end(Buffer.alloc(MAX_ANSWER_BYTES + 1));
         } else if (req.url === '/empty') {
           res.writeHead(204).end();
         } else if (req.url === '/slow') {
@@ -68,6 +73,14 @@ describe('leanFetch', () => {
     const empty = await leanFetch(`${base}/empty`, { redirect: 'manual' });
     expect(empty.status).toBe(204);
     expect(empty.body).toBeNull();
+  });
+
+  it('refuses an answer larger than MAX_ANSWER_BYTES, as sent or once unpacked', async () => {
+    for (const path of ['/huge', '/bomb']) {
+      const answer = leanFetch(`${base}${path}`, { redirect: 'manual' });
+      await expect(answer).rejects.toBeInstanceOf(TypeError);
+      await expect(answer).rejects.toMatchObject({ message: 'fetch failed' });
+    }
   });
 
   it('does not follow a redirect in manual mode; other modes go to the global fetch, which does', async () => {
