@@ -284,7 +284,7 @@ export async function clientsCommand(argv: string[]): Promise<number> {
     } else {
       const page = await clients.list({ limit, ...(typeof values.after === 'string' ? { after: values.after } : {}) });
       if (json) {
-        output = `${JSON.stringify({ clients: page.clients.map(described), total: page.total, ...(page.next ? { next: page.next } : {}) }, null, 2)}\n`;
+        output = `${JSON.stringify({ clients: page.clients.map(described), total: page.total, unservable: page.unservable, ...(page.next ? { next: page.next } : {}) }, null, 2)}\n`;
       } else {
         const lines = page.clients.map(({ client, facts }) =>
           [
@@ -296,6 +296,9 @@ export async function clientsCommand(argv: string[]): Promise<number> {
             `last used ${when(facts.last_used_at)}`,
           ].join('  '),
         );
+        if (page.unservable.length > 0) {
+          lines.push(`not served by this configuration (see show): ${page.unservable.join(' ')}`);
+        }
         lines.push(
           `${page.clients.length} of ${page.total} store client(s)${page.next ? `; next page: --after ${page.next}` : ''}`,
         );

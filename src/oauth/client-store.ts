@@ -157,6 +157,8 @@ export interface ClientPage {
   total: number;
   /** Pass as `after` for the next page. */
   next?: string;
+  /** Clients of this page the configuration cannot serve (`show` says why); listed apart. */
+  unservable: string[];
 }
 
 /**
@@ -263,6 +265,8 @@ export class ClientStore implements StoredClientSource {
       const method = String(current.record.client.token_endpoint_auth_method ?? 'none');
       throw new ClientMetadataError('token_endpoint_auth_method', `is "${method}": this client has no secret`);
     }
+    // Checked before writing: a secret written and then not shown would lock the client out.
+    this.#servable(current.record.client);
     const secret = randomToken();
     const record: StoredRecord = { ...current.record, secret: hashOf(secret), updated_at: nowS() };
     await this.#replace(clientId, current.text, record);
@@ -315,6 +319,7 @@ export class ClientStore implements StoredClientSource {
     const page = from < 0 ? [] : ids.slice(from, from + options.limit);
     const clients: StoredClientView[] = [];
     const gone: string[] = [];
+    const unservable: string[] = [];
     // One round trip per chunk: each client's two keys share its slot, the clients do not.
     for (let i = 0; i < page.length; i += LIST_CHUNK) {
       const ids = page.slice(i, i + LIST_CHUNK);
@@ -324,23 +329,27 @@ export class ClientStore implements StoredClientSource {
       );
       ids.forEach((id, j) => {
         const read = readOf(id, values[2 * j] ?? null, values[2 * j + 1] ?? null);
-        if (read) clients.push(this.#view(read));
-        else gone.push(id);
+        if (!read) gone.push(id);
+        else if (read.config.subject_type === 'pairwise' && !this.registry.pairwiseKeys) unservable.push(id);
+        else clients.push(this.#view(read));
       });
     }
     if (gone.length) await this.store.srem(clientKeys.index, gone);
     const next = from >= 0 && from + options.limit < ids.length ? page.at(-1) : undefined;
-    return { clients, total: ids.length - gone.length, ...(next ? { next } : {}) };
+    return { clients, total: ids.length - gone.length, unservable, ...(next ? { next } : {}) };
   }
 
   /**
    * Records that a store client was used (its `last_used_at`, and its unused expiry renewed):
    * one write at most per TOUCH_INTERVAL_S per client in this process, not awaited by the
-   * caller's answer. Configuration clients are never touched.
+   * caller's answer. Configuration clients are never touched. A client that expires until its
+   * first use (open registration) is kept only by a redeemed authorization code (`redeemed`): an
+   * authorization request or a client authentication anyone can send with its id keeps nothing.
    */
-  touch(client: Client): void {
+  touch(client: Client, redeemed = false): void {
     const facts = client.stored;
     if (!facts) return;
+    if (facts.unused_ttl_s && facts.until_first_use && !redeemed) return;
     const now = nowS();
     const last = Math.max(this.#touched.get(client.client_id) ?? 0, facts.last_used_at ?? 0);
     if (now - last < TOUCH_INTERVAL_S) return;
@@ -445,8 +454,19 @@ export class ClientStore implements StoredClientSource {
       metadata: stored.client as StoredClientView['metadata'],
       has_secret: stored.secret !== undefined,
       facts: read.facts,
-      client: this.registry.build(read.config, read.secretHash, read.facts),
+      client: this.#servable(read.config) && this.registry.build(read.config, read.secretHash, read.facts),
     };
+  }
+
+  /**
+   * True when this deployment can serve the client; else a ClientMetadataError (a 400, never a
+   * 500): a pairwise client once `subjects.pairwise_salt` is gone.
+   */
+  #servable(config: { subject_type?: string }): true {
+    if (config.subject_type === 'pairwise' && !this.registry.pairwiseKeys) {
+      throw new ClientMetadataError('subject_type', 'is "pairwise" but this broker has no subjects.pairwise_salt');
+    }
+    return true;
   }
 }
 

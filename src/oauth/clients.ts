@@ -78,7 +78,7 @@ export interface ClientDocumentSource {
 export interface StoredClientSource {
   read(clientId: string): Promise<StoredClientRead | undefined>;
   /** Records a use of a store client (cheaply: not every use is written). */
-  touch(client: Client): void;
+  touch(client: Client, redeemed: boolean): void;
 }
 
 /**
@@ -228,9 +228,12 @@ export class ClientRegistry {
     return client;
   }
 
-  /** A client was used (authorization request, authenticated request): recorded for a store client. */
-  used(client: Client): void {
-    if (client.stored) this.#source?.touch(client);
+  /**
+   * A client was used (authorization request, authenticated request; `redeemed`: it redeemed an
+   * authorization code): recorded for a store client.
+   */
+  used(client: Client, redeemed = false): void {
+    if (client.stored) this.#source?.touch(client, redeemed);
   }
 
   /** Drops what this instance cached of a store client (after it changed it itself). */

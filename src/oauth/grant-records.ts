@@ -25,6 +25,8 @@ export interface CodeRecord extends GrantFacts {
   claims: Record<string, unknown>;
   /** A refresh token may be issued for this code. */
   refresh: boolean;
+  /** The generation of a store client (absent for a configuration client): see clientGrantAllowed. */
+  clientGen?: string;
 }
 
 /** What a refresh token stands for; every token of one chain carries the same record. */
@@ -57,6 +59,7 @@ const CODE_FIELDS: Fields<CodeRecord> = {
   nonce: { key: 'n', type: 'string', optional: true, legacy: 'nonce' },
   claims: { key: 'cl', type: 'object', legacy: 'claims' },
   refresh: { key: 'rf', type: 'boolean', legacy: 'refresh' },
+  clientGen: { key: 'cg', type: 'string', optional: true, legacy: 'client_gen' },
 };
 
 const REFRESH_FIELDS: Fields<RefreshRecord> = {

@@ -45,14 +45,13 @@ export class TokenRecords {
    * record, waiting under the grant's tag (without its expiry, set when the code is spent), and
    * the grant's place in its session's index (a logout meanwhile revokes what the code would
    * issue); `takeCode` moves the record into place in the same atomic step that spends the code.
-   * `clientGen`: the generation of a store client, which its refresh tokens carry.
    */
-  newCode(record: CodeRecord, clientGen?: string): { code: string; ops: StoreOp[] } {
+  newCode(record: CodeRecord): { code: string; ops: StoreOp[] } {
     const code = mint(record.grantId);
     const value = serializeRecord(codeCodec, record);
     const ops: StoreOp[] = [{ op: 'put', key: k.code(record.grantId, tokenHash(code)), value, ttl: this.ttl.code }];
     if (!record.refresh) return { code, ops };
-    const { grantId, clientId, userId, scope, authTime, sid, resource } = record;
+    const { grantId, clientId, userId, scope, authTime, sid, resource, clientGen } = record;
     const offline = scopeSet(scope).includes('offline_access');
     // expiresAt is left out here: the chain's lifetime starts when the code is spent.
     const waiting = {

@@ -55,6 +55,33 @@ function suite(name: string, open: () => Promise<Store>) {
       expect(found.auth_methods).toEqual(['client_secret_basic']);
     });
 
+    it('a pairwise client once the salt is gone: a metadata error, not a crash, and rotate-secret writes nothing', async () => {
+      const salted = new ClientRegistry(YAML, { pairwiseSalt: 'salt-0123456789abcdef-0123456789' });
+      const saltedClients = new ClientStore(store, salted);
+      await saltedClients.create(
+        {
+          client_id: 'pairwise-app',
+          redirect_uris: ['https://pw.example/cb'],
+          subject_type: 'pairwise',
+          token_endpoint_auth_method: 'client_secret_basic',
+        },
+        { origin: 'cli', generateSecret: true },
+      );
+      const before = await store.get(clientKeys.record('pairwise-app'));
+      const { clients, registry } = registryOn(store);
+      await expect(clients.get('pairwise-app')).rejects.toBeInstanceOf(ClientMetadataError);
+      await expect(clients.rotateSecret('pairwise-app')).rejects.toMatchObject({
+        message: expect.stringContaining('subject_type'),
+      });
+      expect(await store.get(clientKeys.record('pairwise-app'))).toBe(before);
+      expect(await registry.find('pairwise-app')).toBeUndefined();
+      // Listed apart, not a failed page.
+      const page = await clients.list({ limit: 1000 });
+      expect(page.unservable).toEqual(['pairwise-app']);
+      expect(page.clients.map((c) => c.client.client_id)).not.toContain('pairwise-app');
+      expect(await saltedClients.remove('pairwise-app')).toBe(true);
+    });
+
     it('refuses an id that exists, in the store (atomically) or in the configuration file', async () => {
       const { clients } = registryOn(store);
       const input = { client_id: 'twice', redirect_uris: ['https://t.example/cb'] };

@@ -2,6 +2,7 @@ import { s256 } from '../crypto.js';
 import { invalidGrant, invalidRequest } from '../errors.js';
 import type { Grant } from './grant.js';
 import { refreshTerms, userTokens } from './issue.js';
+import { clientGrantAllowed } from '../clients.js';
 import { constantTimeEqual } from '../../lib/constant-time.js';
 
 const VERIFIER = /^[A-Za-z0-9._~-]{43,128}$/;
@@ -48,7 +49,8 @@ export const authorizationCodeGrant: Grant = {
     if (taken.status !== 'ok') throw invalidGrant('the authorization code is invalid or expired');
     const { record, refreshToken } = taken;
     try {
-      if (record.clientId !== client.client_id)
+      // A store client removed and created again under the same id is another client (RFC 6749 §4.1.3).
+      if (record.clientId !== client.client_id || !clientGrantAllowed(client, record.clientGen))
         throw invalidGrant('the authorization code was issued to another client');
       if (redirectUri !== record.redirectUri) {
         throw invalidGrant('redirect_uri must be the one of the authorization request (RFC 6749 section 4.1.3)');
@@ -61,6 +63,7 @@ export const authorizationCodeGrant: Grant = {
       throw err;
     }
 
+    oauth.clients.used(client, true);
     const { work } = ctx.state;
     // A code issued before refresh records waited with their codes: its refresh token is written now.
     const late = record.refresh && !refreshToken ? refreshTerms(oauth, record.scope) : undefined;

@@ -42,8 +42,9 @@ export async function completeAuthorization(
       nonce: request.nonce,
       claims,
       refresh: request.refresh,
+      ...(client?.stored ? { clientGen: client.stored.generation } : {}),
     };
-    const { code, ops } = oauth.records.newCode(record, client?.stored?.generation);
+    const { code, ops } = oauth.records.newCode(record);
     await ctx.state.work.commit(...ops, ...told);
     values = { code };
   } else {

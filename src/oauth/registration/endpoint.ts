@@ -1,6 +1,7 @@
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import type { RegistrationConfig } from '../../config/registration.js';
 import { BrokerError } from '../../http/broker-error.js';
 import { readJson } from '../../http/json-body.js';
@@ -79,7 +80,7 @@ export class RegistrationEndpoint {
 
   /** RFC 7591 §3.1: registers a client; §3.2.1: 201 with its metadata, id, secret and registration token. */
   async register(ctx: Context): Promise<void> {
-    await this.limit?.take(ctx.ip, { ip: ctx.ip });
+    await this.limit?.take(registrantKey(ctx.ip), { ip: ctx.ip });
     const { access, tokenName } = this.#access(ctx);
     const body = await readJson(ctx);
     const clientId = randomToken(16);
@@ -198,4 +199,16 @@ export class RegistrationEndpoint {
       registration_client_uri: `${this.oauth.config.issuer}/register/${encodeURIComponent(client.client.client_id)}`,
     };
   }
+}
+
+/**
+ * What the per-IP registration limit counts: an IPv4 address, or the /64 of an IPv6 one (a single
+ * host commonly holds a whole /64, and would otherwise count as many registrants).
+ */
+export function registrantKey(ip: string): string {
+  if (!ipaddr.isValid(ip)) return ip;
+  const address = ipaddr.process(ip);
+  if (address.kind() === 'ipv4') return address.toString();
+  const prefix = (address as ipaddr.IPv6).parts.slice(0, 4).map((part) => part.toString(16));
+  return `${prefix.join(':')}::/64`;
 }

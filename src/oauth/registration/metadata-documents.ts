@@ -176,11 +176,12 @@ export class MetadataDocuments implements ClientDocumentSource {
     } catch (err) {
       const problem =
         err instanceof FetchRefused
-          ? `the client metadata document ${err.message}`
+          ? `the client metadata document ${err.shown}`
           : err instanceof MetadataDocumentProblem
             ? err.message
             : 'the client metadata document could not be read';
-      this.options.log?.warn({ client: safeText(url, 200), problem }, 'client metadata document refused');
+      const detail = err instanceof FetchRefused ? err.message : problem;
+      this.options.log?.warn({ client: safeText(url, 200), problem: detail }, 'client metadata document refused');
       entry = { problem, until: nowMs() + FAILURE_CACHE_MS };
     }
     if (this.#cache.size >= MAX_ENTRIES) this.#cache.delete(this.#cache.keys().next().value!);

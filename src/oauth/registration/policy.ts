@@ -36,9 +36,9 @@ export function openRedirectProblem(uri: string): string | undefined {
  * hold). Every access: never first_party (consent is always shown), code flow only (no implicit,
  * no password, no token exchange: those need the operator's trust), PKCE required. Open and
  * document clients also: public (no secret), authorization_code (+ refresh_token) only,
- * redirect URIs https or loopback, standard scopes only, and nothing the broker would fetch or
- * POST to (jwks_uri, sector_identifier_uri, backchannel_logout_uri: server-side requests to URLs
- * an anonymous registrant chose), no resource audiences.
+ * redirect URIs https or loopback, standard scopes only, no resource audiences. Nothing the
+ * broker would fetch or POST to is registered at all (jwks_uri, sector_identifier_uri,
+ * backchannel_logout_uri: server-side requests to URLs a registrant chose).
  */
 export function policyProblems(
   client: ClientConfig,
@@ -60,6 +60,14 @@ export function policyProblems(
   if (client.subject_type === 'pairwise' && !options.pairwiseSalt) {
     refuse('subject_type', 'pairwise is not available on this broker');
   }
+  // The broker would send requests to these URLs, and its plain fetches of them make no address
+  // check (S-REG-01): a registrant, even one with an initial access token, could aim them at the
+  // broker's own network. An operator sets them with `login-broker clients update`.
+  for (const key of ['jwks_uri', 'sector_identifier_uri', 'backchannel_logout_uri'] as const) {
+    if (client[key] !== undefined) {
+      refuse(key, 'cannot be registered: the broker would send requests to it (an operator can set it with the CLI)');
+    }
+  }
   if (access === 'trusted') return problems;
 
   if (!client.grant_types.includes('authorization_code')) {
@@ -80,9 +88,6 @@ export function policyProblems(
   const unknownScopes = client.scope.split(' ').filter((s) => !SUPPORTED_SCOPES.includes(s));
   if (unknownScopes.length > 0)
     refuse('scope', `may only hold ${SUPPORTED_SCOPES.join(' ')}; not ${unknownScopes.join(' ')}`);
-  for (const key of ['jwks_uri', 'sector_identifier_uri', 'backchannel_logout_uri'] as const) {
-    if (client[key] !== undefined) refuse(key, 'needs an initial access token: the broker would send requests to it');
-  }
   if (client.resources.length > 0) refuse('resources', 'needs an initial access token');
   return problems;
 }

@@ -12,6 +12,15 @@ const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true, 
 /** Why a fetch was refused or failed; the message is safe to show (it names no secret). */
 export class FetchRefused extends Error {
   override readonly name = 'FetchRefused';
+  /**
+   * What may be told to whoever chose the URL: the message, unless it tells how a host name
+   * resolves in the broker's network (an anonymous party could map internal names with it).
+   */
+  readonly shown: string;
+  constructor(message: string, shown?: string) {
+    super(message);
+    this.shown = shown ?? message;
+  }
 }
 
 export interface SafeFetchOptions {
@@ -50,6 +59,8 @@ export function addressProblem(address: string, allowLoopback: boolean): string 
   return `a ${range} address`;
 }
 
+const unusableHost = (host: string) => `${host} does not resolve to public addresses only`;
+
 /**
  * GET a JSON document from a URL an outsider chose (SSRF-safe, docs/security.md S-REG-04):
  * https only (http only to loopback addresses when loopback is allowed); the host is resolved
@@ -82,13 +93,13 @@ export async function fetchJson(target: string, options: SafeFetchOptions): Prom
       addresses = await Promise.race([(options.resolve ?? systemResolver)(host), timedOut]);
     } catch (err) {
       if (err instanceof FetchRefused) throw err;
-      throw new FetchRefused(`${host} does not resolve`);
+      throw new FetchRefused(`${host} does not resolve`, unusableHost(host));
     }
-    if (addresses.length === 0) throw new FetchRefused(`${host} does not resolve`);
+    if (addresses.length === 0) throw new FetchRefused(`${host} does not resolve`, unusableHost(host));
   }
   for (const { address } of addresses) {
     const problem = addressProblem(address, options.allowLoopback);
-    if (problem) throw new FetchRefused(`${host} resolves to ${problem}`);
+    if (problem) throw new FetchRefused(`${host} resolves to ${problem}`, literal ? undefined : unusableHost(host));
     if (!https && ipaddr.process(address).range() !== 'loopback') throw new FetchRefused('must be an https URL');
   }
   const pinned = addresses[0]!;

@@ -368,4 +368,19 @@ describe('MetadataDocuments: fetch, validate, cache', () => {
     expect(await documentProblem(cimd, `${base}/client-a.json`)).toContain('https');
     expect(hits.get('/client-a.json')).toBeUndefined();
   });
+
+  it('tells the party that chose the URL nothing of how a host name resolves in the broker network', async () => {
+    const answers: Record<string, string[]> = { 'db.internal.test': ['10.1.2.3'], 'nowhere.test': [] };
+    const resolve: Resolver = async (host) => (answers[host] ?? []).map((address) => ({ address, family: 4 }));
+    const cimd = new MetadataDocuments({ limits: LIMITS, allowLoopback: false, resolve });
+    const shown = await Promise.all(
+      ['db.internal.test', 'nowhere.test'].map((host) => documentProblem(cimd, `https://${host}/client.json`)),
+    );
+    expect(shown).toEqual([
+      'the client metadata document db.internal.test does not resolve to public addresses only',
+      'the client metadata document nowhere.test does not resolve to public addresses only',
+    ]);
+    // A literal address is the caller's own words: its class may be named.
+    expect(await documentProblem(cimd, 'https://10.9.9.9/client.json')).toContain('private');
+  });
 });

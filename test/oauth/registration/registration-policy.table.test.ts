@@ -174,10 +174,22 @@ const REFUSED: Refused[] = [
   },
   {
     name: 'private_key_jwt (open)',
-    body: { ...BASE, token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://a.example/jwks' },
+    body: { ...BASE, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC' }] } },
     error: 'invalid_client_metadata',
     field: 'token_endpoint_auth_method:',
   },
+  // The broker's fetches of these make no address check: not even a trusted registrant sets them (S-REG-01).
+  ...(['jwks_uri', 'sector_identifier_uri', 'backchannel_logout_uri'] as const).map((key) => ({
+    name: `${key} (trusted)`,
+    body: {
+      ...BASE,
+      ...(key === 'jwks_uri' ? { token_endpoint_auth_method: 'private_key_jwt' } : {}),
+      [key]: 'https://a.example/internal',
+    },
+    access: 'trusted' as const,
+    error: 'invalid_client_metadata' as const,
+    field: `${key}:`,
+  })),
   {
     name: 'unknown auth method',
     body: { ...BASE, token_endpoint_auth_method: 'client_secret_jwt' },
@@ -294,12 +306,11 @@ describe('registration policy: accepted', () => {
     expect(client.client_secret).toMatch(/^minted-secret-/);
   });
 
-  it('trusted: client_credentials, a back-channel logout URI and any scope token', () => {
+  it('trusted: client_credentials and any scope token', () => {
     const client = register(
       {
         ...BASE,
         grant_types: ['authorization_code', 'client_credentials'],
-        backchannel_logout_uri: 'https://a.example/bcl',
         scope: 'openid api:read',
         token_endpoint_auth_method: 'client_secret_post',
       },

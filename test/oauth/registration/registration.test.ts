@@ -30,6 +30,36 @@ const REDIRECT = 'http://127.0.0.1:5010/cb';
 
 const available = redisServerAvailable();
 
+const same = (url: URL) => ({ 'sec-fetch-site': 'same-origin', origin: url.origin });
+
+/** A code + PKCE login as the app, with the consent a registered client always gets. */
+async function login(config: oidc.Configuration, scope = 'openid profile', redirect = REDIRECT) {
+  const ua = new UserAgent();
+  // offline_access needs prompt=consent (OIDC Core §11).
+  const prompt: Record<string, string> = scope.includes('offline_access') ? { prompt: 'consent' } : {};
+  const { url, checks } = await pkceAuthorization(config, {
+    redirect_uri: redirect,
+    scope,
+    provider: 'dev',
+    ...prompt,
+  });
+  const consent = await loginWithDev(ua, url, { username: 'agent-user' });
+  expect(consent.pathname).toMatch(/\/interaction\/.+\/consent$/);
+  const html = await (await ua.get(consent)).text();
+  // Every client here named itself: the page says so, and where the user goes back to.
+  expect(html).toContain('This app registered itself');
+  expect(html).toContain(`you go back to <strong>${new URL(redirect).host}</strong>`);
+  if (config.clientMetadata().client_id.startsWith('http')) {
+    expect(html).toContain(`described at <strong>${new URL(config.clientMetadata().client_id).host}</strong>`);
+  }
+  const action = new URL(formAction(html), consent);
+  const allowed = await ua.postForm(action, { decision: 'allow', csrf: formValue(html, 'csrf') }, same(action));
+  expect(allowed.status).toBe(303);
+  const callback = location(allowed);
+  expect(callback.origin + callback.pathname).toBe(redirect);
+  return oidc.authorizationCodeGrant(config, callback, checks);
+}
+
 describe.runIf(available)('dynamic client registration on two instances sharing Redis', () => {
   let redis: RedisServer;
   let balancer: RoundRobin;
@@ -74,8 +104,6 @@ describe.runIf(available)('dynamic client registration on two instances sharing 
     await redis?.stop();
   });
 
-  const same = (url: URL) => ({ 'sec-fetch-site': 'same-origin', origin: url.origin });
-
   /** POST /register on instance A. */
   const register = (body: unknown, headers: Record<string, string> = {}, base = a.url) =>
     fetch(`${base}/register`, {
@@ -95,34 +123,6 @@ describe.runIf(available)('dynamic client registration on two instances sharing 
         execute: [oidc.allowInsecureRequests],
       },
     );
-  }
-
-  /** A code + PKCE login as the app, with the consent a registered client always gets. */
-  async function login(config: oidc.Configuration, scope = 'openid profile', redirect = REDIRECT) {
-    const ua = new UserAgent();
-    // offline_access needs prompt=consent (OIDC Core §11).
-    const prompt: Record<string, string> = scope.includes('offline_access') ? { prompt: 'consent' } : {};
-    const { url, checks } = await pkceAuthorization(config, {
-      redirect_uri: redirect,
-      scope,
-      provider: 'dev',
-      ...prompt,
-    });
-    const consent = await loginWithDev(ua, url, { username: 'agent-user' });
-    expect(consent.pathname).toMatch(/\/interaction\/.+\/consent$/);
-    const html = await (await ua.get(consent)).text();
-    // Every client here named itself: the page says so, and where the user goes back to.
-    expect(html).toContain('This app registered itself');
-    expect(html).toContain(`you go back to <strong>${new URL(redirect).host}</strong>`);
-    if (config.clientMetadata().client_id.startsWith('http')) {
-      expect(html).toContain(`described at <strong>${new URL(config.clientMetadata().client_id).host}</strong>`);
-    }
-    const action = new URL(formAction(html), consent);
-    const allowed = await ua.postForm(action, { decision: 'allow', csrf: formValue(html, 'csrf') }, same(action));
-    expect(allowed.status).toBe(303);
-    const callback = location(allowed);
-    expect(callback.origin + callback.pathname).toBe(redirect);
-    return oidc.authorizationCodeGrant(config, callback, checks);
   }
 
   it('advertises registration_endpoint and metadata documents in discovery', async () => {
@@ -459,12 +459,17 @@ describe('registration limits and expiry (memory store)', () => {
       expect(third.status).toBe(429);
       expect(third.headers.get('retry-after')).toEqual(expect.any(String));
       expect((await post('203.0.113.2')).status).toBe(201);
+      // IPv6: one /64 is one registrant, whichever of its addresses it uses.
+      expect((await post('2001:db8:1:2::1')).status).toBe(201);
+      expect((await post('2001:db8:1:2:aaaa::7')).status).toBe(201);
+      expect((await post('2001:db8:1:2:ffff:ffff:ffff:fffe')).status).toBe(429);
+      expect((await post('2001:db8:1:3::1')).status).toBe(201);
     } finally {
       await app.close();
     }
   });
 
-  it('removes an openly registered client never used within unused_client_ttl_s; a used one stays', async () => {
+  it('removes an openly registered client that redeemed no code within unused_client_ttl_s; one that did stays', async () => {
     const app = await startApp({
       providers: [{ id: 'dev', use: 'dev' }],
       registration: { enabled: true, open: true, unused_client_ttl_s: 60 },
@@ -490,7 +495,15 @@ describe('registration limits and expiry (memory store)', () => {
         code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
         code_challenge_method: 'S256',
       }).toString();
+      // An authorization request anyone can send with the id keeps nothing (S-REG-03)...
       expect((await fetch(authorize, { redirect: 'manual' })).status).toBe(303);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(await app.store.ttl(`client:{c:${used.client_id}}`)).toEqual(expect.any(Number));
+      // ...a redeemed authorization code does.
+      const config = await oidc.discovery(new URL(app.url), used.client_id!, undefined, oidc.None(), {
+        execute: [oidc.allowInsecureRequests],
+      });
+      await login(config);
       await expect.poll(() => app.store.ttl(`client:{c:${used.client_id}}`)).toBeNull();
       const read = (c: Record<string, string>) =>
         fetch(`${app.url}/register/${c.client_id}`, {
