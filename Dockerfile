@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Build stage: dev dependencies, TypeScript compile, then drop dev dependencies.
-FROM node:24-bookworm-slim AS build
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev
 
 # Run stage: production dependencies and the compiled broker only, as a non-root user.
-FROM node:24-bookworm-slim
+FROM node:20-bookworm-slim
 ENV NODE_ENV=production \
     BROKER_CONFIG=/etc/login-broker/broker.yaml \
     BROKER_HEALTH_URL=http://127.0.0.1:4000/healthz
