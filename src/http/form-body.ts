@@ -45,6 +45,11 @@ export async function readForm(ctx: Context, options: FormOptions = {}): Promise
     }
     return new URLSearchParams();
   }
+  return new URLSearchParams((await readLimited(ctx, limit)).toString('utf8'));
+}
+
+/** The raw body of `ctx`, within `limit` bytes: a 413 beyond (closing the connection when draining would not pay). */
+export async function readLimited(ctx: Context, limit = DEFAULT_LIMIT): Promise<Buffer> {
   const tooLarge = `the request body exceeds ${limit} bytes`;
   const declared = ctx.request.length;
   // Too large to be worth draining: answer at once and close the connection (RFC 9112 §9.3).
@@ -52,7 +57,7 @@ export async function readForm(ctx: Context, options: FormOptions = {}): Promise
   const body = await readBody(ctx.req, limit);
   if (body === 'drained') throw new BodyError(413, tooLarge);
   if (body === 'undrained') throw new BodyError(413, tooLarge, CLOSE);
-  return new URLSearchParams(body.toString('utf8'));
+  return body;
 }
 
 export const CLOSE = { Connection: 'close' };
