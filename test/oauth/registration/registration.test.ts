@@ -229,6 +229,10 @@ describe.runIf(available)('dynamic client registration on two instances sharing 
       body: '{',
     });
     expect(broken.status).toBe(400);
+    // Over the 64 KiB a registration may take: 413, nothing registered.
+    const huge = await register({ redirect_uris: [REDIRECT], client_name: 'x'.repeat(70 * 1024) });
+    expect(huge.status).toBe(413);
+    expect(((await huge.json()) as { error_description: string }).error_description).toContain('exceeds');
   });
 
   it('RFC 7592: read, update (the token rotates) and delete, with wrong and right tokens', async () => {
