@@ -253,6 +253,10 @@ export class RedisStore implements Store {
     this.#redis = redis as ScriptedRedis;
   }
 
+  get crossSlotCommands(): boolean {
+    return !this.#refuseCrossSlot;
+  }
+
   get roundTrips(): number {
     return this.stats.roundTrips;
   }

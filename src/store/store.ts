@@ -104,6 +104,11 @@ export function withExtra(companion: string, extra: Record<string, unknown>): st
 export interface Store {
   /** What backs this store, for log lines and readiness. */
   readonly kind: 'memory' | 'redis';
+  /**
+   * Multi-key commands may span cluster slots here (one Redis, not a cluster nor emulating one):
+   * a read of keys of several slots can be one MGET instead of a transaction of GETs.
+   */
+  readonly crossSlotCommands?: boolean;
   put(key: string, value: string, ttl?: number): Promise<void>;
   /** Writes only when the key is absent; true when it wrote (SET NX). */
   putIfAbsent(key: string, value: string, ttl?: number): Promise<boolean>;
