@@ -226,13 +226,16 @@ export function createApp(config: Config, store: Store, options: AppOptions = {}
   app.use(methodGuard([always, hostRoot, areas]));
   app.use(always.routes());
   app.use(hostRoot.routes());
-  // Without a session cookie there is no session read for a count to ride with: the authorize's
-  // and the callback's counts wait for the route's first store step.
-  app.use(browserRateLimits(ops.browserLimits, base, { noSession: (ctx) => withoutSessionCookie(ctx, https) }));
+  // Keys and cookie secrets first: koa makes a request's cookie jar with the app's keys at its first
+  // use (the rate limits' look for a session cookie), so a request that came in before the cookie
+  // secret was loaded must not touch a cookie until it is (else: no keys to sign the session with).
   app.use(async (_ctx, next) => {
     await app.ready();
     await next();
   });
+  // Without a session cookie there is no session read for a count to ride with: the authorize's
+  // and the callback's counts wait for the route's first store step.
+  app.use(browserRateLimits(ops.browserLimits, base, { noSession: (ctx) => withoutSessionCookie(ctx, https) }));
   // The browser binding and the SSO session are for pages: an API route (token, introspection,
   // userinfo…) reads no cookie, sets none and costs no session read, even when a browser sends one.
   // The session's user is read with the session, in one round trip (their keys share a hash tag).

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sectorOf, type ClientConfig } from '../config/clients.js';
 import { isLoopbackHost } from '../config/urls.js';
-import { constantTimeEqual } from '../lib/constant-time.js';
+import { sha256Matches } from '../lib/constant-time.js';
 import { nowMs } from '../lib/clock.js';
 import type { JWTVerifyGetKey } from 'jose';
 import { assertionKeys, type ClientAssertions } from './client-assertion.js';
@@ -270,10 +270,10 @@ export function clientGrantAllowed(client: Pick<Client, 'stored'>, generation: s
   return clientTokensAllowed(client, generation);
 }
 
-/** Constant-time comparison of a presented secret with the stored hash. */
+/** Constant-time comparison of a presented secret with the stored hash (one SHA-256 per request). */
 export function secretMatches(client: Client, presented: string): boolean {
   if (!client.secretHash) return false;
-  return constantTimeEqual(sha256(presented), client.secretHash);
+  return sha256Matches(presented, client.secretHash);
 }
 
 /**

@@ -19,6 +19,9 @@ export const recordKeys = {
   grantTokens: (grantId: string) => `grant:${g(grantId)}:rts`,
   grantRevoked: (grantId: string) => `grant-revoked:${g(grantId)}`,
   atRevoked: (jti: string) => `at-revoked:${jti}`,
+  /** A session's grants as a string of ids, each followed by a space (appended as they come). */
+  sessionGrantIds: (sid: string) => `sid:${sid}:gids`,
+  /** The same as a set, as earlier versions wrote it: still read and removed at logout. */
   sessionGrants: (sid: string) => `sid:${sid}:grants`,
 };
 

@@ -144,6 +144,16 @@ export class MemoryStore implements Store {
         if (set.size === 0) this.#entries.delete(this.#prefix + op.key);
         return undefined;
       }
+      case 'append': {
+        const before = this.#string(op.key);
+        const entry = this.#live(op.key);
+        if (before === null || !entry) this.#write(op.key, op.value, op.ttl);
+        else {
+          entry.value = before + op.value;
+          if (op.ttl !== undefined) entry.expiresAt = expiry(op.ttl);
+        }
+        return undefined;
+      }
       case 'expire': {
         const entry = this.#live(op.key);
         if (entry) entry.expiresAt = expiry(op.ttl);
@@ -276,7 +286,8 @@ export class MemoryStore implements Store {
   #checkTypes(ops: StoreOp[]): void {
     for (const op of ops) {
       if (op.op === 'sadd' || op.op === 'srem') this.#set(op.key);
-      else if (op.op === 'get' || op.op === 'take' || op.op === 'compareAndSet') this.#string(op.key);
+      else if (op.op === 'get' || op.op === 'take' || op.op === 'compareAndSet' || op.op === 'append')
+        this.#string(op.key);
       else if (op.op === 'decr') this.#counter(op.key);
     }
   }

@@ -34,10 +34,12 @@ export async function batchPerSlot(store: Store, ops: StoreOp[]): Promise<BatchR
 }
 
 /**
- * Reads keys of any slots in one round trip (one MGET per slot, sent together). Not a snapshot
- * across slots: for keys of different entities that are judged one by one.
+ * Reads keys of any slots in one round trip: one MGET on a single Redis, else the GETs of each
+ * slot together, all sent at once. Not a snapshot across slots: for keys of different entities
+ * that are judged one by one.
  */
 export async function getAcrossSlots(store: Store, keys: string[]): Promise<(string | null)[]> {
+  if (store.crossSlotCommands) return store.getMany(keys);
   const { groups, at } = groupBySlot(keys.map((key): StoreOp => ({ op: 'get', key })));
   if (groups.length <= 1) return store.getMany(keys);
   const results = await store.batches(groups);

@@ -253,6 +253,10 @@ export class RedisStore implements Store {
     this.#redis = redis as ScriptedRedis;
   }
 
+  get crossSlotCommands(): boolean {
+    return !this.#refuseCrossSlot;
+  }
+
   get roundTrips(): number {
     return this.stats.roundTrips;
   }
@@ -691,6 +695,11 @@ function queue(multi: Multi, ops: StoreOp[]): number[] {
       case 'srem':
         if (op.members.length > 0) multi.srem(op.key, ...op.members);
         replies.push(op.members.length > 0 ? 1 : 0);
+        break;
+      case 'append':
+        multi.append(op.key, op.value);
+        if (op.ttl !== undefined) multi.pexpire(op.key, toMs(op.ttl));
+        replies.push(op.ttl !== undefined ? 2 : 1);
         break;
       case 'expire':
         multi.pexpire(op.key, toMs(op.ttl));

@@ -17,6 +17,11 @@ export type StoreOp =
   | { op: 'compareAndSet'; key: string; expected: string | null; value: string | null }
   | { op: 'sadd'; key: string; members: string[]; ttl?: number }
   | { op: 'srem'; key: string; members: string[] }
+  /**
+   * Appends `value` to the string at `key` (made when absent; APPEND), then sets its TTL when
+   * given: a small list kept as one string, far smaller in Redis than a set of a few members.
+   */
+  | { op: 'append'; key: string; value: string; ttl?: number }
   | { op: 'expire'; key: string; ttl: number }
   /** Takes one back from a counter made by incr: never creates it, never below zero, keeps its TTL. */
   | { op: 'decr'; key: string };
@@ -104,6 +109,11 @@ export function withExtra(companion: string, extra: Record<string, unknown>): st
 export interface Store {
   /** What backs this store, for log lines and readiness. */
   readonly kind: 'memory' | 'redis';
+  /**
+   * Multi-key commands may span cluster slots here (one Redis, not a cluster nor emulating one):
+   * a read of keys of several slots can be one MGET instead of a transaction of GETs.
+   */
+  readonly crossSlotCommands?: boolean;
   put(key: string, value: string, ttl?: number): Promise<void>;
   /** Writes only when the key is absent; true when it wrote (SET NX). */
   putIfAbsent(key: string, value: string, ttl?: number): Promise<boolean>;

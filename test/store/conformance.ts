@@ -142,6 +142,21 @@ export function storeConformance(name: string, factory: () => StoreFactory): voi
       expect(await store.smembers('family')).toEqual([]);
     });
 
+    it('appends to a string in a batch (made when absent), setting its TTL when given', async () => {
+      await store.batch([{ op: 'append', key: 'list', value: 'a ', ttl: 0.2 }]);
+      await store.batch([
+        { op: 'append', key: 'list', value: 'b ' },
+        { op: 'get', key: 'other' },
+      ]);
+      expect(await store.get('list')).toBe('a b ');
+      await sleep(350);
+      expect(await store.get('list')).toBeNull();
+      await store.batch([{ op: 'append', key: 'list', value: 'c ', ttl: 30 }]);
+      await store.batch([{ op: 'append', key: 'list', value: 'd ', ttl: 30 }]);
+      expect(await store.get('list')).toBe('c d ');
+      expect(await store.ttl('list')).toBeGreaterThan(25);
+    });
+
     it('counts, and sets the TTL only when the counter is created', async () => {
       expect(await store.incr('fails', 0.25)).toBe(1);
       await sleep(100);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStore, StoreUnavailable } from '../../src/store/index.js';
+import { getAcrossSlots, RedisStore, StoreUnavailable } from '../../src/store/index.js';
 import { redisServerAvailable, startRedisServer, waitUntilReady, type RedisServer } from '../support/redis-server.js';
 import { storeConformance } from './conformance.js';
 
@@ -20,6 +20,26 @@ describe.runIf(available)('redis store', () => {
     open: async (prefix) =>
       ready(new RedisStore({ url: server.url, prefix, commandTimeoutMs: 1000, refuseCrossSlot: true })),
   }));
+
+  it('reads keys of several slots with one MGET on a single Redis (a cluster-emulating store groups them)', async () => {
+    const keys = ['a:{x}', 'b:{y}', 'c:{z}', 'missing'];
+    for (const refuseCrossSlot of [false, true]) {
+      const store = await ready(
+        new RedisStore({
+          url: server.url,
+          prefix: `spread-${refuseCrossSlot}:`,
+          commandTimeoutMs: 1000,
+          refuseCrossSlot,
+        }),
+      );
+      await Promise.all(keys.slice(0, 3).map((key, i) => store.put(key, `v${i}`)));
+      const before = store.roundTrips;
+      expect(await getAcrossSlots(store, keys)).toEqual(['v0', 'v1', 'v2', null]);
+      expect(store.roundTrips - before).toBe(1);
+      expect(store.crossSlotCommands).toBe(!refuseCrossSlot);
+      await store.close();
+    }
+  });
 
   it('answers StoreUnavailable while Redis is down, and recovers when it returns', async () => {
     const store = await ready(new RedisStore({ url: server.url, prefix: 'outage:', commandTimeoutMs: 500 }));
