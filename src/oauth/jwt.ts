@@ -128,12 +128,12 @@ export class Jwt {
         typeof aud === 'string' ? aud === options.audience : Array.isArray(aud) && aud.includes(options.audience);
       if (!ok) throw new JwtInvalid('unexpected aud');
     }
-    const now = options.ignoreExpiry ? 0 : nowS();
+    const now = nowS();
     numericDate(payload, 'iat');
     const nbf = numericDate(payload, 'nbf');
     if (nbf !== undefined && nbf > now) throw new JwtInvalid('not yet valid');
     const exp = numericDate(payload, 'exp');
-    if (exp !== undefined && exp <= now) throw new JwtInvalid('expired');
+    if (exp !== undefined && exp <= now && !options.ignoreExpiry) throw new JwtInvalid('expired');
     return { payload: payload as JWTPayload, kid };
   }
 }

@@ -129,6 +129,11 @@ describe.each(['RS256', 'ES256', 'EdDSA'] as const)('own JWTs with %s', (algorit
     refused(await jwt.sign({ ...claims(), exp: now() }, 'at+jwt'));
     refused(await jwt.sign({ ...claims(), nbf: now() + 60 }, 'at+jwt'));
     expect(jwt.verifyNow(expired, 'at+jwt', { ignoreExpiry: true }).payload).toMatchObject({ sub: 'u1' });
+    // ignoreExpiry skips exp only: a past nbf still passes, a future one is still refused.
+    const expiredWithNbf = await jwt.sign({ ...claims(), nbf: now() - 120, exp: now() - 1 }, 'at+jwt');
+    expect(jwt.verifyNow(expiredWithNbf, 'at+jwt', { ignoreExpiry: true }).payload).toMatchObject({ sub: 'u1' });
+    const early = await jwt.sign({ ...claims(), nbf: now() + 60 }, 'at+jwt');
+    expect(() => jwt.verifyNow(early, 'at+jwt', { ignoreExpiry: true })).toThrow();
   });
 
   it('refuses NumericDate claims that are not numbers (RFC 7519 §2)', async () => {
