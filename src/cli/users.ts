@@ -46,6 +46,8 @@ The other commands manage broker users (the \`sub\` apps see):
 
 All of them work on the store the configuration names (store.redis: the in-memory store lives
 inside the broker process, so this command cannot reach it).
+An id that starts with "-" (users made by earlier versions may have one) goes after "--":
+  login-broker users show --config FILE -- -Hx3...
 
 Options:
   -c, --config FILE     configuration file (or BROKER_CONFIG)

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { BrokerError } from '../http/broker-error.js';
 import { batchPerSlot, getAcrossSlots, type Store, type StoreOp } from '../store/index.js';
 import type { UnitOfWork } from '../store/unit-of-work.js';
@@ -22,6 +22,7 @@ import {
 } from './user-records.js';
 import type { ExternalIdentity, Profile, User } from './user.js';
 import { nowMs, nowS } from '../lib/clock.js';
+import { randomId } from '../lib/random-id.js';
 export { linkKey } from './user-records.js';
 export type { EmailAddress, ExternalIdentity, LinkedIdentity, Profile, User } from './user.js';
 
@@ -75,7 +76,7 @@ const hash = (value: string) => createHash('sha256').update(value).digest('base6
 /** Only verified addresses are indexed: an unverified email can never lead to someone's account. */
 const emailKey = (email: string) => `email:${hash(email.trim().toLowerCase())}`;
 
-export const newUserId = () => randomBytes(16).toString('base64url');
+export const newUserId = () => randomId(16);
 
 /** How often a login looks again after a concurrent change, and a write is tried again. */
 const RESOLVE_ATTEMPTS = 10;

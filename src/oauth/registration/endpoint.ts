@@ -8,6 +8,7 @@ import { readJson } from '../../http/json-body.js';
 import type { Limit } from '../../http/rate-limit.js';
 import { constantTimeEqual } from '../../lib/constant-time.js';
 import { nowS } from '../../lib/clock.js';
+import { randomId } from '../../lib/random-id.js';
 import type { ClientStore, Written } from '../client-store.js';
 import { secretMatches } from '../clients.js';
 import type { OAuthContext } from '../context.js';
@@ -83,7 +84,7 @@ export class RegistrationEndpoint {
     await this.limit?.take(registrantKey(ctx.ip), { ip: ctx.ip });
     const { access, tokenName } = this.#access(ctx);
     const body = await readJson(ctx);
-    const clientId = randomToken(16);
+    const clientId = randomId(16);
     const { metadata } = registeredClient(body, {
       access,
       clientId,
