@@ -1,5 +1,6 @@
 import * as oidc from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { pkceAuthorization, webApp } from '../support/app-client.js';
 import { SECRETS, STORE_KINDS, useBroker } from '../support/broker-fixture.js';
 import { loginWithDev } from '../support/dev-login.js';
 import { UserAgent } from '../support/user-agent.js';
@@ -15,24 +16,13 @@ describe.each(STORE_KINDS)('API routes and the session cookie (%s store)', (kind
   let accessToken: string;
 
   beforeAll(async () => {
-    const config = await oidc.discovery(
-      new URL(broker().url),
-      'web',
-      SECRETS.web,
-      oidc.ClientSecretBasic(SECRETS.web),
-      {
-        execute: [oidc.allowInsecureRequests],
-      },
-    );
-    const verifier = oidc.randomPKCECodeVerifier();
-    const authorize = oidc.buildAuthorizationUrl(config, {
+    const config = await webApp(broker().url);
+    const { url, checks } = await pkceAuthorization(config, {
       redirect_uri: 'http://127.0.0.1:5000/cb',
       scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
     });
-    const callback = await loginWithDev(browser, authorize, { username: 'cora', email: 'cora@example.org' });
-    accessToken = (await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier })).access_token;
+    const callback = await loginWithDev(browser, url, { username: 'cora', email: 'cora@example.org' });
+    accessToken = (await oidc.authorizationCodeGrant(config, callback, checks)).access_token;
   });
 
   const roundTripsOf = async (headers: Record<string, string>) => {

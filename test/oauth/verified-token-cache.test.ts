@@ -7,6 +7,7 @@ import type { OAuthContext } from '../../src/oauth/context.js';
 import { Jwt } from '../../src/oauth/jwt.js';
 import { SigningKeys } from '../../src/oauth/keys.js';
 import { MemoryStore } from '../../src/store/memory.js';
+import { pkceAuthorization, webApp } from '../support/app-client.js';
 import { SECRETS, STORE_KINDS, useBroker } from '../support/broker-fixture.js';
 import { loginWithDev } from '../support/dev-login.js';
 import { UserAgent } from '../support/user-agent.js';
@@ -109,25 +110,14 @@ describe.each(STORE_KINDS)('revocation wins over the verified token cache (%s st
     (await fetch(`${broker().url}/userinfo`, { headers: { authorization: `Bearer ${token}` } })).status;
 
   async function login() {
-    const config = await oidc.discovery(
-      new URL(broker().url),
-      'web',
-      SECRETS.web,
-      oidc.ClientSecretBasic(SECRETS.web),
-      {
-        execute: [oidc.allowInsecureRequests],
-      },
-    );
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
+    const config = await webApp(broker().url);
+    const { url, checks } = await pkceAuthorization(config, {
       redirect_uri: 'http://127.0.0.1:5000/cb',
       scope: 'openid email offline_access',
       prompt: 'consent',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
     });
     const callback = await loginWithDev(new UserAgent(), url, { username: 'rhea', email: 'rhea@example.org' });
-    return oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier });
+    return oidc.authorizationCodeGrant(config, callback, checks);
   }
 
   it('an access token introspected and used, then revoked, is inactive and refused at once (RFC 7009 §2.1)', async () => {

@@ -1,4 +1,12 @@
 import * as oidc from 'openid-client';
+import { SECRETS } from './broker-fixture.js';
+
+/** The app `web` of the test clients (client_secret_basic) as openid-client sees a broker at `issuer`. */
+export function webApp(issuer: string): Promise<oidc.Configuration> {
+  return oidc.discovery(new URL(issuer), 'web', SECRETS.web, oidc.ClientSecretBasic(SECRETS.web), {
+    execute: [oidc.allowInsecureRequests],
+  });
+}
 
 /**
  * What an app does before sending the browser to /authorize: fresh PKCE verifier, state and
