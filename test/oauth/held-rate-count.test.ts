@@ -1,16 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { redisServerAvailable } from '../support/redis-server.js';
+import { webAuthorizeUrl } from '../support/app-client.js';
 import { useBroker } from '../support/broker-fixture.js';
 import { UserAgent, location } from '../support/user-agent.js';
-
-const PARAMS = {
-  client_id: 'web',
-  redirect_uri: 'http://127.0.0.1:5000/cb',
-  response_type: 'code',
-  scope: 'openid',
-  code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-  code_challenge_method: 'S256',
-};
 
 /**
  * A browser without a session has no session read for its authorize count to ride with: the
@@ -20,11 +12,7 @@ const PARAMS = {
 describe.runIf(redisServerAvailable())('an authorize count held for the route (Redis)', () => {
   const broker = useBroker('redis', { rate_limits: { authorize: { limit: 2, window_s: 60 } } });
 
-  const authorizeUrl = (extra: Record<string, string> = {}) => {
-    const url = new URL(`${broker().url}/authorize`);
-    for (const [k, v] of Object.entries({ ...PARAMS, ...extra })) url.searchParams.set(k, v);
-    return url;
-  };
+  const authorizeUrl = () => webAuthorizeUrl(broker().url);
 
   it('rides with the commit; over the limit the answer is 429 with no redirect, and later ones cost nothing', async () => {
     const { store } = broker();
@@ -55,9 +43,7 @@ describe.runIf(redisServerAvailable())('a held count whose route makes no store 
 
   it('is sent alone when the route ends, and still refuses over the limit', async () => {
     const { url, store } = broker();
-    const bad = new URL(`${url}/authorize`);
-    for (const [k, v] of Object.entries({ ...PARAMS, scope: 'openid', response_type: 'token id_token' }))
-      bad.searchParams.set(k, v);
+    const bad = webAuthorizeUrl(url, { scope: 'openid', response_type: 'token id_token' });
     const before = { store: store.stats.roundTrips, limiter: store.stats.limiterRoundTrips };
     // An error answered without a store step: the count goes alone, once.
     const first = await new UserAgent().get(bad);

@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { redisServerAvailable } from '../support/redis-server.js';
 import { SECRETS, useBroker } from '../support/broker-fixture.js';
+import { webAuthorizeUrl } from '../support/app-client.js';
 import { UserAgent, formAction, formValue, location } from '../support/user-agent.js';
 
 /**
@@ -84,16 +85,7 @@ describe.runIf(redisServerAvailable())('a browser rate limit whose count rides w
   it('still refuses the request over the limit with 429, before the route issues a code', async () => {
     const { url } = broker();
     const ua = new UserAgent();
-    const authorize = new URL(`${url}/authorize`);
-    const params = {
-      client_id: 'web',
-      redirect_uri: 'http://127.0.0.1:5000/cb',
-      response_type: 'code',
-      scope: 'openid',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    };
-    for (const [k, v] of Object.entries(params)) authorize.searchParams.set(k, v);
+    const authorize = webAuthorizeUrl(url);
     const first = location(await ua.get(authorize));
     const page = await (await ua.get(first)).text();
     const action = new URL(formAction(page), first);
@@ -113,16 +105,7 @@ describe.runIf(redisServerAvailable())("a provider's GET callback: the count rid
 
   /** An authorize through the dev provider up to its page (one callback point): the login's state. */
   async function started(ua: UserAgent): Promise<string> {
-    const authorize = new URL(`${broker().url}/authorize`);
-    const params = {
-      client_id: 'web',
-      redirect_uri: 'http://127.0.0.1:5000/cb',
-      response_type: 'code',
-      scope: 'openid',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    };
-    for (const [k, v] of Object.entries(params)) authorize.searchParams.set(k, v);
+    const authorize = webAuthorizeUrl(broker().url);
     const page = await ua.get(location(await ua.get(authorize)));
     expect(page.status).toBe(200);
     return formValue(await page.text(), 'state');

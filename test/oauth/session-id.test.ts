@@ -1,27 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { webAuthorizeUrl } from '../support/app-client.js';
 import { loginWithDev } from '../support/dev-login.js';
 import { STORE_KINDS, useBroker } from '../support/broker-fixture.js';
 import { UserAgent } from '../support/user-agent.js';
-
-const PARAMS = {
-  client_id: 'web',
-  redirect_uri: 'http://127.0.0.1:5000/cb',
-  response_type: 'code',
-  scope: 'openid',
-  code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-  code_challenge_method: 'S256',
-};
 
 /** The session cookie's id (`<user id>.<random>`) and what the store holds under it. */
 for (const kind of STORE_KINDS) {
   describe(`the session id, ${kind} store`, () => {
     const broker = useBroker(kind);
 
-    const authorize = (extra: Record<string, string> = {}) => {
-      const url = new URL(`${broker().url}/authorize`);
-      for (const [k, v] of Object.entries({ ...PARAMS, ...extra })) url.searchParams.set(k, v);
-      return url;
-    };
+    const authorize = (extra: Record<string, string> = {}) => webAuthorizeUrl(broker().url, extra);
 
     it('K-02: changes at every login, carries the user and 256 random bits; the old one is gone', async () => {
       const ua = new UserAgent();

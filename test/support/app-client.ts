@@ -31,3 +31,22 @@ export async function pkceAuthorization(config: oidc.Configuration, params: Reco
     checks: { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
   };
 }
+
+/**
+ * A code request of the app `web` by hand (no app library): a fixed PKCE challenge (the example of
+ * RFC 7636 Appendix B), for tests about the broker's side of /authorize, never about the code.
+ */
+export function webAuthorizeUrl(issuer: string, extra: Record<string, string> = {}): URL {
+  const url = new URL(`${issuer}/authorize`);
+  const params = {
+    client_id: 'web',
+    redirect_uri: 'http://127.0.0.1:5000/cb',
+    response_type: 'code',
+    scope: 'openid',
+    code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+    code_challenge_method: 'S256',
+    ...extra,
+  };
+  for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+  return url;
+}
